@@ -1,0 +1,110 @@
+// Package media holds livemon's domain types: camera identifiers, frames,
+// camera state, video descriptions and error kinds. It imports only the
+// standard library so every other package can depend on it.
+package media
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// CameraID names a camera. Valid ids match ^[A-Za-z0-9_-]{1,64}$.
+type CameraID string
+
+var cameraIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ParseCameraID validates s as a camera id.
+func ParseCameraID(s string) (CameraID, error) {
+	if !cameraIDPattern.MatchString(s) {
+		return "", Errorf(KindInvalid, "invalid camera id: must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+	}
+	return CameraID(s), nil
+}
+
+// Frame is one encoded picture of a camera's run. A published Frame is
+// immutable: every viewer receives the same pointer and the same bytes.
+type Frame struct {
+	Camera CameraID
+	// Epoch identifies the camera's video run; it grows when the run is
+	// replaced (new upload, explicit restart).
+	Epoch uint64
+	// Seq is the frame's place on the run's timeline. It strictly increases
+	// within an epoch; gaps are frames that were skipped.
+	Seq uint64
+	// PTS is the position of the frame in the current video file.
+	PTS time.Duration
+	// Captured is when the frame was produced (wall clock).
+	Captured time.Time
+	Width    int
+	Height   int
+	JPEG     []byte
+}
+
+// State is a camera's run state.
+type State string
+
+const (
+	StateStopped  State = "stopped"  // operator stopped it, or it has no video
+	StateStarting State = "starting" // decoder opening the file
+	StateRunning  State = "running"  // producing frames
+	StateEnded    State = "ended"    // a non-looping video reached its end; last frame kept
+	StateError    State = "error"    // the decoder failed and is retrying
+)
+
+// VideoInfo is what probing a video file found.
+type VideoInfo struct {
+	Width    int           `json:"width"`
+	Height   int           `json:"height"`
+	FPS      float64       `json:"fps"`
+	Frames   int64         `json:"frames"`
+	Duration time.Duration `json:"-"`
+	Codec    string        `json:"codec,omitempty"`
+}
+
+// DurationSeconds reports Duration in seconds, for JSON.
+func (v VideoInfo) DurationSeconds() float64 { return v.Duration.Seconds() }
+
+// Kind classifies errors so the HTTP layer can map them to statuses.
+type Kind int
+
+const (
+	KindInternal     Kind = iota
+	KindInvalid           // 400
+	KindNotFound          // 404
+	KindConflict          // 409
+	KindTooLarge          // 413
+	KindUnsupported       // 415: not a video at all
+	KindUnusable          // 422: a video we cannot play
+	KindOverCapacity      // 503
+	KindDiskFull          // 507
+	KindUnauthorized      // 401
+	KindForbidden         // 403
+)
+
+// Error is an error with a kind and a message that is safe to show users.
+// Err, if set, carries internal detail that must never reach a client.
+type Error struct {
+	Kind    Kind
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of kind k with a formatted, user-safe message.
+func Errorf(k Kind, format string, args ...any) error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// WrapError returns an *Error of kind k that keeps err for logs only.
+func WrapError(k Kind, err error, message string) error {
+	return &Error{Kind: k, Message: message, Err: err}
+}
