@@ -170,6 +170,10 @@ type SubscribeOptions struct {
 	// SkipLatest leaves the current latest frame out, so the first frame
 	// the subscriber gets is one published after it subscribed.
 	SkipLatest bool
+	// Notify, if set, replaces the subscription's own ready channel, so one
+	// consumer can wait on many subscriptions at once and then call Next
+	// on each. It should have capacity 1.
+	Notify chan struct{}
 }
 
 // Subscribe adds a subscriber to the camera. Unless SkipLatest is set, the
@@ -179,10 +183,14 @@ func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
 	t := h.topicLocked(cam)
 	h.mu.Unlock()
 
+	ready := o.Notify
+	if ready == nil {
+		ready = make(chan struct{}, 1)
+	}
 	s := &Subscription{
 		topic:     t,
 		transport: o.Transport,
-		ready:     make(chan struct{}, 1),
+		ready:     ready,
 		done:      make(chan struct{}),
 	}
 	t.mu.Lock()
@@ -196,7 +204,10 @@ func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
 	t.viewers[o.Transport]++
 	if t.latest != nil && !o.SkipLatest {
 		s.pending.Store(t.latest)
-		s.ready <- struct{}{}
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
 	}
 	t.mu.Unlock()
 	select {

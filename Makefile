@@ -1,0 +1,65 @@
+# livemon: `make run` to start, `make test` to test. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := /usr/local/go/bin:$(PATH)
+
+BIN      := bin/livemon
+GO_PKGS  := ./server/...
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+ADDR     ?= 127.0.0.1:8000
+DATA     ?= ./data
+WEB_DIST := server/internal/webui/dist/index.html
+WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## install what is missing (apt: OpenCV, Chromium, ffmpeg; npm packages)
+	@scripts/deps.sh
+
+web: deps $(WEB_DIST) ## build the web app into the server's embed dir
+
+$(WEB_DIST): $(WEB_SRC) package-lock.json
+	npm run build
+
+build: web ## build the web app and the server binary
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./server/cmd/livemon
+
+run: build ## build and start the server with a demo camera at http://127.0.0.1:8000
+	./$(BIN) --addr $(ADDR) --data $(DATA)
+
+dev: build ## server on :8000 plus Vite dev server with hot reload on :5173
+	@trap 'kill 0' EXIT; ./$(BIN) --addr $(ADDR) --data $(DATA) --allowed-origins http://localhost:5173,http://127.0.0.1:5173 & \
+	npm run dev -w webapp -- --host 127.0.0.1
+
+test: test-go test-web test-e2e ## run every test
+
+test-go: deps ## Go vet and tests with the race detector
+	go vet $(GO_PKGS)
+	go test -race -count=1 $(GO_PKGS)
+
+test-web: deps ## web app type check, lint and unit tests
+	npm run lint
+	npm run test:web
+
+test-e2e: build ## Playwright end-to-end tests in Chromium
+	npm test -w e2e
+
+bench: build ## performance benchmark (see docs/performance.md)
+	go test -run XXX -bench . -benchmem ./server/internal/hub/ ./server/internal/httpapi/
+
+fuzz: ## run each fuzz target for 60 s
+	go test -run XXX -fuzz FuzzParseCameraID -fuzztime 60s ./server/internal/media/
+
+lint: deps ## gofmt, go vet, eslint
+	@test -z "$$(gofmt -l server)" || { gofmt -l server; echo "run make fmt"; exit 1; }
+	go vet $(GO_PKGS)
+	npm run lint
+
+fmt: ## format Go code
+	gofmt -w server
+
+clean: ## remove build output and test artefacts (not ./data)
+	rm -rf bin server/internal/webui/dist/assets server/internal/webui/dist/index.html e2e/test-results e2e/playwright-report bench/results

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the server's flags set.
+type config struct {
+	Addr           string
+	Data           string
+	MaxUpload      int64
+	Quality        int
+	MaxFPS         float64
+	SessionTTL     time.Duration
+	AllowedOrigins []string
+	LogFormat      string
+	LogLevel       string
+	Demo           bool
+	Token          string
+	Insecure       bool
+	ProbeTimeout   time.Duration
+	Linger         time.Duration
+}
+
+// parseConfig reads flags; every flag also has an environment variable
+// LIVEMON_<NAME> (dashes as underscores) that sets its default.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("livemon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv("LIVEMON_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return def
+	}
+	var maxUpload, origins string
+	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8000"), "listen address")
+	fs.StringVar(&c.Data, "data", env("data", "./data"), "data directory (database and videos)")
+	fs.StringVar(&maxUpload, "max-upload", env("max-upload", "2GiB"), "largest accepted video file (bytes, or with KB/MB/GB/KiB/MiB/GiB)")
+	fs.IntVar(&c.Quality, "quality", envInt(env("quality", ""), 80), "JPEG quality 1-100")
+	fs.Float64Var(&c.MaxFPS, "max-fps", envFloat(env("max-fps", ""), 30), "cap on frames per second sent per camera (0: no cap)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", envDuration(env("session-ttl", ""), 10*time.Minute), "how long a WebSocket session can be resumed after its last disconnect")
+	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated extra origins allowed to write and open WebSockets (e.g. http://localhost:5173)")
+	fs.StringVar(&c.LogFormat, "log-format", env("log-format", "text"), "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "log level: debug, info, warn, error")
+	fs.BoolVar(&c.Demo, "demo", envBool(env("demo", ""), true), "create a demo camera with a generated video when the database is empty")
+	fs.StringVar(&c.Token, "token", env("token", ""), "access token required for every API, WebSocket and stream request (empty: none)")
+	fs.BoolVar(&c.Insecure, "insecure", envBool(env("insecure", ""), false), "allow a non-loopback --addr without --token")
+	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", envDuration(env("probe-timeout", ""), 30*time.Second), "time limit for checking an uploaded video")
+	fs.DurationVar(&c.Linger, "linger", envDuration(env("linger", ""), 10*time.Second), "how long a camera keeps encoding after its last viewer leaves")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	n, err := parseSize(maxUpload)
+	if err != nil {
+		return c, fmt.Errorf("--max-upload: %w", err)
+	}
+	c.MaxUpload = n
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if c.Quality < 1 || c.Quality > 100 {
+		return c, errors.New("--quality must be between 1 and 100")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, errors.New("--log-format must be text or json")
+	}
+	if !c.Insecure && c.Token == "" && !loopback(c.Addr) {
+		return c, fmt.Errorf("refusing to listen on non-loopback address %q without --token; pass --insecure to do it anyway", c.Addr)
+	}
+	return c, nil
+}
+
+// loopback reports whether addr binds only a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseSize parses "1048576", "10MB", "2GiB".
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			mult = u.mult
+			s = strings.TrimSpace(s[:len(s)-len(u.suffix)])
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("not a positive size: %q", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+func envInt(s string, def int) int {
+	if v, err := strconv.Atoi(s); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(s string, def float64) float64 {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(s string, def bool) bool {
+	if v, err := strconv.ParseBool(s); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(s string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(s); err == nil {
+		return v
+	}
+	return def
+}

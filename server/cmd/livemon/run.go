@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/httpapi"
+	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/metrics"
+	"github.com/livemon/livemon/server/internal/opencv"
+	"github.com/livemon/livemon/server/internal/session"
+	"github.com/livemon/livemon/server/internal/store"
+	"github.com/livemon/livemon/server/internal/webui"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const shutdownTimeout = 4 * time.Second
+
+// run is the whole program: it serves until ctx ends, then shuts down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "gen-video" {
+		return genVideo(args[1:], stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	st, err := store.Open(ctx, cfg.Data)
+	if err != nil {
+		return fmt.Errorf("open data dir: %w", err)
+	}
+	defer st.Close()
+
+	h := hub.New(hub.WithLinger(cfg.Linger))
+	cams := camera.New(camera.Config{
+		Quality:      cfg.Quality,
+		MaxFPS:       cfg.MaxFPS,
+		ProbeTimeout: cfg.ProbeTimeout,
+	}, camera.Deps{Store: st, Hub: h, Opener: opencv.Opener{}, Prober: prober{}, Logger: log})
+	if err := cams.Load(ctx); err != nil {
+		return err
+	}
+	if cfg.Demo {
+		if err := ensureDemo(ctx, st, cams, log); err != nil {
+			log.Warn("demo camera not created", "err", err)
+		}
+	}
+	sessions := session.New(st, cfg.SessionTTL, time.Now)
+	mets := metrics.New(cams)
+
+	api := httpapi.NewServer(httpapi.Deps{
+		Config: httpapi.Config{
+			MaxUpload:      cfg.MaxUpload,
+			AllowedOrigins: cfg.AllowedOrigins,
+			Version:        version,
+		},
+		Cameras:  cams,
+		Hub:      h,
+		Store:    st,
+		Sessions: sessions,
+		Logger:   log,
+		WebUI:    webui.FS(),
+		Metrics:  mets,
+	})
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(api.Close)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version)
+
+	// Background work, each owned here and waited for below.
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = cams.Run(bgCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		maintainSessions(bgCtx, sessions, log)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	if serr := srv.Shutdown(sctx); serr != nil {
+		log.Warn("http shutdown", "err", serr)
+		_ = srv.Close()
+	}
+	cancel()
+	api.Close()
+	stopBG()
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if ferr := sessions.Flush(fctx); ferr != nil {
+		log.Warn("session flush", "err", ferr)
+	}
+	cancel()
+	log.Info("stopped")
+	return err
+}
+
+// maintainSessions persists delivered positions and removes expired
+// sessions until ctx ends.
+func maintainSessions(ctx context.Context, sessions *session.Manager, log *slog.Logger) {
+	flush := time.NewTicker(2 * time.Second)
+	defer flush.Stop()
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-flush.C:
+			if err := sessions.Flush(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("session flush", "err", err)
+			}
+		case <-sweep.C:
+			if n, err := sessions.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("session sweep", "err", err)
+			} else if n > 0 {
+				log.Debug("expired sessions removed", "count", n)
+			}
+		}
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// prober adapts opencv.Probe to camera.Prober.
+type prober struct{}
+
+func (prober) Probe(ctx context.Context, path string) (media.VideoInfo, error) {
+	return opencv.Probe(ctx, path, opencv.Limits{})
+}
+
+// ensureDemo gives an empty database a camera "demo" playing a generated
+// video, so a first start shows a moving picture.
+func ensureDemo(ctx context.Context, st *store.Store, cams *camera.Manager, log *slog.Logger) error {
+	existing, err := st.Cameras(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "livemon-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "demo.avi")
+	if err := opencv.WriteVideo(src, opencv.VideoSpec{VideoID: 1, Frames: 300, Width: 640, Height: 360, FPS: 30, Quality: 80, Label: "livemon demo"}); err != nil {
+		return fmt.Errorf("generate demo video: %w", err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tf, err := st.CreateTemp()
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(tf, f); err != nil {
+		tf.Abort()
+		return err
+	}
+	if _, err := cams.PublishUpload(ctx, "demo", tf, "demo.avi"); err != nil {
+		return err
+	}
+	if _, err := cams.Update(ctx, "demo", camera.Settings{Name: ptr("Demo")}); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("demo camera created", "camera", "demo")
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/livemon/livemon/server/internal/marker"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// server is one run of the whole program.
+type server struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func start(t *testing.T, addr, data string, extra ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	args := append([]string{"--addr", addr, "--data", data, "--log-level", "debug"}, extra...)
+	go func() { s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("run ended early: %v\n%s", err, s.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not healthy within 20s\n%s", s.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends the run like SIGTERM does and checks it exits in time.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	begin := time.Now()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatalf("run did not stop within 6s\n%s", s.logs)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+}
+
+type camView struct {
+	Epoch    uint64  `json:"epoch"`
+	Seq      uint64  `json:"seq"`
+	State    string  `json:"state"`
+	Position float64 `json:"position"`
+}
+
+func getCamera(t *testing.T, addr, id string) camView {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/cameras/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v camView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+type part struct {
+	video, frame int
+	seq, epoch   uint64
+}
+
+func readMJPEG(t *testing.T, url string, n int) []part {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	var out []part
+	for range n {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := jpeg.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, f, ok := marker.Read(img)
+		if !ok {
+			t.Fatal("frame without marker")
+		}
+		seq, _ := strconv.ParseUint(p.Header.Get("X-Seq"), 10, 64)
+		epoch, _ := strconv.ParseUint(p.Header.Get("X-Epoch"), 10, 64)
+		out = append(out, part{video: v, frame: f, seq: seq, epoch: epoch})
+	}
+	return out
+}
+
+// The whole program: demo camera on first start, MJPEG shows it moving,
+// and a restart resumes the same run (epoch, seq, position) and the same
+// WebSocket session.
+func TestRunDemoAndRestart(t *testing.T) {
+	data := t.TempDir()
+	addr := freeAddr(t)
+	s := start(t, addr, data)
+
+	parts := readMJPEG(t, "http://"+addr+"/api/cameras/demo/mjpeg", 20)
+	if parts[0].video != 1 || parts[len(parts)-1].frame == parts[0].frame {
+		t.Fatalf("demo not moving: %+v ... %+v", parts[0], parts[len(parts)-1])
+	}
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.WriteJSON(map[string]any{"type": "hello"})
+	var welcome struct {
+		Session string `json:"session"`
+	}
+	if err := ws.ReadJSON(&welcome); err != nil {
+		t.Fatal(err)
+	}
+	ws.WriteJSON(map[string]any{"type": "subscribe", "camera": "demo"})
+	var lastSeq uint64
+	for lastSeq == 0 {
+		ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+		mt, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == websocket.BinaryMessage {
+			lastSeq = binary.BigEndian.Uint64(msg[16:])
+		}
+	}
+
+	time.Sleep(1500 * time.Millisecond) // let a checkpoint happen
+	before := getCamera(t, addr, "demo")
+	s.stop(t)
+	ws.Close()
+
+	s = start(t, addr, data)
+	defer s.stop(t)
+	after := getCamera(t, addr, "demo")
+	if after.Epoch != before.Epoch {
+		t.Fatalf("epoch changed across restart: %d -> %d", before.Epoch, after.Epoch)
+	}
+	if d := after.Position - before.Position; d < -2 || d > 4 {
+		t.Fatalf("position %v after restart, %v before", after.Position, before.Position)
+	}
+	p := readMJPEG(t, "http://"+addr+"/api/cameras/demo/mjpeg", 3)
+	if p[0].seq <= lastSeq || p[0].epoch != before.Epoch {
+		t.Fatalf("after restart seq %d epoch %d; before seq %d epoch %d", p[0].seq, p[0].epoch, lastSeq, before.Epoch)
+	}
+
+	ws2, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	ws2.WriteJSON(map[string]any{"type": "hello", "session": welcome.Session})
+	var w2 struct {
+		Session       string `json:"session"`
+		Resumed       bool   `json:"resumed"`
+		Subscriptions []struct {
+			Camera string `json:"camera"`
+		} `json:"subscriptions"`
+	}
+	if err := ws2.ReadJSON(&w2); err != nil {
+		t.Fatal(err)
+	}
+	if !w2.Resumed || w2.Session != welcome.Session || len(w2.Subscriptions) != 1 || w2.Subscriptions[0].Camera != "demo" {
+		t.Fatalf("welcome after restart = %+v", w2)
+	}
+	if strings.Contains(s.logs.String(), "panic") {
+		t.Fatalf("panic in logs:\n%s", s.logs)
+	}
+}
+
+func TestRunRefusesPublicAddrWithoutToken(t *testing.T) {
+	err := run(context.Background(), []string{"--addr", "0.0.0.0:0", "--data", t.TempDir()}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--token") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// cameraFrom extracts and validates the camera id of a request.
+type cameraFrom func(r *http.Request) (media.CameraID, error)
+
+func pathCamera(r *http.Request) (media.CameraID, error) {
+	return media.ParseCameraID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
+}
+
+func queryCamera(r *http.Request) (media.CameraID, error) {
+	q := r.URL.Query()
+	if q.Has("video_path") {
+		return "", media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead")
+	}
+	return media.ParseCameraID(q.Get("camera_id"))
+}
+
+func (s *Server) handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *Server) handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		checks := map[string]string{"database": "ok", "data_dir": "ok", "decoders": "ok"}
+		status := http.StatusOK
+		if err := s.deps.Store.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			checks["database"] = "failed"
+			checks["data_dir"] = "failed"
+			status = http.StatusServiceUnavailable
+		}
+		body := map[string]any{"status": "ready", "checks": checks}
+		if status != http.StatusOK {
+			body["status"] = "not_ready"
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+func (s *Server) handleListCameras() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"cameras": s.deps.Cameras.List()})
+	})
+}
+
+type cameraRequest struct {
+	ID    *string  `json:"id"`
+	Name  *string  `json:"name"`
+	Loop  *bool    `json:"loop"`
+	Speed *float64 `json:"speed"`
+}
+
+var nonIDChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// idFromName derives a camera id from a display name.
+func idFromName(name string) string {
+	id := strings.Trim(nonIDChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(name)), "-"), "-")
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	if id == "" {
+		id = "camera-" + time.Now().UTC().Format("150405")
+	}
+	return id
+}
+
+func (s *Server) handleCreateCamera() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req cameraRequest
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.Name == nil && req.ID == nil {
+			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "name is required"))
+			return
+		}
+		raw := ""
+		if req.ID != nil {
+			raw = *req.ID
+		} else {
+			raw = idFromName(*req.Name)
+		}
+		id, err := media.ParseCameraID(raw)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v, err := s.deps.Cameras.Create(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, v)
+	})
+}
+
+func (s *Server) handleGetCamera() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathCamera(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v, err := s.deps.Cameras.Get(id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func (s *Server) handleUpdateCamera() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathCamera(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		var req cameraRequest
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.ID != nil && *req.ID != string(id) {
+			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "a camera's id cannot be changed"))
+			return
+		}
+		v, err := s.deps.Cameras.Update(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func (s *Server) handleDeleteCamera() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathCamera(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.deps.Cameras.Delete(r.Context(), id); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := s.deps.Sessions.RemoveCamera(r.Context(), id); err != nil {
+			s.log.Warn("remove camera from sessions failed", "camera", id, "err", err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *Server) handleControl(op func(context.Context, media.CameraID) (camera.View, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathCamera(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v, err := op(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+type statsBody struct {
+	Server  serverStats          `json:"server"`
+	Cameras []camera.CameraStats `json:"cameras"`
+}
+
+type serverStats struct {
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_s"`
+	Sessions      int     `json:"sessions"`
+	WSConnections int     `json:"ws_connections"`
+}
+
+func (s *Server) handleStats() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		conns := len(s.conns)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, statsBody{
+			Server: serverStats{
+				Version:       s.deps.Config.Version,
+				UptimeSeconds: time.Since(s.started).Seconds(),
+				Sessions:      s.deps.Sessions.Count(),
+				WSConnections: conns,
+			},
+			Cameras: s.deps.Cameras.Stats(),
+		})
+	})
+}
+
+func (s *Server) handleNotFound() http.Handler {
+	ui := s.handleWebUI()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such route"}})
+			return
+		}
+		ui.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+const maxJSONBody = 64 << 10
+
+// writeJSON writes v with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads a JSON body of at most maxJSONBody bytes into v,
+// rejecting unknown fields.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return media.Errorf(media.KindInvalid, "request body is empty: JSON expected")
+		}
+		return media.WrapError(media.KindInvalid, err, "request body is not valid JSON for this request")
+	}
+	return nil
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorStatus maps an error kind to its status and code.
+func errorStatus(k media.Kind) (int, string) {
+	switch k {
+	case media.KindInvalid:
+		return http.StatusBadRequest, "invalid_argument"
+	case media.KindUnauthorized:
+		return http.StatusUnauthorized, "unauthorized"
+	case media.KindForbidden:
+		return http.StatusForbidden, "forbidden"
+	case media.KindNotFound:
+		return http.StatusNotFound, "not_found"
+	case media.KindConflict:
+		return http.StatusConflict, "conflict"
+	case media.KindTooLarge:
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case media.KindUnsupported:
+		return http.StatusUnsupportedMediaType, "unsupported_media"
+	case media.KindUnusable:
+		return http.StatusUnprocessableEntity, "unusable_video"
+	case media.KindOverCapacity:
+		return http.StatusServiceUnavailable, "over_capacity"
+	case media.KindDiskFull:
+		return http.StatusInsufficientStorage, "disk_full"
+	default:
+		return http.StatusInternalServerError, "internal"
+	}
+}
+
+// errorCode returns the status, the API code and the user-safe message of
+// err. Internal errors get a generic message; their detail is only logged.
+func errorCode(err error) (int, string, string) {
+	var me *media.Error
+	if errors.As(err, &me) {
+		status, code := errorStatus(me.Kind)
+		if me.Kind != media.KindInternal {
+			return status, code, me.Message
+		}
+	}
+	return http.StatusInternalServerError, "internal", "internal server error"
+}
+
+// writeError writes err as the API's error body, logging internal errors
+// once, here at the edge.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, code, msg := errorCode(err)
+	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+	} else {
+		log.Debug("request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}

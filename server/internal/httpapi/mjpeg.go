@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+const (
+	// streamWriteWait bounds each write of a stream; a client that does
+	// not take a frame within it is dropped.
+	streamWriteWait = 10 * time.Second
+	// snapshotWait bounds how long a snapshot waits for a fresh frame.
+	snapshotWait = 5 * time.Second
+)
+
+// handleMJPEG serves the camera as multipart/x-mixed-replace. With attach
+// set (the legacy route) a stopped camera is started; a running one is
+// never restarted, and query parameters are ignored.
+func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := from(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if attach && r.URL.Query().Has("video_path") {
+			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead"))
+			return
+		}
+		v, err := s.deps.Cameras.Get(id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if attach && v.State == media.StateStopped && v.Video != nil {
+			if _, err := s.deps.Cameras.Start(r.Context(), id); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+		}
+		if !s.stream() {
+			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "server is shutting down"))
+			return
+		}
+		defer s.streams.Done()
+		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "mjpeg"})
+		defer sub.Close()
+
+		h := w.Header()
+		h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-s.closing:
+				return
+			case <-sub.Done():
+				return
+			case <-sub.Ready():
+				f, ok := sub.Next()
+				if !ok {
+					continue
+				}
+				if err := s.writePart(rc, w, f); err != nil {
+					s.log.Debug("mjpeg viewer gone", "camera", id, "remote", r.RemoteAddr, "err", err)
+					return
+				}
+			}
+		}
+	})
+}
+
+func (s *Server) writePart(rc *http.ResponseController, w http.ResponseWriter, f *media.Frame) error {
+	if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWait)); err != nil {
+		return err
+	}
+	if _, err := w.Write(s.wire.mjpegHeader(f)); err != nil {
+		return err
+	}
+	if _, err := w.Write(f.JPEG); err != nil {
+		return err
+	}
+	if _, err := w.Write(crlf); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+var crlf = []byte("\r\n")
+
+// handleSnapshot serves one current JPEG. For a running camera it waits for
+// the next frame (subscribing makes the camera encode), so it never serves a
+// stale picture; an ended or stopped camera serves its last frame.
+func (s *Server) handleSnapshot() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathCamera(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v, err := s.deps.Cameras.Get(id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		f := s.deps.Hub.Latest(id)
+		if v.State == media.StateRunning || v.State == media.StateStarting || f == nil {
+			if fresh := s.waitFrame(r.Context(), id); fresh != nil {
+				f = fresh
+			}
+		}
+		if f == nil || f.Epoch != v.Epoch {
+			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "camera %q has no frame yet", id))
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "image/jpeg")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Epoch", uitoa(f.Epoch))
+		h.Set("X-Seq", uitoa(f.Seq))
+		_, _ = w.Write(f.JPEG)
+	})
+}
+
+// waitFrame waits for the next frame published after the call.
+func (s *Server) waitFrame(ctx context.Context, id media.CameraID) *media.Frame {
+	sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "snapshot", SkipLatest: true})
+	defer sub.Close()
+	t := time.NewTimer(snapshotWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			return nil
+		case <-sub.Done():
+			return nil
+		case <-sub.Ready():
+			if f, ok := sub.Next(); ok {
+				return f
+			}
+		}
+	}
+}

@@ -1,0 +1,134 @@
+// Package httpapi is livemon's HTTP surface: the JSON API, uploads, MJPEG,
+// snapshots, the WebSocket and the embedded web app. routes.go lists every
+// route.
+//
+// Contract: NewServer returns a Server that serves requests concurrently.
+// Long-lived responses (WebSockets, MJPEG streams) end when their client
+// leaves or when Close is called; Close waits for all of them, so it is
+// registered with http.Server.RegisterOnShutdown (Shutdown does not wait
+// for hijacked connections).
+package httpapi
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/metrics"
+	"github.com/livemon/livemon/server/internal/session"
+	"github.com/livemon/livemon/server/internal/store"
+)
+
+// Config are the HTTP layer's settings.
+type Config struct {
+	MaxUpload      int64    // largest accepted video file, bytes
+	AllowedOrigins []string // extra origins allowed for writes and WebSockets
+	Version        string
+}
+
+// Deps are the HTTP layer's collaborators.
+type Deps struct {
+	Config   Config
+	Cameras  *camera.Manager
+	Hub      *hub.Hub
+	Store    *store.Store
+	Sessions *session.Manager
+	Logger   *slog.Logger
+	// WebUI is the built web app (index.html at its root); nil serves a
+	// short notice instead.
+	WebUI fs.FS
+	// Metrics records server-wide figures and serves /metrics; nil
+	// disables both.
+	Metrics *metrics.Metrics
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	deps    Deps
+	log     *slog.Logger
+	handler http.Handler
+	started time.Time
+	wire    wireCache
+
+	// closing is closed by Close; streams watch it.
+	closing   chan struct{}
+	closeOnce sync.Once
+	streams   sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*wsConn]struct{}
+}
+
+// NewServer builds the handler.
+func NewServer(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Config.MaxUpload <= 0 {
+		deps.Config.MaxUpload = 2 << 30
+	}
+	s := &Server{
+		deps:    deps,
+		log:     deps.Logger,
+		started: time.Now(),
+		wire:    newWireCache(),
+		closing: make(chan struct{}),
+		conns:   make(map[*wsConn]struct{}),
+	}
+	router := httprouter.New()
+	router.RedirectTrailingSlash = false
+	router.RedirectFixedPath = false
+	router.HandleMethodNotAllowed = true
+	router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "method not allowed"}})
+	})
+	router.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal server error"}})
+	}
+	s.routes(router)
+	s.handler = s.crossOrigin(router)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close ends every WebSocket and stream and waits for their goroutines.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.streams.Wait()
+}
+
+// stream registers a long-lived response; it returns false once closing.
+func (s *Server) stream() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	s.streams.Add(1)
+	return true
+}
+
+// crossOrigin rejects cross-site unsafe requests (POST, PATCH, DELETE from
+// another origin) with 403; the WebSocket upgrade has its own origin check.
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range s.deps.Config.AllowedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			s.log.Warn("ignoring allowed origin", "origin", o, "err", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: errorDetail{Code: "forbidden", Message: "cross-origin request rejected"}})
+	}))
+	return cop.Handler(next)
+}

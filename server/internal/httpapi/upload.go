@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// multipartSlack is what the multipart envelope around the video may add
+// to the body beyond --max-upload.
+const multipartSlack = 1 << 20
+
+type probeBody struct {
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	FPS      float64 `json:"fps"`
+	Frames   int64   `json:"frames"`
+	Duration float64 `json:"duration"`
+}
+
+type uploadBody struct {
+	Upload string      `json:"upload"`
+	Probe  probeBody   `json:"probe"`
+	Camera camera.View `json:"camera"`
+}
+
+func tooLarge(max int64) error {
+	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", humanBytes(max))
+}
+
+// handleUpload streams the multipart field "video" to a temp file in the
+// data dir (never holding it in memory), then hands it to the camera
+// manager, which probes it and switches the camera to it.
+func (s *Server) handleUpload(from cameraFrom) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id, err := from(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		log := s.log.With("camera", id, "remote", r.RemoteAddr)
+		size, err := s.receiveUpload(w, r, id)
+		if err != nil {
+			var me *media.Error
+			if errors.As(err, &me) && me.Kind == media.KindTooLarge {
+				w.Header().Set("Connection", "close")
+			}
+			_, code, _ := errorCode(err)
+			s.deps.Metrics.Upload(code, size)
+			log.Info("upload rejected", "outcome", code, "bytes", size, "duration", time.Since(start).Round(time.Millisecond), "err", err)
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// receiveUpload does the work of handleUpload and writes the success
+// response; it returns the bytes received.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.CameraID) (int64, error) {
+	limit := s.deps.Config.MaxUpload
+	if r.ContentLength > limit+multipartSlack {
+		return 0, tooLarge(limit)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return 0, media.WrapError(media.KindInvalid, err, "expected a multipart/form-data body with a field named \"video\"")
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return 0, media.Errorf(media.KindInvalid, "the form has no field named \"video\"")
+		}
+		if err != nil {
+			return 0, uploadReadError(err, limit)
+		}
+		if part.FormName() != "video" {
+			if _, err := io.Copy(io.Discard, io.LimitReader(part, multipartSlack)); err != nil {
+				return 0, uploadReadError(err, limit)
+			}
+			continue
+		}
+		tf, err := s.deps.Store.CreateTemp()
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(tf, io.LimitReader(part, limit+1))
+		if err != nil {
+			tf.Abort()
+			return n, uploadReadError(err, limit)
+		}
+		if n > limit {
+			tf.Abort()
+			return n, tooLarge(limit)
+		}
+		if n == 0 {
+			tf.Abort()
+			return 0, media.Errorf(media.KindUnsupported, "the uploaded file is empty")
+		}
+		start := time.Now()
+		up, err := s.deps.Cameras.PublishUpload(r.Context(), id, tf, part.FileName())
+		if err != nil {
+			return n, err
+		}
+		s.deps.Metrics.Upload("ok", n)
+		s.log.Info("upload accepted", "camera", id, "remote", r.RemoteAddr, "outcome", "ok", "upload", up.ID, "bytes", n,
+			"width", up.Probe.Width, "height", up.Probe.Height, "fps", up.Probe.FPS, "probe", time.Since(start).Round(time.Millisecond))
+		writeJSON(w, http.StatusCreated, uploadBody{
+			Upload: up.ID,
+			Probe: probeBody{
+				Width: up.Probe.Width, Height: up.Probe.Height, FPS: up.Probe.FPS,
+				Frames: up.Probe.Frames, Duration: up.Probe.Duration.Seconds(),
+			},
+			Camera: up.Camera,
+		})
+		return n, nil
+	}
+}
+
+// uploadReadError classifies an error met while reading the request body.
+func uploadReadError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(limit)
+	}
+	var me *media.Error
+	if errors.As(err, &me) {
+		return err // e.g. disk full from the temp file
+	}
+	return media.WrapError(media.KindInvalid, err, "the upload was interrupted before it completed")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

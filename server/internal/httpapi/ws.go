@@ -1,0 +1,474 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/session"
+)
+
+const (
+	// writeWait bounds every write; a client that stalls longer is closed.
+	writeWait = 10 * time.Second
+	// pongWait is how long a connection may stay silent (no pong, no
+	// message) before it is closed.
+	pongWait = 30 * time.Second
+	// pingPeriod must be shorter than pongWait.
+	pingPeriod = 25 * time.Second
+	// maxMessageSize limits incoming text messages; larger ones close the
+	// socket with 1009.
+	maxMessageSize = 4096
+	// statsPeriod paces the stats message per subscribed camera.
+	statsPeriod = time.Second
+	// opQueue is how many parsed client messages may wait for the writer.
+	opQueue = 16
+)
+
+// originAllowed accepts requests without an Origin (not a browser), from
+// the server's own origin, and from --allowed-origins.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.deps.Config.AllowedOrigins {
+		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleWebSocket() http.Handler {
+	up := websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 64 << 10,
+		// Checked before Upgrade, so a rejected origin never touches a
+		// session; this is a second line.
+		CheckOrigin: s.originAllowed,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.originAllowed(r) {
+			writeError(w, r, s.log, media.Errorf(media.KindForbidden, "cross-origin WebSocket rejected"))
+			return
+		}
+		if !websocket.IsWebSocketUpgrade(r) {
+			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "this endpoint speaks WebSocket only"))
+			return
+		}
+		if !s.stream() {
+			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "server is shutting down"))
+			return
+		}
+		defer s.streams.Done()
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader has answered
+		}
+		c := &wsConn{
+			srv:    s,
+			ws:     ws,
+			log:    s.log.With("remote", r.RemoteAddr),
+			notify: make(chan struct{}, 1),
+			subs:   make(map[media.CameraID]*wsSub),
+			done:   make(chan struct{}),
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.deps.Metrics.Connection(1)
+		c.serve()
+		s.deps.Metrics.Connection(-1)
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	})
+}
+
+// wsConn is one WebSocket. Its handler goroutine is the only writer and
+// owns every field below except done; a reader goroutine parses incoming
+// messages and passes them on.
+type wsConn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	log    *slog.Logger
+	notify chan struct{} // shared by all of this connection's subscriptions
+	done   chan struct{} // closed when the writer ends
+
+	session *session.Session
+	subs    map[media.CameraID]*wsSub
+}
+
+type wsSub struct {
+	sub     *hub.Subscription
+	channel uint32
+}
+
+// clientMsg is any message a client sends.
+type clientMsg struct {
+	Type    string  `json:"type"`
+	Session *string `json:"session,omitempty"`
+	Camera  string  `json:"camera,omitempty"`
+
+	invalid string // set by the reader: why the message was not usable
+}
+
+// parseClientMsg decodes one text message.
+func parseClientMsg(data []byte) clientMsg {
+	var m clientMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		return clientMsg{invalid: "message is not valid JSON"}
+	}
+	switch m.Type {
+	case "hello", "subscribe", "unsubscribe":
+	case "":
+		m.invalid = "message has no type"
+	default:
+		m.invalid = "unknown message type"
+	}
+	return m
+}
+
+// serve runs the connection: the reader in a goroutine, the writer here.
+// It returns after both ended and the socket is closed.
+func (c *wsConn) serve() {
+	ops := make(chan clientMsg, opQueue)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		c.readLoop(ops)
+	}()
+	c.writeLoop(ops)
+	close(c.done)
+	_ = c.ws.Close()
+	<-readerDone
+	for _, ws := range c.subs {
+		ws.sub.Close()
+	}
+	if c.session != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := c.srv.deps.Sessions.Disconnect(ctx, c.session.ID); err != nil {
+			c.log.Warn("session disconnect failed", "session", c.session.ID, "err", err)
+		}
+	}
+}
+
+func (c *wsConn) readLoop(ops chan<- clientMsg) {
+	defer close(ops)
+	c.ws.SetReadLimit(maxMessageSize)
+	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// A message over the limit has been answered with 1009 by
+			// the websocket library.
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		m := clientMsg{invalid: "binary messages are not accepted"}
+		if mt == websocket.TextMessage {
+			m = parseClientMsg(data)
+		}
+		select {
+		case ops <- m:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// errClose ends the writer after a message that closes the connection.
+var errClose = errors.New("connection closed by server")
+
+func (c *wsConn) writeLoop(ops <-chan clientMsg) {
+	events, stopEvents := c.srv.deps.Cameras.Subscribe()
+	defer stopEvents()
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	stats := time.NewTicker(statsPeriod)
+	defer stats.Stop()
+	for {
+		var err error
+		select {
+		case m, ok := <-ops:
+			if !ok {
+				return
+			}
+			err = c.handle(m)
+		case <-c.notify:
+			err = c.sendFrames()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil // manager shut down; closing follows
+				continue
+			}
+			err = c.sendEvent(ev)
+		case <-stats.C:
+			err = c.sendStats()
+		case <-ping.C:
+			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+		case <-c.srv.closing:
+			_ = c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, errClose) {
+				c.log.Debug("websocket write failed", "err", err)
+			}
+			return
+		}
+	}
+}
+
+func (c *wsConn) writeJSON(v any) error {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	return c.ws.WriteJSON(v)
+}
+
+type errorMsg struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Camera  string `json:"camera,omitempty"`
+}
+
+func (c *wsConn) sendError(err error, cam string) error {
+	_, code, msg := errorCode(err)
+	return c.writeJSON(errorMsg{Type: "error", Code: code, Message: msg, Camera: cam})
+}
+
+func (c *wsConn) handle(m clientMsg) error {
+	if m.invalid != "" {
+		return c.writeJSON(errorMsg{Type: "error", Code: "invalid_message", Message: m.invalid})
+	}
+	if m.Type == "hello" {
+		return c.hello(m)
+	}
+	if c.session == nil {
+		return c.writeJSON(errorMsg{Type: "error", Code: "invalid_message", Message: "send hello first"})
+	}
+	id, err := media.ParseCameraID(m.Camera)
+	if err != nil {
+		return c.sendError(err, "")
+	}
+	if m.Type == "subscribe" {
+		return c.subscribe(id)
+	}
+	return c.unsubscribe(id)
+}
+
+type welcomeMsg struct {
+	Type          string       `json:"type"`
+	Session       string       `json:"session"`
+	Resumed       bool         `json:"resumed"`
+	ServerTime    int64        `json:"server_time"`
+	Subscriptions []welcomeSub `json:"subscriptions"`
+}
+
+type welcomeSub struct {
+	Camera  media.CameraID `json:"camera"`
+	Channel uint32         `json:"channel"`
+	Epoch   uint64         `json:"epoch"`
+	Seq     uint64         `json:"seq"`
+	Skipped uint64         `json:"skipped"`
+}
+
+func (c *wsConn) hello(m clientMsg) error {
+	if c.session != nil {
+		return c.writeJSON(errorMsg{Type: "error", Code: "invalid_message", Message: "hello was already sent"})
+	}
+	raw := ""
+	if m.Session != nil {
+		raw = *m.Session
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sess, resumed, err := c.srv.deps.Sessions.Open(ctx, raw)
+	if err != nil {
+		var me *media.Error
+		if errors.As(err, &me) && me.Kind == media.KindInvalid {
+			_ = c.writeJSON(errorMsg{Type: "error", Code: "invalid_session", Message: me.Message})
+			_ = c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "invalid session"), time.Now().Add(writeWait))
+			return errClose
+		}
+		c.log.Error("open session failed", "err", err)
+		_ = c.sendError(err, "")
+		return errClose
+	}
+	c.session = sess
+	c.srv.deps.Metrics.Session(resumed)
+	c.log = c.log.With("session", sess.ID)
+	welcome := welcomeMsg{Type: "welcome", Session: string(sess.ID), Resumed: resumed, ServerTime: time.Now().UnixMilli(), Subscriptions: []welcomeSub{}}
+	var restore []media.CameraID
+	for cam, last := range sess.Subscriptions {
+		v, err := c.srv.deps.Cameras.Get(cam)
+		if err != nil {
+			_ = c.srv.deps.Sessions.Unsubscribe(ctx, sess.ID, cam)
+			continue
+		}
+		skipped := v.Seq
+		if last.Epoch == v.Epoch {
+			skipped = 0
+			if v.Seq > last.LastSeq {
+				skipped = v.Seq - last.LastSeq
+			}
+		}
+		welcome.Subscriptions = append(welcome.Subscriptions, welcomeSub{Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq, Skipped: skipped})
+		restore = append(restore, cam)
+	}
+	if err := c.writeJSON(welcome); err != nil {
+		return err
+	}
+	for _, cam := range restore {
+		c.attach(cam)
+	}
+	c.log.Debug("websocket session opened", "resumed", resumed, "subscriptions", len(restore))
+	return nil
+}
+
+// attach subscribes the connection to a camera's frames. A camera that
+// nobody watched has a stale latest frame; it is skipped, and the first
+// frame is the fresh one its decoder produces now.
+func (c *wsConn) attach(cam media.CameraID) {
+	h := c.srv.deps.Hub
+	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: "websocket", Notify: c.notify, SkipLatest: !h.Watched(cam)})
+	c.subs[cam] = &wsSub{sub: sub, channel: sub.Channel()}
+}
+
+type subscribedMsg struct {
+	Type    string         `json:"type"`
+	Camera  media.CameraID `json:"camera"`
+	Channel uint32         `json:"channel"`
+	Epoch   uint64         `json:"epoch"`
+	Seq     uint64         `json:"seq"`
+}
+
+func (c *wsConn) subscribe(cam media.CameraID) error {
+	v, err := c.srv.deps.Cameras.Get(cam)
+	if err != nil {
+		return c.sendError(err, string(cam))
+	}
+	if _, ok := c.subs[cam]; !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.srv.deps.Sessions.Subscribe(ctx, c.session.ID, cam); err != nil {
+			return c.sendError(err, string(cam))
+		}
+	}
+	// The mapping goes out before the first frame can.
+	if err := c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq}); err != nil {
+		return err
+	}
+	if _, ok := c.subs[cam]; !ok {
+		c.attach(cam)
+	}
+	return nil
+}
+
+func (c *wsConn) unsubscribe(cam media.CameraID) error {
+	if ws, ok := c.subs[cam]; ok {
+		ws.sub.Close()
+		delete(c.subs, cam)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.srv.deps.Sessions.Unsubscribe(ctx, c.session.ID, cam); err != nil {
+		return c.sendError(err, string(cam))
+	}
+	return c.writeJSON(map[string]string{"type": "unsubscribed", "camera": string(cam)})
+}
+
+// sendFrames writes the newest waiting frame of every subscribed camera.
+func (c *wsConn) sendFrames() error {
+	for cam, ws := range c.subs {
+		f, ok := ws.sub.Next()
+		if !ok {
+			continue
+		}
+		pm, err := c.srv.wire.websocket(ws.channel, f)
+		if err != nil {
+			return err
+		}
+		if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+			return err
+		}
+		if err := c.ws.WritePreparedMessage(pm); err != nil {
+			return err
+		}
+		c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
+	}
+	return nil
+}
+
+type eventMsg struct {
+	Type        string           `json:"type"`
+	Event       camera.EventKind `json:"event"`
+	Camera      media.CameraID   `json:"camera"`
+	CameraState camera.View      `json:"camera_state"`
+}
+
+func (c *wsConn) sendEvent(ev camera.Event) error {
+	ws, ok := c.subs[ev.Camera]
+	if !ok {
+		return nil
+	}
+	if ev.Kind == camera.EventDeleted {
+		ws.sub.Close()
+		delete(c.subs, ev.Camera)
+		c.srv.wire.forget(ev.Camera)
+	}
+	return c.writeJSON(eventMsg{Type: "event", Event: ev.Kind, Camera: ev.Camera, CameraState: ev.View})
+}
+
+type statsMsg struct {
+	Type     string         `json:"type"`
+	Camera   media.CameraID `json:"camera"`
+	FPS      float64        `json:"fps"`
+	Viewers  int            `json:"viewers"`
+	Drops    uint64         `json:"drops"`
+	Position float64        `json:"position"`
+	State    media.State    `json:"state"`
+}
+
+func (c *wsConn) sendStats() error {
+	for cam, ws := range c.subs {
+		v, err := c.srv.deps.Cameras.Get(cam)
+		if err != nil {
+			continue
+		}
+		viewers := 0
+		for _, n := range v.Viewers {
+			viewers += n
+		}
+		if err := c.writeJSON(statsMsg{Type: "stats", Camera: cam, FPS: v.FPS, Viewers: viewers, Drops: ws.sub.Drops(), Position: v.Position, State: v.State}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,394 @@
+// Package session keeps resumable WebSocket sessions: random ids, their
+// camera subscriptions and the last frame delivered per camera, stored in
+// the store with a TTL so a session resumes after a reload, a reconnect or
+// a server restart.
+//
+// Concurrency: a *Manager is safe for use by any number of goroutines.
+// Delivered is the per-frame call of a connection's writer goroutine: it
+// only updates memory under a short lock and never does I/O. Open,
+// Subscribe, Unsubscribe and Disconnect are called by a connection's reader
+// goroutine; Flush and Sweep by one periodic goroutine owned by the caller
+// (the package starts no goroutines). No lock is held while the database
+// is used.
+//
+// Lifecycle: Open marks a session connected (it cannot expire while a
+// connection holds it; several connections may hold the same session).
+// When the last connection calls Disconnect, the delivered positions are
+// persisted and the session expires TTL later unless it is opened again.
+//
+// Security: ids are 128 bits from crypto/rand. Sessions are looked up in
+// memory and in the database only by the SHA-256 of the id, so comparing
+// lookups takes no time that depends on how many leading characters of a
+// guessed id are right, and the database never holds a usable id. An
+// unknown or expired id is never adopted: the client gets a fresh id.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/store"
+)
+
+// DefaultTTL is how long a disconnected session can be resumed.
+const DefaultTTL = 10 * time.Minute
+
+// ID is a session id: 32 lowercase hex characters.
+type ID string
+
+// NewID returns a fresh random session id.
+func NewID() ID {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return ID(hex.EncodeToString(b[:]))
+}
+
+// ParseID validates s as a session id. Anything but 32 lowercase hex
+// characters is a KindInvalid error.
+func ParseID(s string) (ID, error) {
+	if len(s) != 32 {
+		return "", errMalformed
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", errMalformed
+		}
+	}
+	return ID(s), nil
+}
+
+var errMalformed = media.Errorf(media.KindInvalid, "malformed session id")
+
+func (id ID) key() store.SessionKey { return sha256.Sum256([]byte(id)) }
+
+// Sub is a subscription's last delivered frame; zero if none yet.
+type Sub struct {
+	Epoch   uint64
+	LastSeq uint64
+}
+
+// Session is a snapshot of a session.
+type Session struct {
+	ID            ID
+	Subscriptions map[media.CameraID]Sub
+}
+
+// Manager keeps the connected sessions in memory and all sessions in the
+// store.
+type Manager struct {
+	st  *store.Store
+	ttl time.Duration
+	now func() time.Time
+
+	// persistMu orders the snapshots written by Flush and Disconnect, so an
+	// older snapshot is never written after a newer one.
+	persistMu sync.Mutex
+
+	mu   sync.Mutex
+	live map[store.SessionKey]*liveSession
+}
+
+type liveSession struct {
+	conns int
+	subs  map[media.CameraID]Sub
+	dirty bool
+}
+
+// New returns a Manager. ttl <= 0 means DefaultTTL; now nil means time.Now.
+func New(st *store.Store, ttl time.Duration, now func() time.Time) *Manager {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}}
+}
+
+// TTL is how long a disconnected session can be resumed.
+func (m *Manager) TTL() time.Duration { return m.ttl }
+
+// Open attaches a connection to a session. raw == "" starts a new session;
+// a malformed raw is a KindInvalid error; an unknown or expired one starts
+// a fresh session (resumed false); a known, unexpired one is resumed with
+// its subscriptions. Every successful Open must be paired with Disconnect.
+func (m *Manager) Open(ctx context.Context, raw string) (*Session, bool, error) {
+	if raw != "" {
+		id, err := ParseID(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		s, ok, err := m.resume(ctx, id)
+		if err != nil || ok {
+			return s, ok, err
+		}
+	}
+	id := NewID()
+	if err := m.st.CreateSession(ctx, id.key(), m.now()); err != nil {
+		return nil, false, fmt.Errorf("open session: %w", err)
+	}
+	m.mu.Lock()
+	m.live[id.key()] = &liveSession{conns: 1, subs: map[media.CameraID]Sub{}}
+	m.mu.Unlock()
+	return &Session{ID: id, Subscriptions: map[media.CameraID]Sub{}}, false, nil
+}
+
+func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
+	key := id.key()
+	// Held by another connection of this process: share it.
+	m.mu.Lock()
+	if ls := m.live[key]; ls != nil {
+		ls.conns++
+		s := &Session{ID: id, Subscriptions: maps.Clone(ls.subs)}
+		m.mu.Unlock()
+		return s, true, nil
+	}
+	m.mu.Unlock()
+
+	// Not while Flush or Disconnect is writing this session's positions.
+	m.persistMu.Lock()
+	defer m.persistMu.Unlock()
+	rec, err := m.st.LoadSession(ctx, key)
+	if isKind(err, media.KindNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("resume session: %w", err)
+	}
+	now := m.now()
+	expires := rec.ExpiresAt
+	if expires.IsZero() {
+		// Marked connected but no connection here holds it: left over
+		// from a crash. It expires TTL after it was last seen.
+		expires = rec.LastSeen.Add(m.ttl)
+	}
+	if !now.Before(expires) {
+		if err := m.st.DeleteSession(ctx, key); err != nil {
+			return nil, false, fmt.Errorf("drop expired session: %w", err)
+		}
+		return nil, false, nil
+	}
+	if err := m.st.TouchSession(ctx, key, now, time.Time{}); err != nil {
+		if isKind(err, media.KindNotFound) { // swept meanwhile
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("resume session: %w", err)
+	}
+	subs := make(map[media.CameraID]Sub, len(rec.Subscriptions))
+	for _, s := range rec.Subscriptions {
+		subs[s.Camera] = Sub{Epoch: s.Epoch, LastSeq: s.LastSeq}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ls := m.live[key]; ls != nil { // another connection resumed it first
+		ls.conns++
+		return &Session{ID: id, Subscriptions: maps.Clone(ls.subs)}, true, nil
+	}
+	m.live[key] = &liveSession{conns: 1, subs: subs}
+	return &Session{ID: id, Subscriptions: maps.Clone(subs)}, true, nil
+}
+
+// Subscribe adds a camera to a connected session; subscribing twice keeps
+// the first subscription. An unknown camera or a session that is not open
+// is a KindNotFound error.
+func (m *Manager) Subscribe(ctx context.Context, id ID, cam media.CameraID) error {
+	key := id.key()
+	if !m.isLive(key) {
+		return errNotOpen
+	}
+	if err := m.st.PutSubscription(ctx, key, store.Subscription{Camera: cam}); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ls := m.live[key]; ls != nil {
+		if _, ok := ls.subs[cam]; !ok {
+			ls.subs[cam] = Sub{}
+		}
+	}
+	return nil
+}
+
+// Unsubscribe removes a camera from a connected session; removing one that
+// is not subscribed is fine.
+func (m *Manager) Unsubscribe(ctx context.Context, id ID, cam media.CameraID) error {
+	key := id.key()
+	m.mu.Lock()
+	ls := m.live[key]
+	if ls != nil {
+		delete(ls.subs, cam)
+	}
+	m.mu.Unlock()
+	if ls == nil {
+		return errNotOpen
+	}
+	if err := m.st.DeleteSubscription(ctx, key, cam); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return nil
+}
+
+var errNotOpen = media.Errorf(media.KindNotFound, "session is not open")
+
+// Delivered records that frame (epoch, seq) of cam reached the session. It
+// only touches memory; Flush and Disconnect persist it. Positions never
+// move backwards, and cameras the session is not subscribed to are
+// ignored.
+func (m *Manager) Delivered(id ID, cam media.CameraID, epoch, seq uint64) {
+	key := id.key()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ls := m.live[key]
+	if ls == nil {
+		return
+	}
+	cur, ok := ls.subs[cam]
+	if !ok || epoch < cur.Epoch || epoch == cur.Epoch && seq <= cur.LastSeq {
+		return
+	}
+	ls.subs[cam] = Sub{Epoch: epoch, LastSeq: seq}
+	ls.dirty = true
+}
+
+// Disconnect detaches a connection from its session. It persists the
+// delivered positions; when the last connection leaves, the session
+// expires TTL from now.
+func (m *Manager) Disconnect(ctx context.Context, id ID) error {
+	key := id.key()
+	m.persistMu.Lock()
+	defer m.persistMu.Unlock()
+	m.mu.Lock()
+	ls := m.live[key]
+	if ls == nil {
+		m.mu.Unlock()
+		return errNotOpen
+	}
+	subs := toStore(ls.subs)
+	ls.dirty = false
+	ls.conns--
+	last := ls.conns == 0
+	if last {
+		delete(m.live, key)
+	}
+	m.mu.Unlock()
+
+	err := m.st.SaveDelivered(ctx, key, subs)
+	if last {
+		now := m.now()
+		if terr := m.st.TouchSession(ctx, key, now, now.Add(m.ttl)); terr != nil && !isKind(terr, media.KindNotFound) && err == nil {
+			err = terr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("disconnect session: %w", err)
+	}
+	return nil
+}
+
+// Flush persists the delivered positions of connected sessions that
+// changed since the last Flush, and refreshes their last-seen time.
+func (m *Manager) Flush(ctx context.Context) error {
+	m.persistMu.Lock()
+	defer m.persistMu.Unlock()
+	type pending struct {
+		key  store.SessionKey
+		subs []store.Subscription
+	}
+	var todo []pending
+	var keys []store.SessionKey
+	m.mu.Lock()
+	for k, ls := range m.live {
+		keys = append(keys, k)
+		if ls.dirty {
+			todo = append(todo, pending{k, toStore(ls.subs)})
+			ls.dirty = false
+		}
+	}
+	m.mu.Unlock()
+
+	now := m.now()
+	for _, p := range todo {
+		if err := m.st.SaveDelivered(ctx, p.key, p.subs); err != nil {
+			m.markDirty(p.key)
+			return fmt.Errorf("flush sessions: %w", err)
+		}
+	}
+	for _, k := range keys {
+		if !m.isLive(k) {
+			continue // disconnected meanwhile; Disconnect set its expiry
+		}
+		if err := m.st.TouchSession(ctx, k, now, time.Time{}); err != nil && !isKind(err, media.KindNotFound) {
+			return fmt.Errorf("flush sessions: %w", err)
+		}
+	}
+	return nil
+}
+
+// Sweep deletes expired sessions from the store and returns how many. A
+// session marked connected that no connection of this process holds and
+// that was last seen more than TTL ago (a crash leftover) counts as
+// expired.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	now := m.now()
+	n, err := m.st.DeleteExpiredSessions(ctx, now, now.Add(-m.ttl), m.isLive)
+	if err != nil {
+		return 0, fmt.Errorf("sweep sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Count is the number of sessions held by at least one connection.
+func (m *Manager) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.live)
+}
+
+// RemoveCamera ends every session's subscription to a deleted camera.
+func (m *Manager) RemoveCamera(ctx context.Context, cam media.CameraID) error {
+	m.mu.Lock()
+	for _, ls := range m.live {
+		delete(ls.subs, cam)
+	}
+	m.mu.Unlock()
+	if err := m.st.DeleteSubscriptionsTo(ctx, cam); err != nil {
+		return fmt.Errorf("remove camera from sessions: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) isLive(key store.SessionKey) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.live[key] != nil
+}
+
+func (m *Manager) markDirty(key store.SessionKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ls := m.live[key]; ls != nil {
+		ls.dirty = true
+	}
+}
+
+func toStore(subs map[media.CameraID]Sub) []store.Subscription {
+	out := make([]store.Subscription, 0, len(subs))
+	for cam, s := range subs {
+		out = append(out, store.Subscription{Camera: cam, Epoch: s.Epoch, LastSeq: s.LastSeq})
+	}
+	return out
+}
+
+func isKind(err error, k media.Kind) bool {
+	var me *media.Error
+	return errors.As(err, &me) && me.Kind == k
+}

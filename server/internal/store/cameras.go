@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// Camera is a camera's stored settings and checkpointed run position.
+type Camera struct {
+	ID      media.CameraID
+	Name    string
+	Loop    bool
+	Speed   float64
+	Running bool // the operator wants it playing
+	// Epoch identifies the current run; Seq and Frame are its last
+	// checkpointed frame sequence number and frame index in the file.
+	Epoch     uint64
+	Seq       uint64
+	Frame     int64
+	UploadID  string // current video; "" if none
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const cameraCols = `id, name, loop, speed, running, epoch, seq, frame, upload_id, created_at, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanCamera(r scanner) (Camera, error) {
+	var (
+		c                Camera
+		loop, running    int
+		epoch, seq       int64
+		created, updated int64
+	)
+	err := r.Scan(&c.ID, &c.Name, &loop, &c.Speed, &running, &epoch, &seq, &c.Frame, &c.UploadID, &created, &updated)
+	if err != nil {
+		return Camera{}, err
+	}
+	c.Loop, c.Running = loop != 0, running != 0
+	c.Epoch, c.Seq = uint64(epoch), uint64(seq)
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+func errNoCamera(id media.CameraID) error {
+	return media.Errorf(media.KindNotFound, "camera %q does not exist", id)
+}
+
+// Cameras lists all cameras, oldest first.
+func (s *Store) Cameras(ctx context.Context) ([]Camera, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cameraCols+` FROM cameras ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list cameras: %w", err)
+	}
+	defer rows.Close()
+	var cams []Camera
+	for rows.Next() {
+		c, err := scanCamera(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list cameras: %w", err)
+		}
+		cams = append(cams, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list cameras: %w", err)
+	}
+	return cams, nil
+}
+
+// Camera returns one camera, or a KindNotFound error.
+func (s *Store) Camera(ctx context.Context, id media.CameraID) (Camera, error) {
+	return getCamera(ctx, s.db, id)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getCamera(ctx context.Context, q querier, id media.CameraID) (Camera, error) {
+	c, err := scanCamera(q.QueryRowContext(ctx, `SELECT `+cameraCols+` FROM cameras WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Camera{}, errNoCamera(id)
+	}
+	if err != nil {
+		return Camera{}, fmt.Errorf("read camera %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// CreateCamera stores a new camera without a video. The id must be valid
+// (media.ParseCameraID); an empty Name becomes the id and a Speed <= 0
+// becomes 1. Run fields (Running, Epoch, Seq, Frame, UploadID) start at
+// zero. It returns a KindConflict error if the camera exists.
+func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
+	if _, err := media.ParseCameraID(string(c.ID)); err != nil {
+		return Camera{}, err
+	}
+	now := s.now().UTC()
+	c = Camera{ID: c.ID, Name: c.Name, Loop: c.Loop, Speed: c.Speed, CreatedAt: now, UpdatedAt: now}
+	if c.Name == "" {
+		c.Name = string(c.ID)
+	}
+	if c.Speed <= 0 {
+		c.Speed = 1
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := getCamera(ctx, tx, c.ID); err == nil {
+			return media.Errorf(media.KindConflict, "camera %q already exists", c.ID)
+		} else if !isKind(err, media.KindNotFound) {
+			return err
+		}
+		return insertCamera(ctx, tx, c)
+	})
+	if err != nil {
+		return Camera{}, mapDiskFull(err)
+	}
+	return c, nil
+}
+
+func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame,
+		c.UploadID, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert camera %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
+	_, err := tx.ExecContext(ctx, `UPDATE cameras SET name=?, loop=?, speed=?, running=?, epoch=?, seq=?, frame=?, upload_id=?, updated_at=? WHERE id=?`,
+		c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame, c.UploadID,
+		nanos(c.UpdatedAt), c.ID)
+	if err != nil {
+		return fmt.Errorf("update camera %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// UpdateCamera reads the camera, applies fn and writes the result in one
+// transaction. fn may change Name, Loop, Speed, Running, Epoch, Seq and
+// Frame; changes to ID, UploadID and the timestamps are ignored. An error
+// from fn aborts the update and is returned as is. Running=true for a
+// camera without a video is a KindConflict error.
+func (s *Store) UpdateCamera(ctx context.Context, id media.CameraID, fn func(*Camera) error) (Camera, error) {
+	var out Camera
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := getCamera(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		c := old
+		if err := fn(&c); err != nil {
+			return err
+		}
+		c.ID, c.UploadID, c.CreatedAt = old.ID, old.UploadID, old.CreatedAt
+		c.UpdatedAt = s.now().UTC()
+		if c.Running && c.UploadID == "" {
+			return media.Errorf(media.KindConflict, "camera %q has no video", id)
+		}
+		if err := updateCamera(ctx, tx, c); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return Camera{}, mapDiskFull(err)
+	}
+	return out, nil
+}
+
+// RestartCamera starts the camera's video from the beginning as a new run:
+// Epoch+1, Seq=0, Frame=0, Running=true. A camera without a video is a
+// KindConflict error.
+func (s *Store) RestartCamera(ctx context.Context, id media.CameraID) (Camera, error) {
+	return s.UpdateCamera(ctx, id, func(c *Camera) error {
+		if c.UploadID == "" {
+			return media.Errorf(media.KindConflict, "camera %q has no video", id)
+		}
+		c.Epoch++
+		c.Seq, c.Frame, c.Running = 0, 0, true
+		return nil
+	})
+}
+
+// Checkpoint records the position of a camera's run. It writes only if
+// epoch is the camera's current epoch and seq does not go backwards, so a
+// decoder of a replaced run cannot overwrite the new run's position; such
+// a stale checkpoint is ignored and returns nil. A missing camera is a
+// KindNotFound error.
+func (s *Store) Checkpoint(ctx context.Context, id media.CameraID, epoch, seq uint64, frame int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE cameras SET seq=?, frame=?, updated_at=? WHERE id=? AND epoch=? AND seq<=?`,
+		int64(seq), frame, nanos(s.now()), id, int64(epoch), int64(seq))
+	if err != nil {
+		return mapDiskFull(fmt.Errorf("checkpoint camera %q: %w", id, err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		if _, err := getCamera(ctx, s.db, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteCamera removes the camera, its uploads and the session
+// subscriptions to it, then deletes its video files. It returns the
+// removed uploads. The caller stops the camera's decoder first. Failing to
+// remove a file is returned as an error after the rows are gone.
+func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, error) {
+	var ups []Upload
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := getCamera(ctx, tx, id); err != nil {
+			return err
+		}
+		var err error
+		if ups, err = cameraUploads(ctx, tx, id); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM subscriptions WHERE camera = ?`,
+			`DELETE FROM uploads WHERE camera = ?`,
+			`DELETE FROM cameras WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete camera %q: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, u := range ups {
+		errs = append(errs, s.removeVideo(u))
+	}
+	return ups, errors.Join(errs...)
+}
+
+func isKind(err error, k media.Kind) bool {
+	var me *media.Error
+	return errors.As(err, &me) && me.Kind == k
+}

@@ -1,0 +1,185 @@
+// Package synth is a synthetic video source for tests that must not need
+// OpenCV: a "video file" is a one-line text spec, and its frames are small
+// JPEGs drawn in pure Go that carry a marker (internal/marker) with the
+// video id and the frame index.
+//
+//	SYNTH video=2 frames=90 fps=30 width=96 height=64
+//
+// Opener and Prober are safe for concurrent use; a Source belongs to one
+// goroutine, as decoder.Source requires.
+package synth
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/decoder"
+	"github.com/livemon/livemon/server/internal/marker"
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// Spec describes a synthetic video.
+type Spec struct {
+	Video  int
+	Frames int64
+	FPS    float64
+	Width  int
+	Height int
+}
+
+// String renders the spec as file content.
+func (s Spec) String() string {
+	return fmt.Sprintf("SYNTH video=%d frames=%d fps=%g width=%d height=%d\n", s.Video, s.Frames, s.FPS, s.Width, s.Height)
+}
+
+// Write writes the spec as a file.
+func (s Spec) Write(path string) error { return os.WriteFile(path, []byte(s.String()), 0o644) }
+
+// Parse reads a spec.
+func Parse(data []byte) (Spec, error) {
+	line := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(line, "SYNTH ") {
+		return Spec{}, media.Errorf(media.KindUnsupported, "the file is not a video")
+	}
+	s := Spec{Video: 1, Frames: 30, FPS: 30, Width: 96, Height: 64}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return Spec{}, media.Errorf(media.KindUnusable, "bad synthetic spec field %q", f)
+		}
+		var err error
+		switch k {
+		case "video":
+			_, err = fmt.Sscan(v, &s.Video)
+		case "frames":
+			_, err = fmt.Sscan(v, &s.Frames)
+		case "fps":
+			_, err = fmt.Sscan(v, &s.FPS)
+		case "width":
+			_, err = fmt.Sscan(v, &s.Width)
+		case "height":
+			_, err = fmt.Sscan(v, &s.Height)
+		}
+		if err != nil {
+			return Spec{}, media.Errorf(media.KindUnusable, "bad synthetic spec field %q", f)
+		}
+	}
+	if s.Frames <= 0 || s.FPS <= 0 || s.Width < 24 || s.Height < 16 {
+		return Spec{}, media.Errorf(media.KindUnusable, "the video has no playable frames")
+	}
+	return s, nil
+}
+
+func (s Spec) info() media.VideoInfo {
+	return media.VideoInfo{
+		Width: s.Width, Height: s.Height, FPS: s.FPS, Frames: s.Frames,
+		Duration: time.Duration(float64(s.Frames) / s.FPS * float64(time.Second)), Codec: "SYNT",
+	}
+}
+
+func readSpec(path string) (Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("open synthetic video: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return Spec{}, fmt.Errorf("read synthetic video: %w", err)
+	}
+	return Parse(data)
+}
+
+// Prober probes synthetic videos.
+type Prober struct{}
+
+// Probe implements camera.Prober.
+func (Prober) Probe(ctx context.Context, path string) (media.VideoInfo, error) {
+	s, err := readSpec(path)
+	if err != nil {
+		return media.VideoInfo{}, err
+	}
+	return s.info(), nil
+}
+
+// Opener opens synthetic videos.
+type Opener struct{}
+
+// Open implements decoder.Opener.
+func (Opener) Open(path string) (decoder.Source, error) {
+	s, err := readSpec(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{spec: s, next: 0, cur: -1}, nil
+}
+
+// Source is an open synthetic video.
+type Source struct {
+	spec Spec
+	next int64 // index the next Grab returns
+	cur  int64 // index of the last grabbed frame
+	img  *image.RGBA
+	buf  bytes.Buffer
+}
+
+// Info implements decoder.Source.
+func (s *Source) Info() media.VideoInfo { return s.spec.info() }
+
+// Grab implements decoder.Source.
+func (s *Source) Grab() error {
+	if s.next >= s.spec.Frames {
+		return io.EOF
+	}
+	s.cur = s.next
+	s.next++
+	return nil
+}
+
+// Encode implements decoder.Source.
+func (s *Source) Encode(quality int) ([]byte, error) {
+	if s.cur < 0 {
+		return nil, fmt.Errorf("encode before grab")
+	}
+	if s.img == nil {
+		s.img = image.NewRGBA(image.Rect(0, 0, s.spec.Width, s.spec.Height))
+	}
+	shade := uint8(40 + s.cur%100)
+	for i := 0; i < len(s.img.Pix); i += 4 {
+		s.img.Pix[i], s.img.Pix[i+1], s.img.Pix[i+2], s.img.Pix[i+3] = shade, 60, 90, 255
+	}
+	marker.Draw(s.img, s.spec.Video, int(s.cur))
+	s.buf.Reset()
+	if err := jpeg.Encode(&s.buf, s.img, &jpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("encode synthetic frame: %w", err)
+	}
+	return bytes.Clone(s.buf.Bytes()), nil
+}
+
+// SeekFrame implements decoder.Source.
+func (s *Source) SeekFrame(n int64) error {
+	if n < 0 || n >= s.spec.Frames {
+		return fmt.Errorf("seek to %d: out of range", n)
+	}
+	s.next, s.cur = n, -1
+	return nil
+}
+
+// Close implements decoder.Source.
+func (s *Source) Close() error { return nil }
+
+// ReadMarker decodes a JPEG and reads its marker.
+func ReadMarker(jpg []byte) (video, frame int, ok bool) {
+	img, err := jpeg.Decode(bytes.NewReader(jpg))
+	if err != nil {
+		return 0, 0, false
+	}
+	return marker.Read(img)
+}
