@@ -27,6 +27,8 @@ type config struct {
 	Insecure       bool
 	ProbeTimeout   time.Duration
 	Linger         time.Duration
+	MaxViewers     int
+	MaxPerCamera   int
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -56,6 +58,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.Insecure, "insecure", envBool(env("insecure", ""), false), "allow a non-loopback --addr without --token")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", envDuration(env("probe-timeout", ""), 30*time.Second), "time limit for checking an uploaded video")
 	fs.DurationVar(&c.Linger, "linger", envDuration(env("linger", ""), 10*time.Second), "how long a camera keeps encoding after its last viewer leaves")
+	fs.IntVar(&c.MaxViewers, "max-viewers", envInt(env("max-viewers", ""), 0), "cap on viewers over all cameras (0: none)")
+	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -39,6 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.Insecure && cfg.Token == "" && !loopback(cfg.Addr) {
+		log.Warn("listening on a non-loopback address without a token: anyone who can reach it controls livemon", "addr", cfg.Addr)
+	}
 
 	st, err := store.Open(ctx, cfg.Data)
 	if err != nil {
@@ -65,9 +68,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	api := httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{
-			MaxUpload:      cfg.MaxUpload,
-			AllowedOrigins: cfg.AllowedOrigins,
-			Version:        version,
+			MaxUpload:           cfg.MaxUpload,
+			AllowedOrigins:      cfg.AllowedOrigins,
+			Version:             version,
+			Token:               cfg.Token,
+			MaxViewers:          cfg.MaxViewers,
+			MaxViewersPerCamera: cfg.MaxPerCamera,
 		},
 		Cameras:  cams,
 		Hub:      h,

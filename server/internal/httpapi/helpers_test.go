@@ -44,6 +44,12 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
+	return newEnvWith(t, o, nil)
+}
+
+// newEnvWith lets a test change the HTTP config.
+func newEnvWith(t *testing.T, o envOptions, configure func(*Config)) *env {
+	t.Helper()
 	if o.maxUpload == 0 {
 		o.maxUpload = 1 << 20
 	}
@@ -61,8 +67,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	sessions := session.New(st, time.Minute, time.Now)
+	cfg := Config{MaxUpload: o.maxUpload, AllowedOrigins: o.origins, Version: "test"}
+	if configure != nil {
+		configure(&cfg)
+	}
 	api := NewServer(Deps{
-		Config:   Config{MaxUpload: o.maxUpload, AllowedOrigins: o.origins, Version: "test"},
+		Config:   cfg,
 		Cameras:  cams,
 		Hub:      h,
 		Store:    st,

@@ -42,6 +42,11 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 				return
 			}
 		}
+		if err := s.viewers.acquire(id); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		defer s.viewers.release(id)
 		if !s.stream() {
 			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "server is shutting down"))
 			return

@@ -14,6 +14,9 @@ func (s *Server) routes(r *httprouter.Router) {
 		r.Handler(http.MethodGet, "/metrics", s.deps.Metrics.Handler())
 	}
 
+	r.Handler(http.MethodPost, "/api/login", s.handleLogin())
+	r.Handler(http.MethodGet, "/api/auth", s.handleAuthStatus())
+
 	r.Handler(http.MethodGet, "/api/cameras", s.handleListCameras())
 	r.Handler(http.MethodPost, "/api/cameras", s.handleCreateCamera())
 	r.Handler(http.MethodGet, "/api/cameras/:id", s.handleGetCamera())

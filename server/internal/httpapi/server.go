@@ -30,6 +30,11 @@ type Config struct {
 	MaxUpload      int64    // largest accepted video file, bytes
 	AllowedOrigins []string // extra origins allowed for writes and WebSockets
 	Version        string
+	// Token, if set, is required on every API, WebSocket and stream request.
+	Token string
+	// MaxViewers and MaxViewersPerCamera cap viewers (0: no cap).
+	MaxViewers          int
+	MaxViewersPerCamera int
 }
 
 // Deps are the HTTP layer's collaborators.
@@ -55,6 +60,8 @@ type Server struct {
 	handler http.Handler
 	started time.Time
 	wire    wireCache
+	auth    *auth
+	viewers *capacity
 
 	// closing is closed by Close; streams watch it.
 	closing   chan struct{}
@@ -78,6 +85,8 @@ func NewServer(deps Deps) *Server {
 		log:     deps.Logger,
 		started: time.Now(),
 		wire:    newWireCache(),
+		auth:    newAuth(deps.Config.Token),
+		viewers: newCapacity(deps.Config.MaxViewers, deps.Config.MaxViewersPerCamera),
 		closing: make(chan struct{}),
 		conns:   make(map[*wsConn]struct{}),
 	}
@@ -93,7 +102,7 @@ func NewServer(deps Deps) *Server {
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal server error"}})
 	}
 	s.routes(router)
-	s.handler = s.crossOrigin(router)
+	s.handler = s.crossOrigin(s.requireToken(router))
 	return s
 }
 

@@ -160,8 +160,8 @@ func (c *wsConn) serve() {
 	close(c.done)
 	_ = c.ws.Close()
 	<-readerDone
-	for _, ws := range c.subs {
-		ws.sub.Close()
+	for cam := range c.subs {
+		c.detach(cam)
 	}
 	if c.session != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -346,19 +346,36 @@ func (c *wsConn) hello(m clientMsg) error {
 		return err
 	}
 	for _, cam := range restore {
-		c.attach(cam)
+		if err := c.attach(cam); err != nil {
+			if err := c.sendError(err, string(cam)); err != nil {
+				return err
+			}
+		}
 	}
 	c.log.Debug("websocket session opened", "resumed", resumed, "subscriptions", len(restore))
 	return nil
 }
 
-// attach subscribes the connection to a camera's frames. A camera that
-// nobody watched has a stale latest frame; it is skipped, and the first
-// frame is the fresh one its decoder produces now.
-func (c *wsConn) attach(cam media.CameraID) {
+// attach subscribes the connection to a camera's frames, taking a viewer
+// slot. A camera that nobody watched has a stale latest frame; it is
+// skipped, and the first frame is the fresh one its decoder produces now.
+func (c *wsConn) attach(cam media.CameraID) error {
+	if err := c.srv.viewers.acquire(cam); err != nil {
+		return err
+	}
 	h := c.srv.deps.Hub
 	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: "websocket", Notify: c.notify, SkipLatest: !h.Watched(cam)})
 	c.subs[cam] = &wsSub{sub: sub, channel: sub.Channel()}
+	return nil
+}
+
+// detach ends the connection's subscription to cam, if any.
+func (c *wsConn) detach(cam media.CameraID) {
+	if ws, ok := c.subs[cam]; ok {
+		ws.sub.Close()
+		delete(c.subs, cam)
+		c.srv.viewers.release(cam)
+	}
 }
 
 type subscribedMsg struct {
@@ -374,28 +391,25 @@ func (c *wsConn) subscribe(cam media.CameraID) error {
 	if err != nil {
 		return c.sendError(err, string(cam))
 	}
-	if _, ok := c.subs[cam]; !ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := c.srv.deps.Sessions.Subscribe(ctx, c.session.ID, cam); err != nil {
-			return c.sendError(err, string(cam))
-		}
+	if _, ok := c.subs[cam]; ok {
+		return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
 	}
-	// The mapping goes out before the first frame can.
-	if err := c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq}); err != nil {
-		return err
+	if err := c.attach(cam); err != nil {
+		return c.sendError(err, string(cam))
 	}
-	if _, ok := c.subs[cam]; !ok {
-		c.attach(cam)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.srv.deps.Sessions.Subscribe(ctx, c.session.ID, cam); err != nil {
+		c.detach(cam)
+		return c.sendError(err, string(cam))
 	}
-	return nil
+	// This goroutine is the only writer, so the mapping goes out before the
+	// first frame of the camera can.
+	return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
 }
 
 func (c *wsConn) unsubscribe(cam media.CameraID) error {
-	if ws, ok := c.subs[cam]; ok {
-		ws.sub.Close()
-		delete(c.subs, cam)
-	}
+	c.detach(cam)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.srv.deps.Sessions.Unsubscribe(ctx, c.session.ID, cam); err != nil {
@@ -434,13 +448,11 @@ type eventMsg struct {
 }
 
 func (c *wsConn) sendEvent(ev camera.Event) error {
-	ws, ok := c.subs[ev.Camera]
-	if !ok {
+	if _, ok := c.subs[ev.Camera]; !ok {
 		return nil
 	}
 	if ev.Kind == camera.EventDeleted {
-		ws.sub.Close()
-		delete(c.subs, ev.Camera)
+		c.detach(ev.Camera)
 		c.srv.wire.forget(ev.Camera)
 	}
 	return c.writeJSON(eventMsg{Type: "event", Event: ev.Kind, Camera: ev.Camera, CameraState: ev.View})
