@@ -74,7 +74,15 @@ type entry struct {
 	status  decoder.Status
 	errors  []ErrorRecord
 	deleted bool
+	// placeholder marks a camera an upload is creating: invisible until
+	// the upload is published, but already the one entry that serialises
+	// concurrent uploads to it.
+	placeholder bool
 }
+
+// hidden reports whether e is not (or no longer) a camera. Manager.mu must
+// be held.
+func (e *entry) hidden() bool { return e.deleted || e.placeholder }
 
 // ErrorRecord is one recent error of a camera.
 type ErrorRecord struct {
@@ -220,9 +228,9 @@ func (m *Manager) lock(id media.CameraID) (*entry, error) {
 	}
 	e.op.Lock()
 	m.mu.Lock()
-	deleted := e.deleted
+	hidden := e.hidden()
 	m.mu.Unlock()
-	if deleted {
+	if hidden {
 		e.op.Unlock()
 		return nil, notFound(id)
 	}
@@ -341,7 +349,7 @@ func (m *Manager) List() []View {
 	defer m.mu.Unlock()
 	out := make([]View, 0, len(m.cameras))
 	for _, e := range m.cameras {
-		if !e.deleted {
+		if !e.hidden() {
 			out = append(out, m.viewLocked(e))
 		}
 	}
@@ -359,7 +367,7 @@ func (m *Manager) Get(id media.CameraID) (View, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.cameras[id]
-	if e == nil || e.deleted {
+	if e == nil || e.hidden() {
 		return View{}, notFound(id)
 	}
 	return m.viewLocked(e), nil
@@ -411,7 +419,7 @@ func (m *Manager) Create(ctx context.Context, id media.CameraID, s Settings) (Vi
 	m.mu.Lock()
 	if e := m.cameras[id]; e != nil && !e.deleted {
 		m.mu.Unlock()
-		return View{}, media.Errorf(media.KindConflict, "camera %q already exists", id)
+		return View{}, media.Errorf(media.KindConflict, "camera %q already exists or is being created by an upload", id)
 	}
 	m.mu.Unlock()
 	rec, err := m.deps.Store.CreateCamera(ctx, rec)
@@ -595,8 +603,7 @@ func (m *Manager) PublishUpload(ctx context.Context, id media.CameraID, tf *stor
 		return Upload{}, err
 	}
 
-	e := m.ensureEntry(id)
-	e.op.Lock()
+	e := m.lockForUpload(id)
 	defer e.op.Unlock()
 
 	name := store.SanitizeName(originalName)
@@ -607,6 +614,12 @@ func (m *Manager) PublishUpload(ctx context.Context, id media.CameraID, tf *stor
 		Info:         info,
 	}, strings.ToLower(filepath.Ext(originalName)))
 	if err != nil {
+		m.mu.Lock()
+		if e.placeholder {
+			e.deleted = true
+			delete(m.cameras, id)
+		}
+		m.mu.Unlock()
 		return Upload{}, err
 	}
 
@@ -614,8 +627,7 @@ func (m *Manager) PublishUpload(ctx context.Context, id media.CameraID, tf *stor
 	m.deps.Hub.Reset(id)
 	u := res.Upload
 	m.mu.Lock()
-	e.deleted = false
-	m.cameras[id] = e
+	e.placeholder = false
 	e.rec = res.Camera
 	e.video = &u
 	e.status = decoder.Status{State: media.StateStarting, Epoch: res.Camera.Epoch, Info: info}
@@ -635,6 +647,23 @@ func (m *Manager) PublishUpload(ctx context.Context, id media.CameraID, tf *stor
 	return Upload{ID: u.ID, Probe: info, Camera: v}, nil
 }
 
+// lockForUpload returns the camera's entry with its operation lock held,
+// adding a placeholder for a camera the upload will create. An entry
+// deleted while we waited for its lock is replaced.
+func (m *Manager) lockForUpload(id media.CameraID) *entry {
+	for {
+		e := m.ensureEntry(id)
+		e.op.Lock()
+		m.mu.Lock()
+		deleted := e.deleted
+		m.mu.Unlock()
+		if !deleted {
+			return e
+		}
+		e.op.Unlock()
+	}
+}
+
 // ensureEntry returns the camera's entry, adding a placeholder for a camera
 // that an upload is about to create.
 func (m *Manager) ensureEntry(id media.CameraID) *entry {
@@ -642,8 +671,11 @@ func (m *Manager) ensureEntry(id media.CameraID) *entry {
 	defer m.mu.Unlock()
 	e := m.cameras[id]
 	if e == nil || e.deleted {
-		e = &entry{rec: store.Camera{ID: id, Name: string(id), Loop: true, Speed: 1}, status: decoder.Status{State: media.StateStopped}}
-		e.deleted = true // invisible until the upload is published
+		e = &entry{
+			rec:         store.Camera{ID: id, Name: string(id), Loop: true, Speed: 1},
+			status:      decoder.Status{State: media.StateStopped},
+			placeholder: true,
+		}
 		m.cameras[id] = e
 	}
 	return e

@@ -50,10 +50,20 @@ func newEnv(t *testing.T, o envOptions) *env {
 // newEnvWith lets a test change the HTTP config.
 func newEnvWith(t *testing.T, o envOptions, configure func(*Config)) *env {
 	t.Helper()
+	return newEnvAt(t, t.TempDir(), o, configure)
+}
+
+// newEnvIn keeps the data in dir.
+func newEnvIn(t *testing.T, dir string, o envOptions) *env {
+	t.Helper()
+	return newEnvAt(t, dir, o, nil)
+}
+
+func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *env {
+	t.Helper()
 	if o.maxUpload == 0 {
 		o.maxUpload = 1 << 20
 	}
-	dir := t.TempDir()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dir)
 	if err != nil {

@@ -10,9 +10,6 @@ import (
 )
 
 const (
-	// streamWriteWait bounds each write of a stream; a client that does
-	// not take a frame within it is dropped.
-	streamWriteWait = 10 * time.Second
 	// snapshotWait bounds how long a snapshot waits for a fresh frame.
 	snapshotWait = 5 * time.Second
 )
@@ -87,7 +84,7 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 }
 
 func (s *Server) writePart(rc *http.ResponseController, w http.ResponseWriter, f *media.Frame) error {
-	if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWait)); err != nil {
+	if err := rc.SetWriteDeadline(time.Now().Add(s.timing.writeWait)); err != nil {
 		return err
 	}
 	if _, err := w.Write(s.wire.mjpegHeader(f)); err != nil {

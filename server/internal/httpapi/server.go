@@ -62,6 +62,7 @@ type Server struct {
 	wire    wireCache
 	auth    *auth
 	viewers *capacity
+	timing  timing
 
 	// closing is closed by Close; streams watch it.
 	closing   chan struct{}
@@ -86,6 +87,7 @@ func NewServer(deps Deps) *Server {
 		started: time.Now(),
 		wire:    newWireCache(),
 		auth:    newAuth(deps.Config.Token),
+		timing:  defaultTiming,
 		viewers: newCapacity(deps.Config.MaxViewers, deps.Config.MaxViewersPerCamera),
 		closing: make(chan struct{}),
 		conns:   make(map[*wsConn]struct{}),

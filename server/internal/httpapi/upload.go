@@ -77,7 +77,10 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 			return 0, media.Errorf(media.KindInvalid, "the form has no field named \"video\"")
 		}
 		if err != nil {
-			return 0, uploadReadError(err, limit)
+			if errors.As(err, new(*http.MaxBytesError)) {
+				return 0, tooLarge(limit)
+			}
+			return 0, media.WrapError(media.KindInvalid, err, "the multipart body is malformed or was cut off")
 		}
 		if part.FormName() != "video" {
 			if _, err := io.Copy(io.Discard, io.LimitReader(part, multipartSlack)); err != nil {

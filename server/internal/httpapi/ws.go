@@ -35,6 +35,13 @@ const (
 	opQueue = 16
 )
 
+// timing holds the connection timeouts; tests shorten them.
+type timing struct {
+	writeWait, pongWait, pingPeriod time.Duration
+}
+
+var defaultTiming = timing{writeWait: writeWait, pongWait: pongWait, pingPeriod: pingPeriod}
+
 // originAllowed accepts requests without an Origin (not a browser), from
 // the server's own origin, and from --allowed-origins.
 func (s *Server) originAllowed(r *http.Request) bool {
@@ -175,9 +182,9 @@ func (c *wsConn) serve() {
 func (c *wsConn) readLoop(ops chan<- clientMsg) {
 	defer close(ops)
 	c.ws.SetReadLimit(maxMessageSize)
-	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.timing.pongWait))
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		return c.ws.SetReadDeadline(time.Now().Add(c.srv.timing.pongWait))
 	})
 	for {
 		mt, data, err := c.ws.ReadMessage()
@@ -186,7 +193,7 @@ func (c *wsConn) readLoop(ops chan<- clientMsg) {
 			// the websocket library.
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.timing.pongWait))
 		m := clientMsg{invalid: "binary messages are not accepted"}
 		if mt == websocket.TextMessage {
 			m = parseClientMsg(data)
@@ -205,7 +212,7 @@ var errClose = errors.New("connection closed by server")
 func (c *wsConn) writeLoop(ops <-chan clientMsg) {
 	events, stopEvents := c.srv.deps.Cameras.Subscribe()
 	defer stopEvents()
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(c.srv.timing.pingPeriod)
 	defer ping.Stop()
 	stats := time.NewTicker(statsPeriod)
 	defer stats.Stop()
@@ -228,7 +235,7 @@ func (c *wsConn) writeLoop(ops <-chan clientMsg) {
 		case <-stats.C:
 			err = c.sendStats()
 		case <-ping.C:
-			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.srv.timing.writeWait))
 		case <-c.srv.closing:
 			_ = c.ws.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
@@ -244,7 +251,7 @@ func (c *wsConn) writeLoop(ops <-chan clientMsg) {
 }
 
 func (c *wsConn) writeJSON(v any) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
 		return err
 	}
 	return c.ws.WriteJSON(v)
@@ -314,7 +321,7 @@ func (c *wsConn) hello(m clientMsg) error {
 		if errors.As(err, &me) && me.Kind == media.KindInvalid {
 			_ = c.writeJSON(errorMsg{Type: "error", Code: "invalid_session", Message: me.Message})
 			_ = c.ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "invalid session"), time.Now().Add(writeWait))
+				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "invalid session"), time.Now().Add(c.srv.timing.writeWait))
 			return errClose
 		}
 		c.log.Error("open session failed", "err", err)
@@ -429,7 +436,7 @@ func (c *wsConn) sendFrames() error {
 		if err != nil {
 			return err
 		}
-		if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
 			return err
 		}
 		if err := c.ws.WritePreparedMessage(pm); err != nil {

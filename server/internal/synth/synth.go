@@ -32,11 +32,17 @@ type Spec struct {
 	FPS    float64
 	Width  int
 	Height int
+	// Noise fills frames with pseudo-random pixels, so JPEGs are large.
+	Noise bool
 }
 
 // String renders the spec as file content.
 func (s Spec) String() string {
-	return fmt.Sprintf("SYNTH video=%d frames=%d fps=%g width=%d height=%d\n", s.Video, s.Frames, s.FPS, s.Width, s.Height)
+	noise := 0
+	if s.Noise {
+		noise = 1
+	}
+	return fmt.Sprintf("SYNTH video=%d frames=%d fps=%g width=%d height=%d noise=%d\n", s.Video, s.Frames, s.FPS, s.Width, s.Height, noise)
 }
 
 // Write writes the spec as a file.
@@ -66,6 +72,8 @@ func Parse(data []byte) (Spec, error) {
 			_, err = fmt.Sscan(v, &s.Width)
 		case "height":
 			_, err = fmt.Sscan(v, &s.Height)
+		case "noise":
+			s.Noise = v == "1"
 		}
 		if err != nil {
 			return Spec{}, media.Errorf(media.KindUnusable, "bad synthetic spec field %q", f)
@@ -152,8 +160,15 @@ func (s *Source) Encode(quality int) ([]byte, error) {
 		s.img = image.NewRGBA(image.Rect(0, 0, s.spec.Width, s.spec.Height))
 	}
 	shade := uint8(40 + s.cur%100)
+	x := uint32(s.cur)*2654435761 + 1
 	for i := 0; i < len(s.img.Pix); i += 4 {
 		s.img.Pix[i], s.img.Pix[i+1], s.img.Pix[i+2], s.img.Pix[i+3] = shade, 60, 90, 255
+		if s.spec.Noise {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			s.img.Pix[i], s.img.Pix[i+1], s.img.Pix[i+2] = uint8(x), uint8(x>>8), uint8(x>>16)
+		}
 	}
 	marker.Draw(s.img, s.spec.Video, int(s.cur))
 	s.buf.Reset()
