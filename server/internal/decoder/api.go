@@ -7,6 +7,33 @@
 // given to Start) ends it, and Stop waits for it and for the Source to be
 // closed. SetSpeed, SetLoop and Status may be called from any goroutine.
 // OnStatus is called from the loop's goroutine and must not block.
+// The Source is owned by the loop's goroutine; Opener.Open is called from it.
+//
+// Timeline: a run has a virtual clock that starts when the file is first
+// opened and advances at speed times real (monotonic) time; SetSpeed
+// re-anchors it so the position never jumps. Timeline frame t (counted at
+// the file's fps from the run's start) has seq Config.Seq+1+t, so seqs keep
+// growing across loops, speed changes, pauses in watching and restarts
+// after errors; skipped frames leave gaps. A frame is published when the
+// clock reaches it (no more often than MaxFPS); a late loop skips frames
+// (Grab without Encode) instead of slowing down. A frame rate that is
+// missing, NaN, not positive or above 240 is taken as 25.
+//
+// Looping wraps to file frame 0 (SeekFrame(0), or reopen if that fails).
+// Without looping the state becomes ended at the end of the file: the last
+// frame stays the latest and nothing more is published until SetLoop(true),
+// which plays again from frame 0.
+//
+// Lazy encoding: while Watcher.Watched is false the file is not read at
+// all (it is closed after 10s); the clock runs on and the loop only wakes
+// every 250ms or on Watcher.Wake. When watched again it seeks to the
+// current frame (or reopens and grabs forward) and publishes from there.
+//
+// Errors (open or read failures) set state error with a readable Err that
+// never names the file, and the loop retries after 0.5s, doubling to 30s,
+// back to 0.5s after a published frame; each retry counts in Restarts. A
+// watched, running loop that publishes nothing for 20s reopens the file.
+// A cgo call that never returns cannot be interrupted: Stop then blocks.
 package decoder
 
 import (
@@ -26,8 +53,10 @@ type Source interface {
 	// Encode decodes the frame last grabbed and returns it as JPEG bytes
 	// owned by the caller.
 	Encode(quality int) ([]byte, error)
-	// Seek positions the source so the next Grab returns frame n (0-based).
-	Seek(n int64) error
+	// SeekFrame positions the source so the next Grab returns frame n
+	// (0-based). (Not named Seek: go vet reserves Seek for io.Seeker's
+	// signature.)
+	SeekFrame(n int64) error
 	Close() error
 }
 

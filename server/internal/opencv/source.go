@@ -1,0 +1,161 @@
+package opencv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"gocv.io/x/gocv"
+
+	"github.com/livemon/livemon/server/internal/decoder"
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// Opener opens video files with OpenCV. The zero value is ready to use.
+type Opener struct{}
+
+var _ decoder.Opener = Opener{}
+
+// Open opens path for decoding. The error says what failed without naming
+// the path.
+func (Opener) Open(path string) (decoder.Source, error) {
+	if err := sniff(path); err != nil {
+		return nil, err
+	}
+	c, ok := openCapture(path)
+	if !ok {
+		return nil, errNotVideo()
+	}
+	s := &source{cap: c, frame: gocv.NewMat()}
+	s.info = captureInfo(c)
+	return s, nil
+}
+
+// source is a decoder.Source over one capture. Owned by one goroutine.
+type source struct {
+	cap     *capture
+	frame   gocv.Mat // reused for every decoded frame
+	info    media.VideoInfo
+	grabbed bool // a frame has been grabbed since open or the last seek
+}
+
+func (s *source) Info() media.VideoInfo { return s.info }
+
+// Grab advances to the next frame without decoding it to pixels. It
+// returns io.EOF when there is no next frame.
+func (s *source) Grab() error {
+	ok, err := s.cap.grab()
+	if err != nil {
+		s.grabbed = false
+		return fmt.Errorf("grab frame: %w", err)
+	}
+	if !ok {
+		s.grabbed = false
+		return io.EOF
+	}
+	s.grabbed = true
+	return nil
+}
+
+// Encode decodes the frame last grabbed and returns it as JPEG.
+func (s *source) Encode(quality int) ([]byte, error) {
+	if !s.grabbed {
+		return nil, errors.New("encode frame: no frame grabbed")
+	}
+	ok, err := s.cap.retrieve(&s.frame)
+	if err != nil {
+		return nil, fmt.Errorf("decode frame: %w", err)
+	}
+	if !ok {
+		return nil, errors.New("decode frame: no picture")
+	}
+	return encodeJPEG(s.frame, quality)
+}
+
+func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, min(max(quality, 1), 100)})
+	if err != nil {
+		return nil, fmt.Errorf("encode jpeg: %w", err)
+	}
+	defer buf.Close()
+	if buf.Len() == 0 {
+		return nil, errors.New("encode jpeg: empty output")
+	}
+	return bytes.Clone(buf.GetBytes()), nil
+}
+
+// SeekFrame positions the capture so the next Grab returns frame n. It fails,
+// leaving the position unspecified, when the backend cannot seek there
+// exactly.
+func (s *source) SeekFrame(n int64) error {
+	s.grabbed = false
+	if n < 0 || (s.info.Frames > 0 && n >= s.info.Frames) {
+		return fmt.Errorf("seek to frame %d: out of range", n)
+	}
+	ok, err := s.cap.set(gocv.VideoCapturePosFrames, float64(n))
+	if err != nil {
+		return fmt.Errorf("seek to frame %d: %w", n, err)
+	}
+	if !ok {
+		return fmt.Errorf("seek to frame %d: not supported", n)
+	}
+	if got := s.cap.get(gocv.VideoCapturePosFrames); got != float64(n) {
+		return fmt.Errorf("seek to frame %d: landed on %v", n, got)
+	}
+	return nil
+}
+
+// Close releases the capture and the Mat. It is safe to call twice.
+func (s *source) Close() error {
+	s.cap.close()
+	if s.frame.Ptr() != nil {
+		if err := s.frame.Close(); err != nil {
+			return fmt.Errorf("close frame buffer: %w", err)
+		}
+	}
+	return nil
+}
+
+// captureInfo reads what the container says; values may be 0 or NaN.
+func captureInfo(c *capture) media.VideoInfo {
+	info := media.VideoInfo{
+		Width:  finiteInt(c.get(gocv.VideoCaptureFrameWidth)),
+		Height: finiteInt(c.get(gocv.VideoCaptureFrameHeight)),
+		FPS:    c.get(gocv.VideoCaptureFPS),
+		Frames: int64(finiteInt(c.get(gocv.VideoCaptureFrameCount))),
+		Codec:  fourCC(c.get(gocv.VideoCaptureFOURCC)),
+	}
+	if info.Frames < 0 {
+		info.Frames = 0
+	}
+	if info.Frames > 0 && info.FPS > 0 && !math.IsInf(info.FPS, 0) {
+		info.Duration = durationOf(info.Frames, info.FPS)
+	}
+	return info
+}
+
+func finiteInt(v float64) int {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > math.MaxInt32 {
+		return 0
+	}
+	return int(v)
+}
+
+// fourCC turns OpenCV's numeric FOURCC property into its text, keeping
+// only printable characters.
+func fourCC(v float64) string {
+	if math.IsNaN(v) || v <= 0 || v > math.MaxUint32 {
+		return ""
+	}
+	n := uint32(v)
+	b := make([]byte, 0, 4)
+	for i := range 4 {
+		c := byte(n >> (8 * i))
+		if c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		}
+	}
+	return string(bytes.TrimSpace(b))
+}
