@@ -1,0 +1,244 @@
+// The one HTTP client of the web app. Every call throws ApiError on failure.
+import type {
+  Camera,
+  CreateCameraInput,
+  Health,
+  Stats,
+  UpdateCameraInput,
+  UploadResult,
+} from '@/types/api'
+
+/** Codes from docs/api.md plus the client-side ones below. */
+export type ApiErrorCode =
+  | 'invalid_argument'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'unsupported_media'
+  | 'unusable_video'
+  | 'over_capacity'
+  | 'disk_full'
+  | 'internal'
+  // client side
+  | 'unreachable' // nothing reached the server
+  | 'connection_lost' // the connection broke in the middle of an upload
+  | 'timeout'
+  | 'aborted'
+  | 'bad_response'
+  | (string & {})
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: ApiErrorCode
+
+  constructor(status: number, code: ApiErrorCode, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+  }
+}
+
+const codeByStatus: Record<number, ApiErrorCode> = {
+  400: 'invalid_argument',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'too_large',
+  415: 'unsupported_media',
+  422: 'unusable_video',
+  503: 'over_capacity',
+  507: 'disk_full',
+}
+
+/** Builds an ApiError from a non-2xx status and its (maybe JSON) body. */
+export function errorFromResponse(status: number, bodyText: string): ApiError {
+  let code: ApiErrorCode = codeByStatus[status] ?? (status >= 500 ? 'internal' : 'bad_response')
+  let message = `HTTP ${status}`
+  try {
+    const body: unknown = JSON.parse(bodyText)
+    if (body && typeof body === 'object' && 'error' in body) {
+      const e = (body as { error: unknown }).error
+      if (e && typeof e === 'object') {
+        const { code: c, message: m } = e as { code?: unknown; message?: unknown }
+        if (typeof c === 'string' && c) code = c
+        if (typeof m === 'string' && m) message = m
+      }
+    }
+  } catch {
+    // not JSON: keep the status-derived code
+  }
+  return new ApiError(status, code, message)
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+}
+
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: RequestOptions = {},
+): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(path, {
+      method,
+      signal: opts.signal,
+      headers: body === undefined ? { Accept: 'application/json' } : {
+        Accept: 'application/json',
+        'Content-Type': 'application/json',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') {
+      throw new ApiError(0, 'aborted', 'request aborted')
+    }
+    throw new ApiError(0, 'unreachable', 'server unreachable')
+  }
+  const text = await res.text().catch(() => '')
+  if (!res.ok) throw errorFromResponse(res.status, text)
+  if (res.status === 204 || text === '') return undefined as T
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new ApiError(res.status, 'bad_response', 'invalid JSON from server')
+  }
+}
+
+const cam = (id: string) => `/api/cameras/${encodeURIComponent(id)}`
+
+export const getHealth = (o?: RequestOptions) => request<Health>('GET', '/healthz', undefined, o)
+export const getStats = (o?: RequestOptions) => request<Stats>('GET', '/api/stats', undefined, o)
+
+export async function listCameras(o?: RequestOptions): Promise<Camera[]> {
+  const res = await request<{ cameras: Camera[] | null }>('GET', '/api/cameras', undefined, o)
+  return res.cameras ?? []
+}
+export const getCamera = (id: string, o?: RequestOptions) =>
+  request<Camera>('GET', cam(id), undefined, o)
+export const createCamera = (input: CreateCameraInput, o?: RequestOptions) =>
+  request<Camera>('POST', '/api/cameras', input, o)
+export const updateCamera = (id: string, patch: UpdateCameraInput, o?: RequestOptions) =>
+  request<Camera>('PATCH', cam(id), patch, o)
+export const deleteCamera = (id: string, o?: RequestOptions) =>
+  request<void>('DELETE', cam(id), undefined, o)
+export const startCamera = (id: string, o?: RequestOptions) =>
+  request<Camera>('POST', `${cam(id)}/start`, undefined, o)
+export const stopCamera = (id: string, o?: RequestOptions) =>
+  request<Camera>('POST', `${cam(id)}/stop`, undefined, o)
+export const restartCamera = (id: string, o?: RequestOptions) =>
+  request<Camera>('POST', `${cam(id)}/restart`, undefined, o)
+
+export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
+export const snapshotUrl = (id: string) => `${cam(id)}/snapshot.jpg`
+
+export interface UploadProgress {
+  loaded: number
+  total: number
+  /** 0–100 */
+  percent: number
+  /** bytes per second, averaged since the start */
+  bytesPerSecond: number
+}
+
+export interface UploadOptions {
+  onProgress?: (p: UploadProgress) => void
+  signal?: AbortSignal
+  /** Fails with code "timeout" when neither progress nor a response came for this long. 0 = never. */
+  timeoutMs?: number
+  /** For tests. */
+  createXhr?: () => XMLHttpRequest
+  now?: () => number
+}
+
+/**
+ * Uploads a video (multipart field "video") to POST /api/cameras/:id/video
+ * with XMLHttpRequest, which, unlike fetch, reports upload progress.
+ */
+export function uploadVideo(cameraId: string, file: Blob, opts: UploadOptions = {}): Promise<UploadResult> {
+  const now = opts.now ?? (() => performance.now())
+  return new Promise<UploadResult>((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(new ApiError(0, 'aborted', 'upload cancelled'))
+      return
+    }
+    const xhr = opts.createXhr ? opts.createXhr() : new XMLHttpRequest()
+    const started = now()
+    let sent = 0
+    let settled = false
+    let timedOut = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+
+    const finish = (fn: () => void) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
+      fn()
+    }
+    const armTimer = () => {
+      if (!opts.timeoutMs) return
+      if (timer !== undefined) clearTimeout(timer)
+      timer = setTimeout(() => {
+        timedOut = true
+        xhr.abort()
+        finish(() => reject(new ApiError(0, 'timeout', 'upload timed out')))
+      }, opts.timeoutMs)
+    }
+    const onAbort = () => {
+      xhr.abort()
+      finish(() => reject(new ApiError(0, 'aborted', 'upload cancelled')))
+    }
+
+    xhr.open('POST', `${cam(cameraId)}/video`)
+    xhr.setRequestHeader('Accept', 'application/json')
+    xhr.upload.onprogress = (ev: ProgressEvent) => {
+      sent = ev.loaded
+      armTimer()
+      const total = ev.lengthComputable ? ev.total : file.size
+      const elapsed = Math.max(1, now() - started) / 1000
+      opts.onProgress?.({
+        loaded: ev.loaded,
+        total,
+        percent: total > 0 ? Math.min(100, (ev.loaded / total) * 100) : 0,
+        bytesPerSecond: ev.loaded / elapsed,
+      })
+    }
+    xhr.upload.onload = () => armTimer()
+    xhr.onload = () => {
+      const text = typeof xhr.responseText === 'string' ? xhr.responseText : ''
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          const result = JSON.parse(text) as UploadResult
+          finish(() => resolve(result))
+        } catch {
+          finish(() => reject(new ApiError(xhr.status, 'bad_response', 'invalid JSON from server')))
+        }
+        return
+      }
+      const err = errorFromResponse(xhr.status, text)
+      finish(() => reject(err))
+    }
+    xhr.onerror = () => {
+      const code = sent > 0 ? 'connection_lost' : 'unreachable'
+      finish(() => reject(new ApiError(0, code, code === 'unreachable' ? 'server unreachable' : 'connection lost')))
+    }
+    xhr.ontimeout = () => finish(() => reject(new ApiError(0, 'timeout', 'upload timed out')))
+    xhr.onabort = () => {
+      if (timedOut) return
+      finish(() => reject(new ApiError(0, 'aborted', 'upload cancelled')))
+    }
+    opts.signal?.addEventListener('abort', onAbort)
+
+    const form = new FormData()
+    form.append('video', file, file instanceof File ? file.name : 'video')
+    armTimer()
+    xhr.send(form)
+  })
+}

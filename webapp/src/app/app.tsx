@@ -1,0 +1,19 @@
+import { BrowserRouter } from 'react-router'
+import { I18nProvider } from '@/hooks/use-i18n'
+import { SettingsProvider } from '@/hooks/use-settings'
+import { CameraSocketProvider } from '@/hooks/use-camera-socket'
+import { AppRoutes } from '@/app/routes'
+
+export function App() {
+  return (
+    <I18nProvider>
+      <SettingsProvider>
+        <CameraSocketProvider>
+          <BrowserRouter>
+            <AppRoutes />
+          </BrowserRouter>
+        </CameraSocketProvider>
+      </SettingsProvider>
+    </I18nProvider>
+  )
+}

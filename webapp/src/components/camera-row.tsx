@@ -1,0 +1,137 @@
+import { useState, type FormEvent } from 'react'
+import { Link } from 'react-router'
+import { restartCamera, startCamera, stopCamera, updateCamera } from '@/api/client'
+import type { Camera, UpdateCameraInput } from '@/types/api'
+import { formatSpeed, speedOptions } from '@/lib/camera-settings'
+import { useI18n } from '@/hooks/use-i18n'
+import { ErrorMessage } from '@/components/error-message'
+
+interface Props {
+  camera: Camera
+  onChanged: () => void
+  onDelete: (camera: Camera) => void
+}
+
+/** One camera on the Cameras page: rename, loop, speed, start/stop/restart, delete. */
+export function CameraRow({ camera, onChanged, onDelete }: Props) {
+  const { t, lang } = useI18n()
+  const [name, setName] = useState(camera.name)
+  const [editing, setEditing] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const [saved, setSaved] = useState(false)
+  const shownName = editing ? name : camera.name
+
+  const run = async (action: () => Promise<unknown>) => {
+    setBusy(true)
+    setError(null)
+    setSaved(false)
+    try {
+      await action()
+      onChanged()
+      return true
+    } catch (err) {
+      setError(err)
+      return false
+    } finally {
+      setBusy(false)
+    }
+  }
+  const patch = (p: UpdateCameraInput) => run(() => updateCamera(camera.id, p))
+
+  const rename = async (e: FormEvent) => {
+    e.preventDefault()
+    const next = name.trim()
+    if (!next || next === camera.name) {
+      setEditing(false)
+      return
+    }
+    if (await patch({ name: next })) {
+      setEditing(false)
+      setSaved(true)
+    }
+  }
+
+  return (
+    <li className="camera-row panel" data-camera-row={camera.id} aria-label={camera.name}>
+      <div className="camera-row-head">
+        <form className="rename" onSubmit={rename}>
+          <input
+            type="text"
+            value={shownName}
+            required
+            maxLength={200}
+            aria-label={t('cameras.nameOf', { id: camera.id })}
+            onChange={(e) => {
+              setEditing(true)
+              setName(e.target.value)
+            }}
+          />
+          <button type="submit" disabled={busy || !editing || !name.trim() || name.trim() === camera.name}>
+            {t('cameras.rename')}
+          </button>
+        </form>
+        <code className="muted">{camera.id}</code>
+        <span className={`run run-${camera.state}`} data-run-state={camera.state}>
+          {t(`run.${camera.state}`)}
+        </span>
+      </div>
+      <div className="camera-row-body">
+        <span className="muted">
+          {t('cameras.video')}: {camera.video ? camera.video.name : t('info.none')}
+        </span>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={camera.loop}
+            disabled={busy}
+            aria-label={t('cameras.loopOf', { id: camera.id })}
+            onChange={(e) => void patch({ loop: e.target.checked })}
+          />
+          {t('cameras.loop')}
+        </label>
+        <label className="inline">
+          <span aria-hidden="true">{t('cameras.speed')}</span>
+          <select
+            value={String(camera.speed)}
+            disabled={busy}
+            aria-label={t('cameras.speedOf', { id: camera.id })}
+            onChange={(e) => void patch({ speed: Number(e.target.value) })}
+          >
+            {speedOptions(camera.speed).map((s) => (
+              <option key={s} value={String(s)}>
+                {formatSpeed(s, lang)}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <div className="camera-row-actions">
+        <button type="button" disabled={busy} onClick={() => void run(() => startCamera(camera.id))}>
+          {t('cameras.start')}
+        </button>
+        <button type="button" disabled={busy} onClick={() => void run(() => stopCamera(camera.id))}>
+          {t('cameras.stop')}
+        </button>
+        <button type="button" disabled={busy} onClick={() => void run(() => restartCamera(camera.id))}>
+          {t('cameras.restart')}
+        </button>
+        <Link className="button" to={`/cameras/${encodeURIComponent(camera.id)}`}>
+          {t('cameras.view')}
+        </Link>
+        <Link className="button" to={`/upload?camera=${encodeURIComponent(camera.id)}`}>
+          {t('cameras.upload')}
+        </Link>
+        <button type="button" className="danger" disabled={busy} onClick={() => onDelete(camera)}>
+          {t('cameras.delete')}
+        </button>
+      </div>
+      {saved && (
+        <p role="status" className="message message-ok">
+          {t('cameras.saved')}
+        </p>
+      )}
+      <ErrorMessage error={error} />
+    </li>
+  )
+}

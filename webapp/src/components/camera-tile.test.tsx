@@ -1,0 +1,198 @@
+import { act, screen } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Camera } from '@/types/api'
+import { buildFrame } from '@/test/fake-websocket'
+import { renderWithProviders, testSocket } from '@/test/render'
+import { CameraTile } from '@/components/camera-tile'
+import { AppHeader } from '@/components/app-header'
+
+const camera: Camera = {
+  id: 'demo',
+  name: 'Demo cam',
+  loop: true,
+  speed: 1,
+  state: 'running',
+  error: '',
+  epoch: 3,
+  seq: 100,
+  position: 1,
+  channel: 1,
+  viewers: { websocket: 0, mjpeg: 0 },
+  last_frame_age_ms: 10,
+  fps: 30,
+  video: { upload: 'u_1', name: 'clip.mp4', size: 1000, width: 320, height: 180, fps: 30, frames: 300, duration: 10 },
+}
+
+const bitmapClose = vi.fn()
+
+beforeEach(() => {
+  bitmapClose.mockClear()
+  vi.stubGlobal(
+    'createImageBitmap',
+    vi.fn(async () => ({ width: 320, height: 180, close: bitmapClose })),
+  )
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+function liveSocket() {
+  const { socket, factory } = testSocket()
+  socket.connect()
+  factory.last.open()
+  factory.last.receive({ type: 'welcome', session: '0123456789abcdef0123456789abcdef', resumed: false, subscriptions: [] })
+  return { socket, ws: () => factory.last, factory }
+}
+
+const frame = (seq: number, epoch = 3) =>
+  buildFrame({ channel: 1, epoch, seq, serverTime: Date.now(), positionMs: 65_000, width: 320, height: 180 })
+
+describe('CameraTile with a fake socket', () => {
+  it('subscribes, paints frames to the canvas through the ref and turns live', async () => {
+    const { socket, ws } = liveSocket()
+    renderWithProviders(<CameraTile camera={camera} />, { socket })
+
+    const tile = document.querySelector('[data-camera="demo"]')
+    expect(tile).not.toBeNull()
+    const badge = screen.getByRole('status')
+    expect(badge).toHaveAttribute('data-state', 'connecting')
+    expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'demo' })
+
+    ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 100 })
+    await act(async () => {
+      ws().receiveBinary(frame(100))
+    })
+    const canvas = screen.getByTestId('frame-demo') as HTMLCanvasElement
+    expect(canvas).toHaveAttribute('aria-label', 'Live video of Demo cam')
+    expect(canvas).toHaveAttribute('data-seq', '100')
+    expect(canvas).toHaveAttribute('data-epoch', '3')
+    expect(canvas.width).toBe(320)
+    expect(canvas.height).toBe(180)
+    expect(bitmapClose).toHaveBeenCalledTimes(1)
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'live')
+    expect(screen.getByRole('status')).toHaveTextContent('Live')
+
+    await act(async () => {
+      ws().receiveBinary(frame(101))
+    })
+    expect(canvas).toHaveAttribute('data-seq', '101')
+
+    // a new epoch is visible on the canvas too
+    await act(async () => {
+      ws().receiveBinary(frame(1, 4))
+    })
+    expect(canvas).toHaveAttribute('data-epoch', '4')
+    expect(canvas).toHaveAttribute('data-seq', '1')
+  })
+
+  it('keeps only the newest frame while a decode is running', async () => {
+    const { socket, ws } = liveSocket()
+    let release: () => void = () => {}
+    const decode = vi.fn(
+      () =>
+        new Promise<{ width: number; height: number; close: () => void }>((resolve) => {
+          release = () => resolve({ width: 320, height: 180, close: bitmapClose })
+        }),
+    )
+    vi.stubGlobal('createImageBitmap', decode)
+    renderWithProviders(<CameraTile camera={camera} />, { socket })
+    ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 1 })
+    act(() => {
+      ws().receiveBinary(frame(1))
+      ws().receiveBinary(frame(2))
+      ws().receiveBinary(frame(3))
+    })
+    expect(decode).toHaveBeenCalledTimes(1)
+    await act(async () => release())
+    expect(decode).toHaveBeenCalledTimes(2) // frame 2 skipped, 3 decoding
+    await act(async () => release())
+    expect(screen.getByTestId('frame-demo')).toHaveAttribute('data-seq', '3')
+    expect(bitmapClose).toHaveBeenCalledTimes(2)
+  })
+
+  it('unsubscribes when unmounted', async () => {
+    const { socket, ws } = liveSocket()
+    const view = renderWithProviders(<CameraTile camera={camera} />, { socket })
+    view.unmount()
+    await act(async () => {})
+    expect(ws().messages()).toContainEqual({ type: 'unsubscribe', camera: 'demo' })
+  })
+
+  it('shows the camera state when the camera is stopped', () => {
+    const { socket } = liveSocket()
+    renderWithProviders(<CameraTile camera={{ ...camera, state: 'stopped' }} />, { socket })
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'stopped')
+    expect(screen.getByRole('status')).toHaveTextContent('Stopped')
+  })
+
+  it('shows reconnecting with the attempt, then falls back to MJPEG after 5 failures and back when live', async () => {
+    vi.useFakeTimers()
+    try {
+      const { socket, factory } = liveSocket()
+      renderWithProviders(<CameraTile camera={camera} />, { socket })
+      act(() => factory.last.serverClose())
+      expect(screen.getByRole('status')).toHaveAttribute('data-state', 'reconnecting')
+      expect(screen.getByRole('status')).toHaveTextContent('Reconnecting (attempt 1)')
+      for (let i = 0; i < 4; i++) {
+        act(() => {
+          vi.runOnlyPendingTimers()
+          factory.last.fail()
+        })
+      }
+      expect(socket.attempt).toBe(5)
+      const img = screen.getByTestId('mjpeg-demo')
+      expect(img).toHaveAttribute('src', '/api/cameras/demo/mjpeg')
+      expect(screen.queryByTestId('frame-demo')).toBeNull()
+      expect(document.querySelector('[data-camera="demo"]')).toHaveAttribute('data-mode', 'mjpeg')
+
+      act(() => {
+        vi.runOnlyPendingTimers()
+        factory.last.open()
+        factory.last.receive({ type: 'welcome', session: '0123456789abcdef0123456789abcdef', resumed: false, subscriptions: [] })
+      })
+      expect(screen.getByTestId('frame-demo')).toBeInTheDocument()
+      expect(screen.queryByTestId('mjpeg-demo')).toBeNull()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('uses MJPEG when forced in the header', async () => {
+    const user = userEvent.setup()
+    const { socket } = liveSocket()
+    renderWithProviders(
+      <>
+        <AppHeader />
+        <CameraTile camera={camera} />
+      </>,
+      { socket },
+    )
+    expect(screen.getByTestId('frame-demo')).toBeInTheDocument()
+    await user.click(screen.getByLabelText('Force MJPEG'))
+    expect(screen.getByTestId('mjpeg-demo')).toBeInTheDocument()
+  })
+
+  it('links to the focused view and shows the position as mm:ss', async () => {
+    vi.useFakeTimers()
+    try {
+      const { socket, ws } = liveSocket()
+      renderWithProviders(<CameraTile camera={camera} />, { socket })
+      expect(screen.getByRole('link', { name: 'Open Demo cam' })).toHaveAttribute('href', '/cameras/demo')
+      ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 1 })
+      act(() => {
+        vi.advanceTimersByTime(500)
+      })
+      await act(async () => {
+        ws().receiveBinary(frame(1))
+      })
+      act(() => {
+        vi.advanceTimersByTime(500)
+      })
+      expect(document.querySelector('[data-stat="position"]')).toHaveTextContent('01:05')
+      expect(document.querySelector('[data-stat="fps"]')).toHaveTextContent('1')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})

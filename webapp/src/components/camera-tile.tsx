@@ -1,0 +1,132 @@
+import { useEffect, useRef, useState } from 'react'
+import { Link } from 'react-router'
+import { mjpegUrl } from '@/api/client'
+import type { Camera } from '@/types/api'
+import { deriveTileState, shouldUseMjpeg } from '@/lib/tile-state'
+import { formatNumber, formatPosition } from '@/lib/format'
+import { useI18n } from '@/hooks/use-i18n'
+import { useSettings } from '@/hooks/use-settings'
+import { useSocketStatus } from '@/hooks/use-camera-socket'
+import { useCameraFrames, useReceiveStats } from '@/hooks/use-camera-frames'
+import { StateBadge } from '@/components/state-badge'
+
+interface Props {
+  camera: Camera
+  /** The focused view: bigger, and the picture is not a link. */
+  large?: boolean
+}
+
+/**
+ * One camera: name, picture, state badge and live figures.
+ * DOM contract for tests: root `[data-camera=<id>]`, badge `role=status` with
+ * `data-state`, canvas `data-testid=frame-<id>` with `data-seq` / `data-epoch`
+ * of the last painted frame (set imperatively, not through React).
+ */
+export function CameraTile({ camera, large = false }: Props) {
+  const { t, lang } = useI18n()
+  const { forceMjpeg } = useSettings()
+  const socket = useSocketStatus()
+  const mjpeg = shouldUseMjpeg(socket, forceMjpeg)
+  const canvasRef = useRef<HTMLCanvasElement>(null)
+  const { receiving } = useCameraFrames(camera.id, canvasRef, !mjpeg)
+  const stats = useReceiveStats(camera.id, !mjpeg)
+  const [mjpegFailed, setMjpegFailed] = useState(false)
+  const [mjpegTry, setMjpegTry] = useState(0)
+
+  // Retry a failed MJPEG stream every few seconds.
+  useEffect(() => {
+    if (!mjpeg || !mjpegFailed) return
+    const id = setTimeout(() => {
+      setMjpegFailed(false)
+      setMjpegTry((n) => n + 1)
+    }, 3000)
+    return () => clearTimeout(id)
+  }, [mjpeg, mjpegFailed])
+
+  const state = deriveTileState({
+    socket,
+    cameraState: camera.state,
+    receiving,
+    mjpeg,
+    mjpegFailed: mjpeg && mjpegFailed,
+  })
+  const label = t('tile.frameLabel', { name: camera.name })
+  const position = stats?.position ?? camera.position
+  // Grid tiles are always 16:9 (no layout jumps); the focused view uses the video's shape.
+  const aspect = large && camera.video ? `${camera.video.width} / ${camera.video.height}` : undefined
+
+  const picture = mjpeg ? (
+    <img
+      key={mjpegTry}
+      className="tile-picture"
+      src={mjpegUrl(camera.id)}
+      alt={label}
+      data-testid={`mjpeg-${camera.id}`}
+      onError={() => setMjpegFailed(true)}
+      onLoad={() => setMjpegFailed(false)}
+    />
+  ) : (
+    <canvas
+      ref={canvasRef}
+      className="tile-picture"
+      data-testid={`frame-${camera.id}`}
+      aria-label={label}
+      role="img"
+    />
+  )
+
+  return (
+    <article
+      className={`tile${large ? ' tile-large' : ''}`}
+      data-camera={camera.id}
+      data-mode={mjpeg ? 'mjpeg' : 'websocket'}
+      aria-label={camera.name}
+    >
+      <header className="tile-head">
+        {large ? (
+          <h2 className="tile-name">{camera.name}</h2>
+        ) : (
+          <Link className="tile-name" to={`/cameras/${encodeURIComponent(camera.id)}`}>
+            {camera.name}
+          </Link>
+        )}
+        <StateBadge state={state} attempt={socket.attempt} />
+      </header>
+      <div className={`tile-frame tile-frame-${state}`} style={{ ['--frame-aspect' as string]: aspect }}>
+        {large ? (
+          picture
+        ) : (
+          <Link
+            className="tile-frame-link"
+            to={`/cameras/${encodeURIComponent(camera.id)}`}
+            aria-label={t('tile.open', { name: camera.name })}
+          >
+            {picture}
+          </Link>
+        )}
+        {!camera.video && <span className="tile-overlay">{t('tile.noVideo')}</span>}
+        {mjpeg && <span className="tile-mode">{t('tile.mjpeg')}</span>}
+      </div>
+      <dl className="tile-stats">
+        <div>
+          <dt>{t('tile.fps')}</dt>
+          <dd data-stat="fps">{formatNumber(mjpeg ? camera.fps : (stats?.fps ?? 0), lang, mjpeg ? 1 : 0)}</dd>
+        </div>
+        <div>
+          <dt>{t('tile.latency')}</dt>
+          <dd data-stat="latency">
+            {stats?.latencyMs != null ? t('tile.ms', { n: Math.round(stats.latencyMs) }) : '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>{t('tile.dropped')}</dt>
+          <dd data-stat="dropped">{stats ? formatNumber(stats.dropped, lang) : '—'}</dd>
+        </div>
+        <div>
+          <dt>{t('tile.position')}</dt>
+          <dd data-stat="position">{formatPosition(position)}</dd>
+        </div>
+      </dl>
+    </article>
+  )
+}

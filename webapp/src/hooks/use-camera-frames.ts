@@ -1,0 +1,103 @@
+import { useEffect, useState, type RefObject } from 'react'
+import type { CameraFrame, CameraReceiveStats } from '@/lib/camera-socket'
+import { useCameraSocket } from '@/hooks/use-camera-socket'
+
+/** Without a frame for this long a camera no longer counts as receiving. */
+export const STALE_FRAME_MS = 4000
+
+/**
+ * Subscribes `camera` on the shared socket and paints every frame into the
+ * canvas: decode with createImageBitmap, drawImage, close the bitmap. Frames
+ * never touch React state; only the "receiving" flag does, when it flips.
+ * While a decode runs, newer frames replace each other in a one-frame slot
+ * (the others are dropped), so a slow tab shows the newest picture.
+ * The canvas gets data-seq / data-epoch of the painted frame.
+ */
+export function useCameraFrames(
+  camera: string,
+  canvasRef: RefObject<HTMLCanvasElement | null>,
+  enabled = true,
+): { receiving: boolean } {
+  const socket = useCameraSocket()
+  const [receiving, setReceiving] = useState<{ camera: string; on: boolean }>({ camera, on: false })
+
+  useEffect(() => {
+    if (!enabled) return
+    let cancelled = false
+    let busy = false
+    let pending: CameraFrame | null = null
+    let lastFrameAt = 0
+    let isReceiving = false
+
+    const draw = (frame: CameraFrame, bitmap: ImageBitmap) => {
+      const canvas = canvasRef.current
+      if (!canvas) return
+      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+        canvas.width = bitmap.width
+        canvas.height = bitmap.height
+      }
+      canvas.getContext('2d')?.drawImage(bitmap, 0, 0)
+      canvas.dataset.seq = String(frame.seq)
+      canvas.dataset.epoch = String(frame.epoch)
+      canvas.dataset.painted = 'true'
+      socket.markPainted(frame)
+    }
+
+    const paint = async (frame: CameraFrame) => {
+      busy = true
+      try {
+        const bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }))
+        try {
+          if (!cancelled) draw(frame, bitmap)
+        } finally {
+          bitmap.close()
+        }
+      } catch {
+        // an undecodable frame is skipped
+      } finally {
+        busy = false
+      }
+      const next = pending
+      pending = null
+      if (next && !cancelled) void paint(next)
+    }
+
+    const unsubscribe = socket.subscribe(camera, (frame) => {
+      lastFrameAt = performance.now()
+      if (!isReceiving) {
+        isReceiving = true
+        setReceiving({ camera, on: true })
+      }
+      if (busy) pending = frame
+      else void paint(frame)
+    })
+    const staleTimer = setInterval(() => {
+      if (isReceiving && performance.now() - lastFrameAt > STALE_FRAME_MS) {
+        isReceiving = false
+        setReceiving({ camera, on: false })
+      }
+    }, 1000)
+    return () => {
+      cancelled = true
+      pending = null
+      clearInterval(staleTimer)
+      unsubscribe()
+      if (isReceiving) setReceiving({ camera, on: false })
+    }
+  }, [socket, camera, canvasRef, enabled])
+
+  return { receiving: enabled && receiving.camera === camera && receiving.on }
+}
+
+/** The socket's receive figures for a camera, refreshed every second. */
+export function useReceiveStats(camera: string, enabled = true): CameraReceiveStats | null {
+  const socket = useCameraSocket()
+  const [stats, setStats] = useState<{ camera: string; stats: CameraReceiveStats } | null>(null)
+  useEffect(() => {
+    if (!enabled) return
+    const tick = () => setStats({ camera, stats: socket.getCameraStats(camera) })
+    const id = setInterval(tick, 1000)
+    return () => clearInterval(id)
+  }, [socket, camera, enabled])
+  return enabled && stats?.camera === camera ? stats.stats : null
+}

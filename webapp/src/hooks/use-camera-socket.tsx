@@ -1,0 +1,62 @@
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from 'react'
+import { CameraSocket, type CameraSocketOptions, type SocketSnapshot } from '@/lib/camera-socket'
+
+// One socket per tab, shared by every tile and page.
+let shared: CameraSocket | null = null
+
+export function getSharedSocket(options?: CameraSocketOptions): CameraSocket {
+  if (!shared) {
+    shared = new CameraSocket(options)
+    shared.connect()
+  }
+  return shared
+}
+
+const SocketContext = createContext<CameraSocket | null>(null)
+
+interface ProviderProps {
+  /** Use this socket instead of the shared one (tests). It is not connected or closed here. */
+  socket?: CameraSocket
+  /** Only used when the shared socket is created; later changes never reconnect. */
+  options?: CameraSocketOptions
+  /** Called on every state change; may change between renders. */
+  onStateChange?: (s: SocketSnapshot) => void
+  children: ReactNode
+}
+
+export function CameraSocketProvider({ socket, options, onStateChange, children }: ProviderProps) {
+  // Options live in a ref so that a new options object does not make a new socket.
+  const optionsRef = useRef(options)
+  const onStateChangeRef = useRef(onStateChange)
+  useEffect(() => {
+    optionsRef.current = options
+    onStateChangeRef.current = onStateChange
+  })
+  const [instance] = useState(() => socket ?? getSharedSocket(options))
+  useEffect(() => instance.onStateChange((s) => onStateChangeRef.current?.(s)), [instance])
+  return <SocketContext.Provider value={instance}>{children}</SocketContext.Provider>
+}
+
+export function useCameraSocket(): CameraSocket {
+  const ctx = useContext(SocketContext)
+  if (!ctx) throw new Error('useCameraSocket needs a <CameraSocketProvider>')
+  return ctx
+}
+
+/** The socket's state, attempt count and session id; re-renders on change. */
+export function useSocketStatus(): SocketSnapshot {
+  const socket = useCameraSocket()
+  return useSyncExternalStore(
+    (cb) => socket.onStateChange(cb),
+    socket.getSnapshot,
+    socket.getSnapshot,
+  )
+}

@@ -1,0 +1,425 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { CameraSocket, SESSION_KEY, parseFrameHeader, type CameraFrame, type SocketSnapshot } from '@/lib/camera-socket'
+import {
+  FakeDocument,
+  buildFrame,
+  fakeSocketFactory,
+  memoryStorage,
+} from '@/test/fake-websocket'
+
+const SESSION_A = '0123456789abcdef0123456789abcdef'
+const SESSION_B = 'fedcba9876543210fedcba9876543210'
+
+function setup(opts: { stored?: string; random?: () => number } = {}) {
+  const factory = fakeSocketFactory()
+  const storage = memoryStorage(opts.stored ? { [SESSION_KEY]: opts.stored } : {})
+  const win = new EventTarget()
+  const doc = new FakeDocument()
+  const socket = new CameraSocket({
+    url: 'ws://test/api/ws',
+    createWebSocket: factory.create,
+    storage,
+    random: opts.random ?? (() => 0.5),
+    now: () => Date.now(),
+    windowTarget: win,
+    documentTarget: doc,
+  })
+  const states: SocketSnapshot[] = []
+  socket.onStateChange((s) => states.push(s))
+  return { socket, factory, storage, win, doc, states }
+}
+
+function welcome(
+  ws: { receive(m: object): void },
+  session: string,
+  resumed = false,
+  subscriptions: { camera: string; channel: number; epoch: number; seq: number }[] = [],
+) {
+  ws.receive({ type: 'welcome', session, resumed, server_time: Date.now(), subscriptions })
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('CameraSocket session', () => {
+  it('sends the stored session id in hello and stores the id from welcome', () => {
+    const { socket, factory, storage } = setup({ stored: SESSION_A })
+    socket.connect()
+    expect(factory.last.url).toBe('ws://test/api/ws')
+    factory.last.open()
+    expect(factory.last.messages()).toEqual([{ type: 'hello', session: SESSION_A }])
+
+    welcome(factory.last, SESSION_B)
+    expect(storage.map.get(SESSION_KEY)).toBe(SESSION_B)
+    expect(socket.sessionId).toBe(SESSION_B)
+    expect(socket.state).toBe('live')
+  })
+
+  it('sends hello without a session when none (or a malformed one) is stored', () => {
+    const { socket, factory } = setup({ stored: '../../etc/passwd' })
+    socket.connect()
+    factory.last.open()
+    expect(factory.last.messages()).toEqual([{ type: 'hello' }])
+  })
+
+  it('resumes with the id it was given on the previous connection', () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    factory.last.serverClose()
+    vi.runOnlyPendingTimers()
+    factory.last.open()
+    expect(factory.last.messages()[0]).toEqual({ type: 'hello', session: SESSION_A })
+  })
+
+  it('forgets a session the server calls invalid', () => {
+    const { socket, factory, storage } = setup({ stored: SESSION_A })
+    socket.connect()
+    factory.last.open()
+    factory.last.receive({ type: 'error', code: 'invalid_session', message: 'bad' })
+    expect(storage.map.has(SESSION_KEY)).toBe(false)
+  })
+})
+
+describe('CameraSocket backoff', () => {
+  it('grows the delay exponentially up to 10 s and resets after a welcome', () => {
+    const { socket, factory, states } = setup({ random: () => 0.5 })
+    socket.connect()
+    expect(socket.state).toBe('connecting')
+
+    // random 0.5 -> factor 1.0: 500, 1000, 2000, 4000, 8000, 10000, 10000
+    const expected = [500, 1000, 2000, 4000, 8000, 10_000, 10_000]
+    for (const [i, delay] of expected.entries()) {
+      const before = factory.sockets.length
+      factory.last.fail()
+      expect(socket.state).toBe('reconnecting')
+      expect(socket.attempt).toBe(i + 1)
+      vi.advanceTimersByTime(delay - 1)
+      expect(factory.sockets.length).toBe(before)
+      vi.advanceTimersByTime(1)
+      expect(factory.sockets.length).toBe(before + 1)
+    }
+    expect(states.some((s) => s.state === 'reconnecting' && s.attempt === 7)).toBe(true)
+
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    expect(socket.state).toBe('live')
+    expect(socket.attempt).toBe(0)
+
+    // After success the next failure starts from the beginning again.
+    const before = factory.sockets.length
+    factory.last.serverClose()
+    expect(socket.attempt).toBe(1)
+    vi.advanceTimersByTime(499)
+    expect(factory.sockets.length).toBe(before)
+    vi.advanceTimersByTime(1)
+    expect(factory.sockets.length).toBe(before + 1)
+  })
+
+  it('applies jitter from the injected random source', () => {
+    const low = setup({ random: () => 0 }).socket
+    const high = setup({ random: () => 0.999999 }).socket
+    expect(low.backoffDelay(1)).toBe(375)
+    expect(high.backoffDelay(1)).toBe(625)
+    expect(low.backoffDelay(3)).toBe(1500)
+    expect(high.backoffDelay(30)).toBe(10_000)
+    expect(low.backoffDelay(30)).toBe(7500)
+  })
+
+  it('does not reset the backoff on open alone, only on welcome', () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.fail()
+    vi.advanceTimersByTime(500)
+    factory.last.open() // opened but the server closed before welcome
+    factory.last.serverClose()
+    expect(socket.attempt).toBe(2)
+  })
+
+  it('reconnects at once when the browser comes online', () => {
+    const { socket, factory, win } = setup()
+    socket.connect()
+    factory.last.fail()
+    expect(factory.sockets).toHaveLength(1)
+    win.dispatchEvent(new Event('online'))
+    expect(factory.sockets).toHaveLength(2)
+    // the pending backoff timer no longer opens a second socket
+    vi.advanceTimersByTime(20_000)
+    expect(factory.sockets).toHaveLength(2)
+  })
+
+  it('reconnects at once when the tab becomes visible', () => {
+    const { socket, factory, doc } = setup()
+    socket.connect()
+    factory.last.fail()
+    doc.setVisibility('hidden')
+    expect(factory.sockets).toHaveLength(1)
+    doc.setVisibility('visible')
+    expect(factory.sockets).toHaveLength(2)
+  })
+
+  it('stops for good on close()', () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    socket.close()
+    expect(socket.state).toBe('closed')
+    expect(factory.last.closedByClient?.code).toBe(1000)
+    vi.advanceTimersByTime(60_000)
+    expect(factory.sockets).toHaveLength(1)
+  })
+})
+
+describe('CameraSocket subscriptions', () => {
+  it('subscribes once per camera and unsubscribes when the last listener leaves', async () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    const offA = socket.subscribe('demo', () => {})
+    const offB = socket.subscribe('demo', () => {})
+    expect(factory.last.messages().filter((m) => m.type === 'subscribe')).toEqual([
+      { type: 'subscribe', camera: 'demo' },
+    ])
+    offA()
+    await Promise.resolve()
+    expect(factory.last.messages().some((m) => m.type === 'unsubscribe')).toBe(false)
+    offB()
+    offB() // idempotent
+    await Promise.resolve()
+    expect(factory.last.messages().filter((m) => m.type === 'unsubscribe')).toEqual([
+      { type: 'unsubscribe', camera: 'demo' },
+    ])
+  })
+
+  it('waits for welcome before subscribing', () => {
+    const { socket, factory } = setup()
+    socket.subscribe('demo', () => {})
+    socket.connect()
+    factory.last.open()
+    expect(factory.last.messages()).toEqual([{ type: 'hello' }])
+    welcome(factory.last, SESSION_A)
+    expect(factory.last.messages()).toEqual([{ type: 'hello' }, { type: 'subscribe', camera: 'demo' }])
+  })
+
+  it('after a resumed reconnect subscribes only what the server did not restore, and drops what is no longer wanted', async () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    socket.subscribe('a', () => {})
+    socket.subscribe('b', () => {})
+    const offC = socket.subscribe('c', () => {})
+
+    factory.last.serverClose()
+    offC() // no longer wanted while disconnected
+    await Promise.resolve()
+    vi.runOnlyPendingTimers()
+    const ws = factory.last
+    ws.open()
+    expect(ws.messages()).toEqual([{ type: 'hello', session: SESSION_A }])
+    // The server restored a and c; b was subscribed too late to be saved.
+    welcome(ws, SESSION_A, true, [
+      { camera: 'a', channel: 1, epoch: 1, seq: 10 },
+      { camera: 'c', channel: 3, epoch: 1, seq: 10 },
+    ])
+    expect(ws.messages().slice(1)).toEqual([
+      { type: 'subscribe', camera: 'b' },
+      { type: 'unsubscribe', camera: 'c' },
+    ])
+  })
+
+  it('subscribes everything wanted when the session was not resumed', () => {
+    const { socket, factory } = setup({ stored: SESSION_A })
+    socket.subscribe('a', () => {})
+    socket.subscribe('b', () => {})
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_B, false)
+    expect(factory.last.messages().slice(1)).toEqual([
+      { type: 'subscribe', camera: 'a' },
+      { type: 'subscribe', camera: 'b' },
+    ])
+  })
+
+  it('unsubscribes all cameras after 10 s hidden and resubscribes when visible', () => {
+    const { socket, factory, doc } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    socket.subscribe('a', () => {})
+    socket.subscribe('b', () => {})
+    const ws = factory.last
+    ws.sent.length = 0
+
+    doc.setVisibility('hidden')
+    vi.advanceTimersByTime(9_999)
+    expect(ws.sent).toHaveLength(0)
+    vi.advanceTimersByTime(1)
+    expect(ws.messages()).toEqual([
+      { type: 'unsubscribe', camera: 'a' },
+      { type: 'unsubscribe', camera: 'b' },
+    ])
+    expect(socket.wantedCameras()).toEqual(['a', 'b'])
+
+    ws.sent.length = 0
+    doc.setVisibility('visible')
+    expect(ws.messages()).toEqual([
+      { type: 'subscribe', camera: 'a' },
+      { type: 'subscribe', camera: 'b' },
+    ])
+    expect(factory.sockets).toHaveLength(1) // live: no reconnect
+  })
+
+  it('a short hide changes nothing', () => {
+    const { socket, factory, doc } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    socket.subscribe('a', () => {})
+    factory.last.sent.length = 0
+    doc.setVisibility('hidden')
+    vi.advanceTimersByTime(5_000)
+    doc.setVisibility('visible')
+    vi.advanceTimersByTime(20_000)
+    expect(factory.last.sent).toHaveLength(0)
+  })
+})
+
+describe('frames', () => {
+  it('parses the header big-endian and honours the header length', () => {
+    const jpeg = new Uint8Array([0xff, 0xd8, 1, 2, 3, 0xff, 0xd9])
+    const buf = buildFrame({
+      channel: 7,
+      epoch: 3,
+      seq: 2 ** 40 + 5,
+      serverTime: 1_764_400_000_123,
+      positionMs: 12_345,
+      width: 640,
+      height: 360,
+      jpeg,
+      headerLength: 48,
+    })
+    const h = parseFrameHeader(buf)
+    expect(h).toEqual({
+      type: 1,
+      flags: 0,
+      headerLength: 48,
+      channel: 7,
+      epoch: 3,
+      seq: 2 ** 40 + 5,
+      serverTime: 1_764_400_000_123,
+      positionMs: 12_345,
+      width: 640,
+      height: 360,
+    })
+  })
+
+  it('rejects short buffers, other message types and impossible header lengths', () => {
+    expect(parseFrameHeader(new ArrayBuffer(39))).toBeNull()
+    const other = buildFrame({ channel: 1, epoch: 1, seq: 1, serverTime: 1, positionMs: 0, width: 1, height: 1 })
+    new DataView(other).setUint8(0, 2)
+    expect(parseFrameHeader(other)).toBeNull()
+    const tooLong = buildFrame({ channel: 1, epoch: 1, seq: 1, serverTime: 1, positionMs: 0, width: 1, height: 1 })
+    new DataView(tooLong).setUint16(2, 4000)
+    expect(parseFrameHeader(tooLong)).toBeNull()
+    const tooShort = buildFrame({ channel: 1, epoch: 1, seq: 1, serverTime: 1, positionMs: 0, width: 1, height: 1 })
+    new DataView(tooShort).setUint16(2, 8)
+    expect(parseFrameHeader(tooShort)).toBeNull()
+  })
+
+  it('routes frames by channel to the camera listeners with the JPEG after the header', () => {
+    vi.setSystemTime(1_764_400_000_500)
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    const frames: CameraFrame[] = []
+    const other: CameraFrame[] = []
+    socket.subscribe('demo', (f) => frames.push(f))
+    socket.subscribe('other', (f) => other.push(f))
+    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 4, epoch: 2, seq: 100 })
+
+    const jpeg = new Uint8Array([0xff, 0xd8, 9, 9, 0xff, 0xd9])
+    factory.last.receiveBinary(
+      buildFrame({ channel: 4, epoch: 2, seq: 100, serverTime: 1_764_400_000_400, positionMs: 1500, width: 320, height: 240, jpeg, headerLength: 44 }),
+    )
+    // unknown channel: ignored
+    factory.last.receiveBinary(buildFrame({ channel: 9, epoch: 1, seq: 1, serverTime: 0, positionMs: 0, width: 1, height: 1 }))
+
+    expect(other).toHaveLength(0)
+    expect(frames).toHaveLength(1)
+    const f = frames[0]!
+    expect(f).toMatchObject({ camera: 'demo', epoch: 2, seq: 100, serverTime: 1_764_400_000_400, position: 1.5, width: 320, height: 240 })
+    expect([...f.jpeg]).toEqual([...jpeg])
+
+    socket.markPainted(f)
+    expect(socket.getCameraStats('demo').latencyMs).toBe(100)
+  })
+
+  it('counts seq gaps as dropped frames, but not the time away before a (re)subscribe or a new epoch', () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    socket.subscribe('demo', () => {})
+    const ws = factory.last
+    ws.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 10 })
+    const send = (epoch: number, seq: number) =>
+      ws.receiveBinary(buildFrame({ channel: 1, epoch, seq, serverTime: Date.now(), positionMs: seq * 100, width: 2, height: 2 }))
+    send(1, 10)
+    send(1, 11)
+    send(1, 15) // 3 dropped
+    send(2, 1) // new epoch: no drop
+    send(2, 2)
+    const s = socket.getCameraStats('demo')
+    expect(s.dropped).toBe(3)
+    expect(s.epoch).toBe(2)
+    expect(s.seq).toBe(2)
+    expect(s.position).toBeCloseTo(0.2)
+    expect(s.fps).toBe(5)
+    vi.advanceTimersByTime(1500)
+    expect(socket.getCameraStats('demo').fps).toBe(0)
+  })
+
+  it('uses the channel map of the new connection after a reconnect', () => {
+    const { socket, factory } = setup()
+    const got: string[] = []
+    socket.subscribe('a', (f) => got.push(`a:${f.seq}`))
+    socket.subscribe('b', (f) => got.push(`b:${f.seq}`))
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A, true, [
+      { camera: 'a', channel: 1, epoch: 1, seq: 1 },
+      { camera: 'b', channel: 2, epoch: 1, seq: 1 },
+    ])
+    factory.last.serverClose()
+    vi.runOnlyPendingTimers()
+    factory.last.open()
+    welcome(factory.last, SESSION_A, true, [
+      { camera: 'a', channel: 2, epoch: 1, seq: 5 },
+      { camera: 'b', channel: 1, epoch: 1, seq: 5 },
+    ])
+    factory.last.receiveBinary(buildFrame({ channel: 2, epoch: 1, seq: 5, serverTime: 0, positionMs: 0, width: 1, height: 1 }))
+    expect(got).toEqual(['a:5'])
+  })
+
+  it('passes events, stats and errors to message listeners', () => {
+    const { socket, factory } = setup()
+    const seen: string[] = []
+    socket.onMessage((m) => seen.push(m.type))
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    factory.last.receive({ type: 'event', event: 'state', camera: 'a', camera_state: { id: 'a', state: 'stopped' } })
+    factory.last.receive({ type: 'stats', camera: 'a', fps: 30, viewers: 1, drops: 0, position: 3 })
+    factory.last.receive({ type: 'error', code: 'not_found', message: 'x', camera: 'zz' })
+    expect(seen).toEqual(['welcome', 'event', 'stats', 'error'])
+  })
+})

@@ -1,0 +1,88 @@
+import { screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Camera } from '@/types/api'
+import { renderWithProviders } from '@/test/render'
+import { CamerasPage } from '@/pages/cameras-page'
+
+const demo: Camera = {
+  id: 'demo',
+  name: 'Demo',
+  loop: true,
+  speed: 1,
+  state: 'running',
+  error: '',
+  epoch: 1,
+  seq: 1,
+  position: 0,
+  channel: 1,
+  viewers: {},
+  last_frame_age_ms: null,
+  fps: 0,
+  video: null,
+}
+
+let calls: { method: string; url: string; body: unknown }[] = []
+
+beforeEach(() => {
+  calls = []
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit) => {
+      const method = init.method ?? 'GET'
+      calls.push({ method, url, body: init.body ? JSON.parse(String(init.body)) : undefined })
+      if (method === 'GET') return new Response(JSON.stringify({ cameras: [demo] }), { status: 200 })
+      if (method === 'DELETE') return new Response(null, { status: 204 })
+      return new Response(JSON.stringify(demo), { status: 200 })
+    }),
+  )
+})
+afterEach(() => vi.unstubAllGlobals())
+
+describe('CamerasPage', () => {
+  it('changes speed and loop live with PATCH', async () => {
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    await user.selectOptions(await screen.findByLabelText('Speed of demo'), '2')
+    await user.click(screen.getByLabelText('Loop demo'))
+    await waitFor(() =>
+      expect(calls.filter((c) => c.method === 'PATCH')).toEqual([
+        { method: 'PATCH', url: '/api/cameras/demo', body: { speed: 2 } },
+        { method: 'PATCH', url: '/api/cameras/demo', body: { loop: false } },
+      ]),
+    )
+  })
+
+  it('asks before deleting; Escape cancels, Delete deletes', async () => {
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    const row = await screen.findByRole('listitem', { name: 'Demo' })
+    await user.click(within(row).getByRole('button', { name: 'Delete' }))
+    let dialog = screen.getByRole('alertdialog', { name: 'Delete camera?' })
+    expect(within(dialog).getByRole('button', { name: 'Cancel' })).toHaveFocus()
+    await user.keyboard('{Escape}')
+    expect(screen.queryByRole('alertdialog')).toBeNull()
+    expect(calls.some((c) => c.method === 'DELETE')).toBe(false)
+
+    await user.click(within(row).getByRole('button', { name: 'Delete' }))
+    dialog = screen.getByRole('alertdialog')
+    await user.click(within(dialog).getByRole('button', { name: 'Delete' }))
+    await waitFor(() => expect(calls).toContainEqual({ method: 'DELETE', url: '/api/cameras/demo', body: undefined }))
+    expect(await screen.findByText('Camera demo deleted.')).toBeInTheDocument()
+  })
+
+  it('creates a camera with name and optional id', async () => {
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    await user.type(screen.getByLabelText('Name'), 'Lobby')
+    await user.type(screen.getByLabelText('ID (optional)'), 'lobby')
+    await user.click(screen.getByRole('button', { name: 'Create camera' }))
+    await waitFor(() =>
+      expect(calls).toContainEqual({
+        method: 'POST',
+        url: '/api/cameras',
+        body: { name: 'Lobby', id: 'lobby', loop: true, speed: 1 },
+      }),
+    )
+  })
+})

@@ -1,0 +1,135 @@
+import { useState, type FormEvent } from 'react'
+import { createCamera, deleteCamera } from '@/api/client'
+import type { Camera } from '@/types/api'
+import { CAMERA_ID_PATTERN, formatSpeed, SPEEDS } from '@/lib/camera-settings'
+import { useI18n } from '@/hooks/use-i18n'
+import { useCameras } from '@/hooks/use-cameras'
+import { CameraRow } from '@/components/camera-row'
+import { ConfirmDialog } from '@/components/confirm-dialog'
+import { ErrorMessage } from '@/components/error-message'
+
+export function CamerasPage() {
+  const { t, lang } = useI18n()
+  const { cameras, error: listError, refresh } = useCameras()
+  const [name, setName] = useState('')
+  const [id, setId] = useState('')
+  const [loop, setLoop] = useState(true)
+  const [speed, setSpeed] = useState(1)
+  const [creating, setCreating] = useState(false)
+  const [createError, setCreateError] = useState<unknown>(null)
+  const [notice, setNotice] = useState('')
+  const [toDelete, setToDelete] = useState<Camera | null>(null)
+  const [deleting, setDeleting] = useState(false)
+  const [deleteError, setDeleteError] = useState<unknown>(null)
+
+  const create = async (e: FormEvent) => {
+    e.preventDefault()
+    setCreating(true)
+    setCreateError(null)
+    setNotice('')
+    try {
+      const cam = await createCamera({ name: name.trim(), id: id.trim() || undefined, loop, speed })
+      setNotice(t('cameras.created', { id: cam.id }))
+      setName('')
+      setId('')
+      refresh()
+    } catch (err) {
+      setCreateError(err)
+    } finally {
+      setCreating(false)
+    }
+  }
+
+  const confirmDelete = async () => {
+    if (!toDelete) return
+    setDeleting(true)
+    setDeleteError(null)
+    try {
+      await deleteCamera(toDelete.id)
+      setNotice(t('cameras.deleted', { id: toDelete.id }))
+      setToDelete(null)
+      refresh()
+    } catch (err) {
+      setDeleteError(err)
+      setToDelete(null)
+    } finally {
+      setDeleting(false)
+    }
+  }
+
+  return (
+    <section className="page">
+      <h1>{t('cameras.title')}</h1>
+
+      <form className="panel create-form" onSubmit={create} aria-labelledby="create-title">
+        <h2 id="create-title">{t('cameras.create')}</h2>
+        <div className="fields">
+          <label>
+            {t('cameras.name')}
+            <input type="text" value={name} required maxLength={200} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <label>
+            {t('cameras.id')}
+            <input
+              type="text"
+              value={id}
+              pattern={CAMERA_ID_PATTERN}
+              maxLength={64}
+              title={t('cameras.idHint')}
+              onChange={(e) => setId(e.target.value)}
+            />
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={loop} onChange={(e) => setLoop(e.target.checked)} />
+            {t('cameras.loop')}
+          </label>
+          <label>
+            {t('cameras.speed')}
+            <select value={String(speed)} onChange={(e) => setSpeed(Number(e.target.value))}>
+              {SPEEDS.map((s) => (
+                <option key={s} value={String(s)}>
+                  {formatSpeed(s, lang)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" className="primary" disabled={creating || !name.trim()}>
+            {t('cameras.createButton')}
+          </button>
+        </div>
+        <p className="hint">{t('cameras.idHint')}</p>
+        <ErrorMessage error={createError} />
+      </form>
+
+      {notice && (
+        <p role="status" className="message message-ok">
+          {notice}
+        </p>
+      )}
+      <ErrorMessage error={deleteError} />
+      {!cameras && listError != null && <ErrorMessage error={listError} />}
+      {!cameras && listError == null && <p className="muted">{t('common.loading')}</p>}
+      {cameras && cameras.length === 0 && <p className="muted">{t('cameras.empty')}</p>}
+      {cameras && cameras.length > 0 && (
+        <ul className="camera-list">
+          {cameras.map((c) => (
+            <CameraRow key={c.id} camera={c} onChanged={refresh} onDelete={setToDelete} />
+          ))}
+        </ul>
+      )}
+
+      {toDelete && (
+        <ConfirmDialog
+          title={t('cameras.confirmTitle')}
+          confirmLabel={t('cameras.confirmDelete')}
+          cancelLabel={t('cameras.cancel')}
+          busy={deleting}
+          onCancel={() => setToDelete(null)}
+          onConfirm={() => void confirmDelete()}
+        >
+          <p>{t('cameras.confirmText', { name: toDelete.name })}</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  )
+}

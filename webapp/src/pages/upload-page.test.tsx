@@ -1,0 +1,111 @@
+import { screen, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { ApiError, listCameras, uploadVideo, type UploadOptions } from '@/api/client'
+import type { Camera, UploadResult } from '@/types/api'
+import { renderWithProviders } from '@/test/render'
+import { UploadPage } from '@/pages/upload-page'
+
+vi.mock('@/api/client', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('@/api/client')>()
+  return { ...actual, uploadVideo: vi.fn(), listCameras: vi.fn() }
+})
+
+const demo = { id: 'demo', name: 'Demo' } as Camera
+const file = () => new File([new Uint8Array(2048)], 'clip.mp4', { type: 'video/mp4' })
+
+beforeEach(() => {
+  vi.mocked(listCameras).mockResolvedValue([demo])
+  vi.mocked(uploadVideo).mockReset()
+})
+
+async function chooseAndUpload(lang: 'en' | 'ko' = 'en') {
+  const user = userEvent.setup()
+  renderWithProviders(<UploadPage />, { route: '/upload', lang })
+  await screen.findByRole('option', { name: 'Demo (demo)' })
+  await user.upload(screen.getByLabelText(lang === 'en' ? 'Video file' : '동영상 파일'), file())
+  await user.click(screen.getByRole('button', { name: lang === 'en' ? 'Upload' : '업로드' }))
+  return user
+}
+
+describe('UploadPage errors', () => {
+  it.each([
+    [413, 'too_large', 'The file is too large for the server.'],
+    [415, 'unsupported_media', 'This file is not a video the server can read.'],
+    [422, 'unusable_video', 'The video cannot be played'],
+    [507, 'disk_full', 'The server is out of disk space.'],
+    [0, 'unreachable', 'The server cannot be reached.'],
+    [0, 'connection_lost', 'The connection was lost in the middle of the upload.'],
+    [0, 'timeout', 'The upload timed out.'],
+    [0, 'aborted', 'The upload was cancelled.'],
+  ])('HTTP %i %s → a clear message in role=alert', async (status, code, text) => {
+    vi.mocked(uploadVideo).mockRejectedValue(new ApiError(status, code, 'detail'))
+    await chooseAndUpload()
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent(text)
+    expect(alert).toHaveTextContent('The camera keeps playing its previous video.')
+    expect(uploadVideo).toHaveBeenCalledWith('demo', expect.any(File), expect.anything())
+  })
+
+  it('speaks Korean too', async () => {
+    vi.mocked(uploadVideo).mockRejectedValue(new ApiError(507, 'disk_full', 'no space'))
+    await chooseAndUpload('ko')
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('서버의 디스크 공간이 부족합니다.')
+    expect(alert).toHaveTextContent('카메라는 이전 동영상을 계속 재생합니다.')
+  })
+})
+
+describe('UploadPage flow', () => {
+  it('shows progress, can be cancelled, and reports the cancel', async () => {
+    vi.mocked(uploadVideo).mockImplementation(
+      (_id: string, _f: Blob, opts?: UploadOptions) =>
+        new Promise<UploadResult>((_resolve, reject) => {
+          opts?.onProgress?.({ loaded: 1024, total: 2048, percent: 50, bytesPerSecond: 1024 })
+          opts?.signal?.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'cancelled')))
+        }),
+    )
+    const user = await chooseAndUpload()
+    const bar = await screen.findByRole('progressbar')
+    expect(bar).toHaveAttribute('aria-valuenow', '50')
+    expect(screen.getByText(/50% · 1.0 KB of 2.0 KB · 1.0 KB\/s/)).toBeInTheDocument()
+    await user.click(screen.getByRole('button', { name: 'Cancel upload' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('The upload was cancelled.')
+    expect(screen.queryByRole('progressbar')).toBeNull()
+  })
+
+  it('on success links to the live view of the camera', async () => {
+    vi.mocked(uploadVideo).mockResolvedValue({
+      upload: 'u_1',
+      probe: { width: 640, height: 360, fps: 30, frames: 300, duration: 10 },
+      camera: { ...demo },
+    })
+    await chooseAndUpload()
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('Upload complete')
+    expect(within(alert).getByRole('link', { name: 'Watch demo live' })).toHaveAttribute('href', '/cameras/demo')
+  })
+
+  it('uploads to a new camera id typed by the user, and validates it', async () => {
+    vi.mocked(uploadVideo).mockResolvedValue({
+      upload: 'u_2',
+      probe: { width: 640, height: 360, fps: 30, frames: 300, duration: 10 },
+      camera: { ...demo, id: 'lobby' },
+    })
+    const user = userEvent.setup()
+    renderWithProviders(<UploadPage />, { route: '/upload' })
+    await screen.findByRole('option', { name: 'Demo (demo)' })
+    await user.selectOptions(screen.getByLabelText('Target camera'), '__new__')
+    await user.type(screen.getByLabelText('New camera ID'), 'bad id!')
+    await user.upload(screen.getByLabelText('Video file'), file())
+    await user.click(screen.getByRole('button', { name: 'Upload' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent('A camera ID is 1–64 letters')
+    expect(uploadVideo).not.toHaveBeenCalled()
+
+    await user.clear(screen.getByLabelText('New camera ID'))
+    await user.type(screen.getByLabelText('New camera ID'), 'lobby')
+    await user.click(screen.getByRole('button', { name: 'Upload' }))
+    expect(await screen.findByRole('link', { name: 'Watch lobby live' })).toHaveAttribute('href', '/cameras/lobby')
+    expect(uploadVideo).toHaveBeenCalledWith('lobby', expect.any(File), expect.anything())
+  })
+})
