@@ -50,11 +50,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer st.Close()
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
+	mets := metrics.New()
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,
 		MaxFPS:       cfg.MaxFPS,
 		ProbeTimeout: cfg.ProbeTimeout,
-	}, camera.Deps{Store: st, Hub: h, Opener: opencv.Opener{}, Prober: prober{}, Logger: log})
+	}, camera.Deps{Store: st, Hub: h, Opener: opencv.Opener{}, Prober: prober{}, Logger: log, OnEncode: mets.Encoded})
+	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}
@@ -64,7 +66,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	sessions := session.New(st, cfg.SessionTTL, time.Now)
-	mets := metrics.New(cams)
 
 	api := httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{

@@ -48,6 +48,8 @@ type Deps struct {
 	Opener decoder.Opener
 	Prober Prober
 	Logger *slog.Logger
+	// OnEncode, if set, observes every encoded frame (metrics).
+	OnEncode func(cam media.CameraID, d time.Duration, size int)
 }
 
 // Manager runs cameras.
@@ -55,8 +57,10 @@ type Manager struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
-	// started is closed by Run; decoders start only after it.
+	// started is closed by Run; decoders start only after it. stopped is
+	// closed when Run has stopped them all.
 	started chan struct{}
+	stopped chan struct{}
 
 	mu      sync.Mutex
 	cameras map[media.CameraID]*entry
@@ -111,6 +115,7 @@ func New(cfg Config, deps Deps) *Manager {
 		deps:    deps,
 		log:     deps.Logger,
 		started: make(chan struct{}),
+		stopped: make(chan struct{}),
 		cameras: make(map[media.CameraID]*entry),
 		events:  newEventBus(),
 	}
@@ -182,6 +187,19 @@ func (m *Manager) shutdown() {
 		e.op.Unlock()
 	}
 	m.events.close()
+	close(m.stopped)
+}
+
+// Supervising reports whether Run is running the cameras' decoders.
+func (m *Manager) Supervising() bool {
+	select {
+	case <-m.stopped:
+		return false
+	case <-m.started:
+		return true
+	default:
+		return false
+	}
 }
 
 func (m *Manager) checkpointAll(ctx context.Context) {
@@ -274,6 +292,7 @@ func (m *Manager) startLocked(e *entry) {
 		Watcher:   m.deps.Hub,
 		Logger:    m.log.With("camera", id),
 		OnStatus:  func(st decoder.Status) { m.onStatus(id, st) },
+		OnEncode:  m.encodeObserver(id),
 	})
 	m.mu.Lock()
 	e.dec = d
@@ -307,6 +326,13 @@ func (m *Manager) stopDecoderLocked(e *entry, persist bool) {
 			m.log.Warn("checkpoint on stop failed", "camera", rec.ID, "err", err)
 		}
 	}
+}
+
+func (m *Manager) encodeObserver(id media.CameraID) func(time.Duration, int) {
+	if m.deps.OnEncode == nil {
+		return nil
+	}
+	return func(d time.Duration, size int) { m.deps.OnEncode(id, d, size) }
 }
 
 func (m *Manager) onStatus(id media.CameraID, st decoder.Status) {
@@ -691,9 +717,11 @@ func (m *Manager) Stats() []CameraStats {
 		cs := CameraStats{View: v}
 		if e := m.cameras[v.ID]; e != nil {
 			cs.Errors = append([]ErrorRecord(nil), e.errors...)
-			cs.Restarts = e.status.Restarts
-			cs.Encoded = e.status.Encoded
-			cs.Grabbed = e.status.Grabbed
+			st := e.status
+			if e.dec != nil {
+				st = e.dec.Status()
+			}
+			cs.Restarts, cs.Encoded, cs.Grabbed = st.Restarts, st.Encoded, st.Grabbed
 		}
 		if st, ok := m.deps.Hub.Stats(v.ID); ok {
 			cs.Drops = st.Drops

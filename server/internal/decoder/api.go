@@ -102,6 +102,10 @@ type Deps struct {
 	Logger    *slog.Logger
 	// OnStatus, if set, is called on every state change.
 	OnStatus func(Status)
+	// OnEncode, if set, is called after each frame is decoded and encoded
+	// with the time it took and the JPEG size (for metrics). It must not
+	// block.
+	OnEncode func(d time.Duration, size int)
 	// Now replaces time.Now, for tests.
 	Now func() time.Time
 }

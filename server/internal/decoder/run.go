@@ -280,6 +280,7 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 		// Reading took so long that the watchdog would have fired.
 		return &runError{msg: "no frame was produced for too long"}
 	}
+	began := p.d.deps.Now()
 	jpeg, err := p.src.Encode(p.d.cfg.Quality)
 	if err != nil {
 		p.next = -1
@@ -287,6 +288,9 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 	}
 	p.d.encoded.Add(1)
 	now := p.d.deps.Now()
+	if p.d.deps.OnEncode != nil {
+		p.d.deps.OnEncode(now.Sub(began), len(jpeg))
+	}
 	p.publish(t, f, jpeg, now)
 	// Keep the MaxFPS grid unless far behind it.
 	p.lastOut = due

@@ -6,6 +6,8 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -363,7 +365,7 @@ func TestRestartNewEpoch(t *testing.T) {
 	}
 }
 
-func TestHealthReadyMetrics(t *testing.T) {
+func TestHealthAndReady(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	if status, body := e.json(http.MethodGet, "/healthz", nil); status != 200 || body["status"] != "ok" {
 		t.Fatalf("healthz %d %v", status, body)
@@ -371,17 +373,87 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if status, body := e.json(http.MethodGet, "/readyz", nil); status != 200 || body["status"] != "ready" {
 		t.Fatalf("readyz %d %v", status, body)
 	}
-	e.upload("/api/cameras/x/video", "a.avi", synthVideo(1, 300))
-	e.readMJPEG(t, "/api/cameras/x/mjpeg", 500*time.Millisecond)
-	_, data := e.do(http.MethodGet, "/metrics", nil, nil)
-	for _, want := range []string{
-		`livemon_uploads_total{outcome="ok"} 1`,
-		`livemon_frames_published_total{camera="x"}`,
-		`livemon_viewers{camera="x",transport="mjpeg"}`,
-		"go_goroutines", "process_cpu_seconds_total",
-	} {
-		if !contains(string(data), want) {
+	// A data dir that cannot be written to makes the server not ready.
+	tmp := filepath.Join(e.dir, "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	status, body := e.json(http.MethodGet, "/readyz", nil)
+	if status != http.StatusServiceUnavailable || body["checks"].(map[string]any)["data_dir"] != "failed" {
+		t.Fatalf("readyz with unwritable data dir: %d %v", status, body)
+	}
+	if status, _ := e.json(http.MethodGet, "/healthz", nil); status != 200 {
+		t.Fatal("healthz must not depend on the data dir")
+	}
+}
+
+// metricValue returns the value of the sample line starting with prefix.
+func metricValue(t *testing.T, text, prefix string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, prefix)), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s", prefix)
+	return 0
+}
+
+func TestMetricsMove(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.upload("/api/cameras/x/video", "a.avi", synthVideo(1, 9000))
+	scrape := func() string {
+		_, data := e.do(http.MethodGet, "/metrics", nil, nil)
+		return string(data)
+	}
+	// Two WebSocket viewers and one MJPEG viewer, one of which stalls.
+	for range 2 {
+		c := e.mustDial(t)
+		c.hello("")
+		c.send(map[string]any{"type": "subscribe", "camera": "x"})
+		c.message("subscribed")
+	}
+	resp, err := e.srv.Client().Get(e.url("/api/cameras/x/mjpeg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m1 := scrape()
+	time.Sleep(time.Second) // the WebSocket clients do not read: their frames drop
+	m2 := scrape()
+	if v := metricValue(t, m2, `livemon_viewers{camera="x",transport="websocket"}`); v != 2 {
+		t.Fatalf("websocket viewers = %v, want 2", v)
+	}
+	if v := metricValue(t, m2, `livemon_viewers{camera="x",transport="mjpeg"}`); v != 1 {
+		t.Fatalf("mjpeg viewers = %v, want 1", v)
+	}
+	for _, name := range []string{`livemon_frames_encoded_total{camera="x"}`, `livemon_frames_published_total{camera="x"}`} {
+		if a, b := metricValue(t, m1, name), metricValue(t, m2, name); b <= a {
+			t.Fatalf("%s did not grow: %v -> %v", name, a, b)
+		}
+	}
+	if v := metricValue(t, m2, `livemon_uploads_total{outcome="ok"}`); v != 1 {
+		t.Fatalf("uploads ok = %v", v)
+	}
+	if v := metricValue(t, m2, `livemon_jpeg_encode_seconds_count{camera="x"}`); v == 0 {
+		t.Fatal("no encode durations observed")
+	}
+	if v := metricValue(t, m2, `livemon_ws_sessions_created_total`); v != 2 {
+		t.Fatalf("sessions created = %v", v)
+	}
+	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total", "livemon_frame_bytes_bucket"} {
+		if !contains(m2, want) {
 			t.Fatalf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(m2, "session=") {
+		t.Fatal("a metric is labelled by session")
 	}
 }

@@ -46,6 +46,10 @@ func (s *Server) handleReady() http.Handler {
 			checks["data_dir"] = "failed"
 			status = http.StatusServiceUnavailable
 		}
+		if !s.deps.Cameras.Supervising() {
+			checks["decoders"] = "not running"
+			status = http.StatusServiceUnavailable
+		}
 		body := map[string]any{"status": "ready", "checks": checks}
 		if status != http.StatusOK {
 			body["status"] = "not_ready"
@@ -164,6 +168,7 @@ func (s *Server) handleDeleteCamera() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		s.deps.Metrics.Forget(id)
 		if err := s.deps.Sessions.RemoveCamera(r.Context(), id); err != nil {
 			s.log.Warn("remove camera from sessions failed", "camera", id, "err", err)
 		}

@@ -71,8 +71,10 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := hub.New(hub.WithLinger(300 * time.Millisecond))
+	mets := metrics.New()
 	cams := camera.New(camera.Config{Quality: 70, MaxFPS: 30, CheckpointEvery: 100 * time.Millisecond},
-		camera.Deps{Store: st, Hub: h, Opener: synth.Opener{}, Prober: synth.Prober{}, Logger: log})
+		camera.Deps{Store: st, Hub: h, Opener: synth.Opener{}, Prober: synth.Prober{}, Logger: log, OnEncode: mets.Encoded})
+	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		Store:    st,
 		Sessions: sessions,
 		Logger:   log,
-		Metrics:  metrics.New(cams),
+		Metrics:  mets,
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -37,8 +37,9 @@ type Metrics struct {
 	frameBytes      *prometheus.HistogramVec
 }
 
-// New registers every metric. src may be nil until SetSource is called.
-func New(src CameraSource) *Metrics {
+// New registers every server-wide metric; WatchCameras adds the per-camera
+// ones.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg: reg,
@@ -69,10 +70,13 @@ func New(src CameraSource) *Metrics {
 	reg.MustRegister(m.uploads, m.uploadBytes, m.sessionsCreated, m.sessionsResumed, m.wsConnections,
 		m.encodeSeconds, m.frameBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if src != nil {
-		reg.MustRegister(&cameraCollector{src: src})
-	}
 	return m
+}
+
+// WatchCameras registers the per-camera metrics, read from src at scrape
+// time. Call it once.
+func (m *Metrics) WatchCameras(src CameraSource) {
+	m.reg.MustRegister(&cameraCollector{src: src})
 }
 
 // Handler serves the registry in the Prometheus text format.
