@@ -36,9 +36,10 @@ dev: build ## server on :8000 plus Vite dev server with hot reload on :5173
 
 test: test-go test-web test-e2e ## run every test
 
-test-go: deps ## Go vet and tests with the race detector
+test-go: deps ## Go vet, tests with the race detector, and the Mat leak check
 	go vet $(GO_PKGS)
 	go test -race -count=1 $(GO_PKGS)
+	go test -tags matprofile -count=1 -run TestNoMatLeak ./server/internal/opencv/
 
 test-web: deps ## web app type check, lint and unit tests
 	npm run lint
@@ -50,8 +51,13 @@ test-e2e: build ## Playwright end-to-end tests in Chromium
 bench: build ## performance benchmark (see docs/performance.md)
 	go test -run XXX -bench . -benchmem ./server/internal/hub/ ./server/internal/httpapi/
 
-fuzz: ## run each fuzz target for 60 s
-	go test -run XXX -fuzz FuzzParseCameraID -fuzztime 60s ./server/internal/media/
+FUZZTIME ?= 60s
+fuzz: ## run each fuzz target for FUZZTIME (60 s)
+	go test -run XXX -fuzz FuzzParseCameraID -fuzztime $(FUZZTIME) ./server/internal/media/
+	go test -run XXX -fuzz FuzzParseClientMsg -fuzztime $(FUZZTIME) ./server/internal/httpapi/
+	go test -run XXX -fuzz FuzzFrameHeader -fuzztime $(FUZZTIME) ./server/internal/httpapi/
+	go test -run XXX -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME) ./server/internal/store/
+	go test -run XXX -fuzz FuzzParseID -fuzztime $(FUZZTIME) ./server/internal/session/
 
 lint: deps ## gofmt, go vet, eslint
 	@test -z "$$(gofmt -l server)" || { gofmt -l server; echo "run make fmt"; exit 1; }

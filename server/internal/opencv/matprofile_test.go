@@ -35,6 +35,27 @@ func TestNoMatLeak(t *testing.T) {
 			t.Fatalf("cycle %d: Close: %v", i, err)
 		}
 	}
+	// 10 000 decode-and-encode cycles on one open source.
+	src, err := Opener{}.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10000 {
+		if err := src.Grab(); err != nil {
+			if err := src.SeekFrame(0); err != nil {
+				t.Fatalf("cycle %d: rewind: %v", i, err)
+			}
+			if err := src.Grab(); err != nil {
+				t.Fatalf("cycle %d: Grab after rewind: %v", i, err)
+			}
+		}
+		if _, err := src.Encode(70); err != nil {
+			t.Fatalf("cycle %d: Encode: %v", i, err)
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if n := gocv.MatProfile.Count(); n != 0 {
 		var b bytes.Buffer
 		gocv.MatProfile.WriteTo(&b, 1)
