@@ -135,6 +135,16 @@ export const stopCamera = (id: string, o?: RequestOptions) =>
 export const restartCamera = (id: string, o?: RequestOptions) =>
   request<Camera>('POST', `${cam(id)}/restart`, undefined, o)
 
+export interface AuthStatus {
+  required: boolean
+  authenticated: boolean
+}
+export const getAuthStatus = (o?: RequestOptions) =>
+  request<AuthStatus>('GET', '/api/auth', undefined, o)
+/** Checks the access token; the server keeps it in an HttpOnly cookie. */
+export const login = (token: string, o?: RequestOptions) =>
+  request<{ ok: boolean }>('POST', '/api/login', { token }, o)
+
 export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
 export const snapshotUrl = (id: string) => `${cam(id)}/snapshot.jpg`
 
