@@ -1,0 +1,96 @@
+// Takes the README's screenshots in headless Chromium against a fresh
+// server: node scripts/screenshots.mjs (after make build). Loopback only.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from '@playwright/test'
+
+const root = new URL('..', import.meta.url).pathname
+const bin = join(root, 'bin/livemon')
+const out = join(root, 'docs/screenshots')
+const port = 18000 + Math.floor(Math.random() * 1000)
+const base = `http://127.0.0.1:${port}`
+const dir = mkdtempSync(join(tmpdir(), 'livemon-shots-'))
+
+const server = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--data', join(dir, 'data')], { stdio: 'ignore' })
+try {
+  for (let i = 0; ; i++) {
+    if (i > 200) throw new Error('server did not start')
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const cams = [
+    ['lobby', 'Lobby', 2],
+    ['parking', 'Parking lot', 3],
+    ['warehouse', 'Warehouse', 4],
+  ]
+  for (const [id, name, vid] of cams) {
+    const file = join(dir, `${id}.avi`)
+    execFileSync(bin, ['gen-video', '--out', file, '--video-id', String(vid), '--frames', '300', '--label', name])
+    const form = new FormData()
+    form.append('video', new Blob([readFileSync(file)]), `${id}.avi`)
+    const res = await fetch(`${base}/api/cameras/${id}/video`, { method: 'POST', body: form })
+    if (!res.ok) throw new Error(`upload ${id}: ${res.status}`)
+    await fetch(`${base}/api/cameras/${id}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name }),
+    })
+  }
+  const big = join(dir, 'big.avi')
+  execFileSync(bin, ['gen-video', '--out', big, '--video-id', '9', '--frames', '120', '--width', '1280', '--height', '720', '--noise'])
+  const bad = join(dir, 'notes.mp4')
+  writeFileSync(bad, 'these are my notes, not a video\n')
+
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  })
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, locale: 'en-US' })
+  await page.goto(base + '/')
+  await page.locator('[data-state="live"]').nth(3).waitFor({ timeout: 15000 })
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-painted="true"]')].length >= 4)
+  // Until the live figures have a second of data to show.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-stat="fps"]')].every((e) => Number(e.textContent) > 0))
+  await page.screenshot({ path: join(out, 'live-grid.png') })
+
+  await page.goto(base + '/cameras/lobby')
+  await page.locator('[data-state="live"]').first().waitFor({ timeout: 15000 })
+  await page.waitForFunction(() => document.querySelector('canvas[data-painted="true"]'))
+  await page.waitForFunction(() => Number(document.querySelector('[data-stat="fps"]')?.textContent) > 0)
+  await page.screenshot({ path: join(out, 'focused.png') })
+
+  await page.goto(base + '/upload?camera=lobby')
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Network.enable')
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 1024 * 1024 })
+  await page.getByLabel('Video file').setInputFiles(big)
+  await page.getByRole('button', { name: 'Upload', exact: true }).click()
+  await page.waitForFunction(() => Number(document.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')) >= 30)
+  await page.screenshot({ path: join(out, 'upload-progress.png') })
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+
+  await page.goto(base + '/upload?camera=lobby')
+  await page.getByLabel('Video file').setInputFiles(bad)
+  await page.getByRole('button', { name: 'Upload', exact: true }).click()
+  await page.getByRole('alert').waitFor()
+  await page.screenshot({ path: join(out, 'upload-error.png') })
+
+  await page.goto(base + '/status')
+  await page.getByText('Reachable').waitFor()
+  await page.waitForFunction(() => document.body.innerText.includes('parking.avi'))
+  await page.screenshot({ path: join(out, 'status.png') })
+
+  await page.goto(base + '/cameras')
+  await page.getByRole('heading', { name: 'Cameras' }).first().waitFor()
+  await page.screenshot({ path: join(out, 'cameras.png') })
+  await browser.close()
+  console.log(`screenshots written to ${out}`)
+} finally {
+  server.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
