@@ -20,12 +20,39 @@ func pathCamera(r *http.Request) (media.CameraID, error) {
 	return media.ParseCameraID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
 }
 
+// errVideoPath answers the earlier prototype's video_path parameter: no
+// parameter ever names a file.
+var errVideoPath = media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead")
+
+// queryCamera is the legacy upload's ?camera_id=.
 func queryCamera(r *http.Request) (media.CameraID, error) {
 	q := r.URL.Query()
 	if q.Has("video_path") {
-		return "", media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead")
+		return "", errVideoPath
 	}
 	return media.ParseCameraID(q.Get("camera_id"))
+}
+
+// legacyStreamCamera is the legacy stream's path id; it refuses video_path.
+func legacyStreamCamera(r *http.Request) (media.CameraID, error) {
+	if r.URL.Query().Has("video_path") {
+		return "", errVideoPath
+	}
+	return pathCamera(r)
+}
+
+// lookupCamera returns the request's camera, or writes the error and
+// returns false.
+func (s *Server) lookupCamera(w http.ResponseWriter, r *http.Request, from cameraFrom) (camera.View, bool) {
+	id, err := from(r)
+	if err == nil {
+		var v camera.View
+		if v, err = s.deps.Cameras.Get(id); err == nil {
+			return v, true
+		}
+	}
+	writeError(w, r, s.log, err)
+	return camera.View{}, false
 }
 
 func (s *Server) handleHealth() http.Handler {
@@ -118,17 +145,9 @@ func (s *Server) handleCreateCamera() http.Handler {
 
 func (s *Server) handleGetCamera() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathCamera(r)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		if v, ok := s.lookupCamera(w, r, pathCamera); ok {
+			writeJSON(w, http.StatusOK, v)
 		}
-		v, err := s.deps.Cameras.Get(id)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
 	})
 }
 

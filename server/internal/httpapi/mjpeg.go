@@ -19,20 +19,11 @@ const (
 // never restarted, and query parameters are ignored.
 func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := from(r)
-		if err != nil {
-			writeError(w, r, s.log, err)
+		v, ok := s.lookupCamera(w, r, from)
+		if !ok {
 			return
 		}
-		if attach && r.URL.Query().Has("video_path") {
-			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead"))
-			return
-		}
-		v, err := s.deps.Cameras.Get(id)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+		id := v.ID
 		if attach && v.State == media.StateStopped && v.Video != nil {
 			if _, err := s.deps.Cameras.Start(r.Context(), id); err != nil {
 				writeError(w, r, s.log, err)
@@ -106,16 +97,11 @@ var crlf = []byte("\r\n")
 // stale picture; an ended or stopped camera serves its last frame.
 func (s *Server) handleSnapshot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathCamera(r)
-		if err != nil {
-			writeError(w, r, s.log, err)
+		v, ok := s.lookupCamera(w, r, pathCamera)
+		if !ok {
 			return
 		}
-		v, err := s.deps.Cameras.Get(id)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+		id := v.ID
 		f := s.deps.Hub.Latest(id)
 		if v.State == media.StateRunning || v.State == media.StateStarting || f == nil {
 			if fresh := s.waitFrame(r.Context(), id); fresh != nil {

@@ -33,7 +33,7 @@ func (s *Server) routes(r *httprouter.Router) {
 
 	// Legacy routes of the earlier prototype's client.
 	r.Handler(http.MethodPost, "/api/live-monitoring/upload-video", s.handleUpload(queryCamera))
-	r.Handler(http.MethodGet, "/api/live-monitoring/stream/:id", s.handleMJPEG(pathCamera, true))
+	r.Handler(http.MethodGet, "/api/live-monitoring/stream/:id", s.handleMJPEG(legacyStreamCamera, true))
 
 	// Unknown /api/ paths get a JSON 404; everything else is the web app.
 	r.NotFound = s.handleNotFound()
