@@ -1,54 +1,22 @@
 // Takes the README's screenshots in headless Chromium against a fresh
 // server: node scripts/screenshots.mjs (after make build). Loopback only.
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from '@playwright/test'
+import { chromiumOptions, root, startServer } from './lib/server.mjs'
 
-const root = new URL('..', import.meta.url).pathname
-const bin = join(root, 'bin/livemon')
 const out = join(root, 'docs/screenshots')
-const port = 18000 + Math.floor(Math.random() * 1000)
-const base = `http://127.0.0.1:${port}`
-const dir = mkdtempSync(join(tmpdir(), 'livemon-shots-'))
-
-const server = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--data', join(dir, 'data')], { stdio: 'ignore' })
+const server = await startServer()
+const { base, dir } = server
 try {
-  for (let i = 0; ; i++) {
-    if (i > 200) throw new Error('server did not start')
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const cams = [
-    ['lobby', 'Lobby', 2],
-    ['parking', 'Parking lot', 3],
-    ['warehouse', 'Warehouse', 4],
-  ]
-  for (const [id, name, vid] of cams) {
-    const file = join(dir, `${id}.avi`)
-    execFileSync(bin, ['gen-video', '--out', file, '--video-id', String(vid), '--frames', '300', '--label', name])
-    const form = new FormData()
-    form.append('video', new Blob([readFileSync(file)]), `${id}.avi`)
-    const res = await fetch(`${base}/api/cameras/${id}/video`, { method: 'POST', body: form })
-    if (!res.ok) throw new Error(`upload ${id}: ${res.status}`)
-    await fetch(`${base}/api/cameras/${id}`, {
-      method: 'PATCH',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name }),
-    })
-  }
-  const big = join(dir, 'big.avi')
-  execFileSync(bin, ['gen-video', '--out', big, '--video-id', '9', '--frames', '120', '--width', '1280', '--height', '720', '--noise'])
+  await server.addCamera('lobby', 'Lobby', 2)
+  await server.addCamera('parking', 'Parking lot', 3)
+  await server.addCamera('warehouse', 'Warehouse', 4)
+  const big = server.video('big.avi', ['--video-id', '9', '--frames', '120', '--width', '1280', '--height', '720', '--noise'])
   const bad = join(dir, 'notes.mp4')
   writeFileSync(bad, 'these are my notes, not a video\n')
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
+  const browser = await chromium.launch(chromiumOptions)
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, locale: 'en-US' })
   await page.goto(base + '/')
   await page.locator('[data-state="live"]').nth(3).waitFor({ timeout: 15000 })
@@ -91,6 +59,5 @@ try {
   await browser.close()
   console.log(`screenshots written to ${out}`)
 } finally {
-  server.kill('SIGTERM')
-  rmSync(dir, { recursive: true, force: true })
+  server.stop()
 }
