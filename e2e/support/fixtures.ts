@@ -1,0 +1,165 @@
+// Test fixtures: the API client, cameras that clean up after themselves,
+// English UI with the marker reader in every page, and server processes
+// owned by a test (for restarts and non-default flags).
+import { randomBytes } from 'node:crypto'
+import { test as base, expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test'
+import { Api, type CameraView } from './api'
+import { MARKER_READER_SCRIPT } from './marker'
+import { removeDir, startLivemon, tempDataDir } from './livemon.cjs'
+
+/** Key of the UI language in localStorage (webapp/src/lib/i18n.ts). */
+export const LANG_KEY = 'livemon.lang'
+/** Key of the WebSocket session id in localStorage (webapp/src/lib/camera-socket.ts). */
+export const SESSION_KEY = 'livemon.session'
+
+const INIT_SCRIPT = `
+try { if (!localStorage.getItem(${JSON.stringify(LANG_KEY)})) localStorage.setItem(${JSON.stringify(LANG_KEY)}, 'en') } catch (e) {}
+${MARKER_READER_SCRIPT}
+`
+
+/** English UI and the marker reader in every page of the context. */
+export async function prepareContext(context: BrowserContext): Promise<void> {
+  await context.addInitScript({ content: INIT_SCRIPT })
+}
+
+/** A camera id that no other test uses. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`
+}
+
+export interface Cameras {
+  /** Creates a camera (removed after the test); uploads `video` when given and waits until it runs. */
+  create(opts?: { prefix?: string; name?: string; video?: string; loop?: boolean; speed?: number }): Promise<CameraView>
+  /** Registers an id created some other way (e.g. through the UI) for removal. */
+  track(id: string): void
+}
+
+export interface LivemonProcess {
+  readonly url: string
+  readonly dataDir: string
+  readonly api: Api
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>
+  /** Starts it again on the same port with the same data dir. */
+  start(): Promise<void>
+  output(): string
+}
+
+export interface OwnServer {
+  /** A livemon process for this test only: fresh data dir, free port, `--demo=false` plus `args`. */
+  launch(args?: string[]): Promise<LivemonProcess>
+}
+
+export interface Viewers {
+  /**
+   * Opens `url` in a page of a new browser context (its own localStorage,
+   * so its own WebSocket session), like a second person watching.
+   */
+  open(url: string): Promise<Page>
+}
+
+interface Fixtures {
+  api: Api
+  cameras: Cameras
+  ownServer: OwnServer
+  viewers: Viewers
+}
+
+export const test = base.extend<Fixtures>({
+  context: async ({ context }, use) => {
+    await prepareContext(context)
+    await use(context)
+  },
+
+  api: async ({ request, baseURL }, use) => {
+    if (!baseURL) throw new Error('baseURL is not set: the webServer did not report its URL')
+    await use(new Api(request, baseURL))
+  },
+
+  cameras: async ({ api }, use) => {
+    const ids = new Set<string>()
+    await use({
+      track: (id) => void ids.add(id),
+      async create(opts = {}) {
+        const id = uniqueId(opts.prefix ?? 'cam')
+        ids.add(id)
+        let cam = await api.createCamera({ id, name: opts.name ?? id, loop: opts.loop ?? true, speed: opts.speed ?? 1 })
+        if (opts.video) {
+          await api.upload(id, opts.video)
+          cam = await api.waitRunning(id)
+        }
+        return cam
+      },
+    })
+    // Cameras keep decoding while they exist; remove them so later tests get the CPU.
+    for (const id of ids) await api.deleteCamera(id).catch(() => undefined)
+  },
+
+  viewers: async ({ browser, baseURL, locale, viewport }, use, testInfo) => {
+    const contexts: BrowserContext[] = []
+    await use({
+      async open(url) {
+        const ctx = await browser.newContext({ baseURL, locale, viewport })
+        contexts.push(ctx)
+        await prepareContext(ctx)
+        const page = await ctx.newPage()
+        await page.goto(url)
+        return page
+      },
+    })
+    for (const [i, ctx] of contexts.entries()) {
+      if (testInfo.status !== testInfo.expectedStatus) {
+        for (const p of ctx.pages()) {
+          const shot = await p.screenshot().catch(() => null)
+          if (shot) await testInfo.attach(`viewer-${i + 1}.png`, { body: shot, contentType: 'image/png' })
+        }
+      }
+      await ctx.close()
+    }
+  },
+
+  ownServer: async ({ playwright }, use, testInfo) => {
+    const started: { proc: LivemonProcess; dataDir: string; stopAll: () => Promise<void> }[] = []
+    await use({
+      async launch(args = []) {
+        const dataDir = tempDataDir('livemon-e2e-own-')
+        let handle = await startLivemon({ dataDir, extraArgs: args })
+        let log = ''
+        const request = await playwright.request.newContext({ baseURL: handle.url })
+        const proc: LivemonProcess = {
+          url: handle.url,
+          dataDir,
+          api: new Api(request, handle.url),
+          async stop() {
+            log += handle.output()
+            await handle.stop()
+          },
+          async start() {
+            handle = await startLivemon({ dataDir, port: handle.port, extraArgs: args })
+          },
+          output: () => log + handle.output(),
+        }
+        started.push({
+          proc,
+          dataDir,
+          stopAll: async () => {
+            await handle.stop()
+            await request.dispose()
+          },
+        })
+        return proc
+      },
+    })
+    for (const s of started) {
+      await s.stopAll()
+      if (testInfo.status !== testInfo.expectedStatus) await attachLog(testInfo, s.proc)
+      removeDir(s.dataDir)
+    }
+  },
+})
+
+async function attachLog(testInfo: TestInfo, proc: LivemonProcess): Promise<void> {
+  await testInfo.attach(`livemon-${new URL(proc.url).port}.log`, { body: proc.output(), contentType: 'text/plain' })
+}
+
+export { expect }
