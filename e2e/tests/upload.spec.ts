@@ -33,7 +33,7 @@ test('scenario 1: a video uploaded to a new camera on the Upload page plays with
   const res = await uploadThroughPage(page, id, mediaPath('a.avi'))
   const acceptedAt = Date.now()
   expect(res.status(), await res.text()).toBe(201)
-  await expect(page.getByRole('alert')).toContainText(`Upload complete: camera ${id} now plays a.avi`)
+  await expect(page.getByRole('status').filter({ hasText: 'Upload complete' })).toContainText(`Upload complete: camera ${id} now plays a.avi`)
 
   await page.getByRole('link', { name: `Watch ${id} live` }).click()
   await expect(page).toHaveURL(new RegExp(`/cameras/${id}$`))
@@ -71,7 +71,7 @@ test('scenario 2: a new upload replaces the old video within 3 s and the old one
       const res = await uploadThroughPage(page, cam.id, mediaPath(step.file))
       const acceptedAt = await pageNow(viewer)
       expect(res.status(), await res.text()).toBe(201)
-      await expect(page.getByRole('alert')).toContainText(`now plays ${step.file}`)
+      await expect(page.getByRole('status').filter({ hasText: 'Upload complete' })).toContainText(`now plays ${step.file}`)
 
       // The viewer paints the new video within 3 s of the server's answer.
       const firstNew = await firstPaintOf(viewer, cam.id, step.video, acceptedAt, SHOW_WITHIN_MS + 2000)

@@ -81,9 +81,10 @@ describe('UploadPage flow', () => {
       camera: { ...demo },
     })
     await chooseAndUpload()
-    const alert = await screen.findByRole('alert')
-    expect(alert).toHaveTextContent('Upload complete')
-    expect(within(alert).getByRole('link', { name: 'Watch demo live' })).toHaveAttribute('href', '/cameras/demo')
+    const done = await screen.findByRole('status')
+    expect(done).toHaveTextContent('Upload complete')
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument()
+    expect(within(done).getByRole('link', { name: 'Watch demo live' })).toHaveAttribute('href', '/cameras/demo')
   })
 
   it('uploads to a new camera id typed by the user, and validates it', async () => {

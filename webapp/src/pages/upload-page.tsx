@@ -186,7 +186,7 @@ export function UploadPage() {
           </p>
         )}
         {phase.kind === 'done' && (
-          <div role="alert" className="message message-ok">
+          <div role="status" className="message message-ok">
             <p>
               {t('upload.success', {
                 id: phase.cameraId,
