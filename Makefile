@@ -49,7 +49,8 @@ test-e2e: build ## Playwright end-to-end tests in Chromium
 	npm test -w e2e
 
 bench: build ## performance benchmark (see docs/performance.md)
-	go test -run XXX -bench . -benchmem ./server/internal/hub/ ./server/internal/httpapi/
+	go build -o bin/livemon-bench ./server/cmd/livemon-bench
+	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
 
 FUZZTIME ?= 60s
 fuzz: ## run each fuzz target for FUZZTIME (60 s)

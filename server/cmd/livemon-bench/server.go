@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// server is a livemon process the bench started, or one it was pointed at.
+type server struct {
+	host string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	pid  int
+	done chan error // receives cmd.Wait's result; nil if not started here
+	log  *os.File
+}
+
+// serverOptions are the flags the bench passes to livemon.
+type serverOptions struct {
+	bin     string
+	dataDir string
+	logPath string
+	quality int
+	maxFPS  float64
+	linger  time.Duration
+	extra   []string
+}
+
+// startServer starts livemon on a free loopback port and waits for
+// /healthz.
+func startServer(o serverOptions) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	host := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	logf, err := os.Create(o.logPath)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{
+		"--addr", host,
+		"--data", o.dataDir,
+		"--demo=false",
+		"--quality", strconv.Itoa(o.quality),
+		"--max-fps", strconv.FormatFloat(o.maxFPS, 'g', -1, 64),
+		"--linger", o.linger.String(),
+		"--log-level", "warn",
+	}
+	cmd := exec.Command(o.bin, append(args, o.extra...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", o.bin, err)
+	}
+	s := &server{host: host, cmd: cmd, pid: cmd.Process.Pid, done: make(chan error, 1), log: logf}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := s.get("/healthz", nil); err == nil {
+			return s, nil
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return nil, fmt.Errorf("server exited at start: %v (see %s)", err, o.logPath)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("server not healthy within 30s (see %s)", o.logPath)
+		}
+	}
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// stop sends SIGTERM, waits up to 10 s, then kills.
+func (s *server) stop() error {
+	if s.cmd == nil {
+		return nil
+	}
+	defer s.log.Close()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("server did not stop within 10s; killed")
+	}
+}
+
+func (s *server) url(path string) string { return "http://" + s.host + path }
+
+// get fetches path and decodes JSON into out (if not nil).
+func (s *server) get(path string, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url(path), nil)
+	if err != nil {
+		return err
+	}
+	return s.do(req, out)
+}
+
+func (s *server) do(req *http.Request, out any) error {
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))
+	}
+	if out != nil {
+		return json.Unmarshal(body, out)
+	}
+	return nil
+}
+
+// probe is the part of the upload response the bench needs.
+type probe struct {
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	FPS    float64 `json:"fps"`
+	Frames int64   `json:"frames"`
+}
+
+// upload posts the video file as camera's video, streaming it.
+func (s *server) upload(camera, path string) (probe, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return probe{}, err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, err := mw.CreateFormFile("video", filepath.Base(path))
+		if err == nil {
+			_, err = io.Copy(fw, f)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/api/cameras/"+camera+"/video"), pr)
+	if err != nil {
+		return probe{}, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	var out struct {
+		Probe probe `json:"probe"`
+	}
+	if err := s.do(req, &out); err != nil {
+		pr.CloseWithError(err)
+		return probe{}, fmt.Errorf("upload: %w", err)
+	}
+	return out.Probe, nil
+}
+
+// deleteCamera removes a camera.
+func (s *server) deleteCamera(camera string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, s.url("/api/cameras/"+camera), nil)
+	if err != nil {
+		return err
+	}
+	return s.do(req, nil)
+}
+
+// stats is the part of /api/stats the bench reads.
+type stats struct {
+	Server struct {
+		Sessions      int `json:"sessions"`
+		WSConnections int `json:"ws_connections"`
+	} `json:"server"`
+	Cameras []cameraStats `json:"cameras"`
+}
+
+type cameraStats struct {
+	ID        string            `json:"id"`
+	State     string            `json:"state"`
+	FPS       float64           `json:"fps"`
+	Viewers   map[string]int    `json:"viewers"`
+	Drops     map[string]uint64 `json:"drops"`
+	Published uint64            `json:"published"`
+	Encoded   uint64            `json:"encoded"`
+	Grabbed   uint64            `json:"grabbed"`
+}
+
+func (s *server) stats() (stats, error) {
+	var st stats
+	err := s.get("/api/stats", &st)
+	return st, err
+}
+
+func (st stats) camera(id string) (cameraStats, bool) {
+	for _, c := range st.Cameras {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return cameraStats{}, false
+}
+
+// viewers is the number of viewers of all cameras (snapshots excluded).
+func (st stats) viewers() int {
+	n := 0
+	for _, c := range st.Cameras {
+		for t, v := range c.Viewers {
+			if t != "snapshot" {
+				n += v
+			}
+		}
+	}
+	return n
+}
+
+// waitUntil polls /api/stats until cond holds or d passes.
+func (s *server) waitUntil(d time.Duration, cond func(stats) bool) (stats, error) {
+	deadline := time.Now().Add(d)
+	for {
+		st, err := s.stats()
+		if err == nil && cond(st) {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("condition not met within %v", d)
+			}
+			return st, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
