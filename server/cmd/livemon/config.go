@@ -29,6 +29,7 @@ type config struct {
 	Linger         time.Duration
 	MaxViewers     int
 	MaxPerCamera   int
+	Decoder        string
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.Linger, "linger", envDuration(env("linger", ""), 10*time.Second), "how long a camera keeps encoding after its last viewer leaves")
 	fs.IntVar(&c.MaxViewers, "max-viewers", envInt(env("max-viewers", ""), 0), "cap on viewers over all cameras (0: none)")
 	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
+	fs.StringVar(&c.Decoder, "decoder", env("decoder", decoderIsolated), "where videos are decoded: isolated (a child process per camera and per probe) or inprocess")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -78,6 +80,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Quality < 1 || c.Quality > 100 {
 		return c, errors.New("--quality must be between 1 and 100")
+	}
+	if c.Decoder != decoderIsolated && c.Decoder != decoderInProcess {
+		return c, errors.New("--decoder must be isolated or inprocess")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, errors.New("--log-format must be text or json")

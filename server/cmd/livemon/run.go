@@ -34,6 +34,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "gen-video" {
 		return genVideo(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && isChildCommand(args[0]) {
+		return runChild(ctx, args[0], args[1:])
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -50,12 +53,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer st.Close()
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
+	opener, prober := decoderBackend(cfg.Decoder, stderr)
 	mets := metrics.New()
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,
 		MaxFPS:       cfg.MaxFPS,
 		ProbeTimeout: cfg.ProbeTimeout,
-	}, camera.Deps{Store: st, Hub: h, Opener: opencv.Opener{}, Prober: prober{}, Logger: log, OnEncode: mets.Encoded})
+	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
 	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		return err
@@ -96,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version)
+	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version, "decoder", cfg.Decoder)
 
 	// Background work, each owned here and waited for below.
 	bgCtx, stopBG := context.WithCancel(context.Background())
@@ -175,10 +179,10 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// prober adapts opencv.Probe to camera.Prober.
-type prober struct{}
+// inProcessProber adapts opencv.Probe to camera.Prober.
+type inProcessProber struct{}
 
-func (prober) Probe(ctx context.Context, path string) (media.VideoInfo, error) {
+func (inProcessProber) Probe(ctx context.Context, path string) (media.VideoInfo, error) {
 	return opencv.Probe(ctx, path, opencv.Limits{})
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +25,20 @@ import (
 	"github.com/livemon/livemon/server/internal/marker"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain makes the test binary stand in for livemon as the isolated
+// decoder's child: run() starts /proc/self/exe, here this test binary,
+// with a hidden subcommand (decode-child, probe-child), which it serves
+// through run() as livemon would, with OpenCV.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && isChildCommand(os.Args[1]) {
+		if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "livemon:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // server is one run of the whole program.
 type server struct {
@@ -126,6 +141,23 @@ func getCamera(t *testing.T, addr, id string) camView {
 	return v
 }
 
+// waitRunning returns the camera's view once its decoder runs (before,
+// the position is not known yet).
+func waitRunning(t *testing.T, addr, id string) camView {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := getCamera(t, addr, id)
+		if v.State == "running" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("camera %s is %q, not running, after 20s", id, v.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 type part struct {
 	video, frame int
 	seq, epoch   uint64
@@ -205,7 +237,7 @@ func TestRunDemoAndRestart(t *testing.T) {
 
 	s = start(t, addr, data)
 	defer s.stop(t)
-	after := getCamera(t, addr, "demo")
+	after := waitRunning(t, addr, "demo")
 	if after.Epoch != before.Epoch {
 		t.Fatalf("epoch changed across restart: %d -> %d", before.Epoch, after.Epoch)
 	}

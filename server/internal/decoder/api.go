@@ -31,12 +31,22 @@
 //
 // Errors (open or read failures) set state error with a readable Err that
 // never names the file, and the loop retries after 0.5s, doubling to 30s,
-// back to 0.5s after a published frame; each retry counts in Restarts. A
-// watched, running loop that publishes nothing for 20s reopens the file.
-// A cgo call that never returns cannot be interrupted: Stop then blocks.
+// back to 0.5s after a published frame; each retry counts in Restarts. The
+// retry reopens the file and seeks to where the timeline is now: same
+// epoch, larger seq.
+//
+// Watchdog: a watched, running loop that publishes nothing for
+// StallTimeout (20s) reopens the file; this catches a source that answers
+// but makes no progress. A single call that never returns is the Source's
+// to bound: an isolating Source (package isolate) fails a call that takes
+// longer than StallTimeout, and a ContextOpener's Sources fail at once when
+// the loop's ctx ends, so Stop does not wait for them. An in-process cgo
+// call that never returns cannot be interrupted: Stop then blocks.
 package decoder
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -64,6 +74,33 @@ type Source interface {
 type Opener interface {
 	Open(path string) (Source, error)
 }
+
+// ContextOpener is an Opener whose Sources can be abandoned: once ctx
+// ends, an Open in progress and every call on the Source it returned fail
+// promptly instead of finishing their work (Close still releases
+// everything). When the decoder's Opener is one, the loop opens with its
+// own ctx, so Stop never waits for a hung call.
+type ContextOpener interface {
+	Opener
+	OpenContext(ctx context.Context, path string) (Source, error)
+}
+
+// GrabEncoder is a Source that can grab its next frame and encode it in
+// one call, which costs less than Grab then Encode when every call is a
+// round trip to another process (package isolate). GrabEncode returns
+// io.EOF, having encoded nothing, at the end of the file; the Source then
+// stays at the end, so a Grab after it returns io.EOF too. The loop uses
+// it to publish the frame right after the last one it read.
+type GrabEncoder interface {
+	Source
+	GrabEncode(quality int) ([]byte, error)
+}
+
+// ErrSourceBroken, wrapped in an error returned by a Source method, says
+// the Source cannot be used any more (for example, the process decoding
+// for it died). The loop then closes it and retries after its backoff,
+// rather than reading a failed SeekFrame as a file that cannot seek.
+var ErrSourceBroken = errors.New("video source broken")
 
 // Publisher receives frames; the hub implements it.
 type Publisher interface {

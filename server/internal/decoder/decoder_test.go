@@ -1,6 +1,7 @@
 package decoder_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -436,6 +437,119 @@ func TestBrokenFPSFallsBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A seek that fails because the source broke (its decoding process died)
+// is an error with the usual backoff, not a sign that the file cannot
+// seek: the retry seeks again.
+func TestBrokenSourceSeekRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newFakeOpener(10_000, 25)
+		o.brokenSeeks = 1
+		r := start(t, o, newFakeHub(true), decoder.Config{Frame: 5000, Seq: 100})
+		synctest.Wait()
+		if st := r.dec.Status(); st.State != media.StateError || st.Err != "seeking in the video failed" {
+			t.Fatalf("status %+v, want error after the broken seek", st)
+		}
+		if opens, closes, _, _ := o.counts(); opens != 1 || closes != 1 {
+			t.Fatalf("opens %d closes %d: reopened before the backoff", opens, closes)
+		}
+		advance(600 * time.Millisecond)
+		st := r.dec.Status()
+		if st.State != media.StateRunning || st.Restarts != 1 {
+			t.Fatalf("status %+v, want running after one restart", st)
+		}
+		frames := r.hub.published()
+		if len(frames) == 0 || fileFrame(frames[0]) < 5000 {
+			t.Fatalf("no frame from the timeline position after the retry")
+		}
+		checkRun(t, frames, 25)
+		if seeks := o.seekLog(); len(seeks) != 2 || seeks[1] < 5000 {
+			t.Fatalf("seeks %v, want the retry to seek again", seeks)
+		}
+	})
+}
+
+// A GrabEncoder source publishes exactly what Grab then Encode publish:
+// same seqs, same file frames, same states, through loops, an unknown
+// frame count, the end of a run, skipped frames and read errors.
+func TestGrabEncoderPlaysTheSame(t *testing.T) {
+	type played struct {
+		seqs, files []int
+		states      []media.State
+		grabEncodes int
+	}
+	for _, tc := range []struct {
+		name   string
+		frames int64
+		header int64 // frame count the header claims; -1: true count
+		failAt int64 // the grab of this file frame fails once
+		cfg    decoder.Config
+		run    time.Duration
+	}{
+		{"loop", 30, -1, -1, decoder.Config{Seq: 5, Loop: true}, 3 * time.Second},
+		{"loop unknown count", 30, 0, -1, decoder.Config{Loop: true}, 3 * time.Second},
+		{"loop header too long", 30, 45, -1, decoder.Config{Loop: true}, 3 * time.Second},
+		{"end", 20, -1, -1, decoder.Config{Seq: 7}, 2 * time.Second},
+		{"max fps", 1000, -1, -1, decoder.Config{MaxFPS: 10}, 2 * time.Second},
+		{"read error", 1000, -1, 130, decoder.Config{Frame: 100}, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]played
+			for i, ge := range []bool{false, true} {
+				synctest.Test(t, func(t *testing.T) {
+					o := newFakeOpener(tc.frames, 25)
+					o.infoFrames, o.failGrab, o.grabEncoder = tc.header, tc.failAt, ge
+					r := start(t, o, newFakeHub(true), tc.cfg)
+					advance(tc.run)
+					for _, f := range r.hub.published() {
+						got[i].seqs = append(got[i].seqs, int(f.Seq))
+						got[i].files = append(got[i].files, fileFrame(f))
+					}
+					got[i].states, _ = r.status.get()
+					got[i].grabEncodes = o.grabEncodes
+				})
+			}
+			plain, ge := got[0], got[1]
+			if tc.failAt >= 0 && !slices.Contains(plain.states, media.StateError) {
+				t.Fatalf("states %v, want an error", plain.states)
+			}
+			if len(plain.seqs) == 0 || ge.grabEncodes == 0 {
+				t.Fatalf("published %d frames, %d through GrabEncode", len(plain.seqs), ge.grabEncodes)
+			}
+			if !slices.Equal(plain.seqs, ge.seqs) || !slices.Equal(plain.files, ge.files) || !slices.Equal(plain.states, ge.states) {
+				t.Fatalf("Grab+Encode: seqs %v files %v states %v\nGrabEncode: seqs %v files %v states %v",
+					plain.seqs, plain.files, plain.states, ge.seqs, ge.files, ge.states)
+			}
+		})
+	}
+}
+
+// ctxOpener is a ContextOpener that records the ctx it is given.
+type ctxOpener struct {
+	*fakeOpener
+	ctx chan context.Context
+}
+
+func (o ctxOpener) OpenContext(ctx context.Context, path string) (decoder.Source, error) {
+	o.ctx <- ctx
+	return o.Open(path)
+}
+
+// A ContextOpener opens with the loop's ctx, which ends with Stop.
+func TestContextOpenerGetsLoopContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := ctxOpener{newFakeOpener(100, 25), make(chan context.Context, 1)}
+		d := decoder.Start(t.Context(), decoder.Config{Camera: "cam1", Path: testPath}, decoder.Deps{Opener: o, Publisher: newFakeHub(true)})
+		ctx := <-o.ctx
+		if ctx.Err() != nil {
+			t.Fatal("ctx ended before Stop")
+		}
+		d.Stop()
+		if ctx.Err() == nil {
+			t.Fatal("ctx not ended by Stop")
+		}
+	})
 }
 
 func TestStartFrame(t *testing.T) {

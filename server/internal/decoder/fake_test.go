@@ -35,10 +35,19 @@ type fakeOpener struct {
 	encodes  int // successful encodes
 	seeks    []int64
 	jpegs    map[int64][]byte
+
+	// brokenSeeks: the next brokenSeeks seeks fail with ErrSourceBroken.
+	brokenSeeks int
+	// grabEncoder: sources are decoder.GrabEncoders; grabEncodes counts
+	// successful GrabEncode calls.
+	grabEncoder bool
+	grabEncodes int
+	// failGrab: the grab of this frame fails once (not EOF); -1: none.
+	failGrab int64
 }
 
 func newFakeOpener(frames int64, fps float64) *fakeOpener {
-	return &fakeOpener{frames: frames, fps: fps, infoFrames: -1, slowGrab: -1, jpegs: make(map[int64][]byte)}
+	return &fakeOpener{frames: frames, fps: fps, infoFrames: -1, slowGrab: -1, failGrab: -1, jpegs: make(map[int64][]byte)}
 }
 
 func (o *fakeOpener) Open(path string) (decoder.Source, error) {
@@ -49,7 +58,26 @@ func (o *fakeOpener) Open(path string) (decoder.Source, error) {
 		return nil, fmt.Errorf("open %s: no such file", path)
 	}
 	o.opens++
+	if o.grabEncoder {
+		return &fakeGrabEncoder{fakeSource{o: o, cur: -1}}, nil
+	}
 	return &fakeSource{o: o, cur: -1}, nil
+}
+
+// fakeGrabEncoder is a fakeSource that also grabs and encodes in one call.
+type fakeGrabEncoder struct{ fakeSource }
+
+func (s *fakeGrabEncoder) GrabEncode(quality int) ([]byte, error) {
+	if err := s.Grab(); err != nil {
+		return nil, err
+	}
+	b, err := s.Encode(quality)
+	if err == nil {
+		s.o.mu.Lock()
+		s.o.grabEncodes++
+		s.o.mu.Unlock()
+	}
+	return b, err
 }
 
 func (o *fakeOpener) counts() (opens, closes, grabs, encodes int) {
@@ -108,8 +136,12 @@ func (s *fakeSource) Grab() error {
 	if s.closed {
 		return errors.New("grab on closed source")
 	}
-	if s.o.grabErrs > 0 {
-		s.o.grabErrs--
+	if s.o.grabErrs > 0 || s.o.failGrab == s.next {
+		if s.o.failGrab == s.next {
+			s.o.failGrab = -1
+		} else {
+			s.o.grabErrs--
+		}
 		s.cur = -1
 		return errors.New("read error")
 	}
@@ -138,6 +170,10 @@ func (s *fakeSource) SeekFrame(n int64) error {
 	defer s.o.mu.Unlock()
 	s.o.seeks = append(s.o.seeks, n)
 	s.cur = -1
+	if s.o.brokenSeeks > 0 {
+		s.o.brokenSeeks--
+		return fmt.Errorf("seek: %w: decoding process died", decoder.ErrSourceBroken)
+	}
 	if s.o.noSeek || n < 0 || n >= s.o.frames {
 		return errors.New("cannot seek")
 	}

@@ -90,7 +90,7 @@ func (d *Decoder) run(ctx context.Context) {
 func (p *player) iterate(ctx context.Context) error {
 	watched := p.watched()
 	if p.src == nil && (!p.opened || p.failed || (watched && !p.ended)) {
-		if err := p.open(); err != nil {
+		if err := p.open(ctx); err != nil {
 			return err
 		}
 	}
@@ -139,8 +139,14 @@ func (p *player) watched() bool {
 }
 
 // open opens the file. The first successful open starts the clock.
-func (p *player) open() error {
-	src, err := p.d.deps.Opener.Open(p.d.cfg.Path)
+func (p *player) open(ctx context.Context) error {
+	var src Source
+	var err error
+	if co, ok := p.d.deps.Opener.(ContextOpener); ok {
+		src, err = co.OpenContext(ctx, p.d.cfg.Path)
+	} else {
+		src, err = p.d.deps.Opener.Open(p.d.cfg.Path)
+	}
 	if err != nil {
 		return &runError{msg: "the video file could not be opened", err: err}
 	}
@@ -251,40 +257,15 @@ func (p *player) stallTimeout() time.Duration {
 
 // produce publishes the frame at timeline index t, file frame f.
 func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
-	for attempt := 0; ; attempt++ {
-		eof, err := p.moveTo(ctx, f)
-		if err != nil {
+	began := p.d.deps.Now()
+	jpeg, err := p.grabEncode(f)
+	if err != nil {
+		return err
+	}
+	if jpeg == nil {
+		if jpeg, f, began, err = p.readAndEncode(ctx, t, f); jpeg == nil || err != nil {
 			return err
 		}
-		if eof < 0 {
-			break
-		}
-		// The file has eof frames, whatever its header said.
-		if eof == 0 || attempt == 2 {
-			return &runError{msg: "the video has no frame that can be decoded"}
-		}
-		first := p.t0 + (eof - p.b0) // timeline index just past the pass
-		p.count = eof
-		if !p.d.looping() {
-			p.end()
-			return nil
-		}
-		p.t0, p.b0 = first, 0
-		var past bool
-		if f, past = p.target(t, true); past {
-			return nil
-		}
-		p.setPosition(t, f)
-	}
-	if p.d.deps.Now().Sub(p.lastFrameAt) > p.stallTimeout() {
-		// Reading took so long that the watchdog would have fired.
-		return &runError{msg: "no frame was produced for too long"}
-	}
-	began := p.d.deps.Now()
-	jpeg, err := p.src.Encode(p.d.cfg.Quality)
-	if err != nil {
-		p.next = -1
-		return &runError{msg: "a frame of the video could not be decoded", err: err}
 	}
 	p.d.encoded.Add(1)
 	now := p.d.deps.Now()
@@ -298,6 +279,72 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 		p.lastOut = now
 	}
 	return nil
+}
+
+// grabEncode reads and encodes file frame f in one call when the source is
+// a GrabEncoder and f is its next frame. It returns nil and no error when
+// it did not: the source cannot, f is elsewhere, or the file ended at f
+// (then readAndEncode meets the end again and handles it).
+func (p *player) grabEncode(f int64) ([]byte, error) {
+	ge, ok := p.src.(GrabEncoder)
+	if !ok || p.next != f {
+		return nil, nil
+	}
+	jpeg, err := ge.GrabEncode(p.d.cfg.Quality)
+	switch {
+	case err == nil:
+		p.next++
+		p.d.grabbed.Add(1)
+		return jpeg, nil
+	case errors.Is(err, io.EOF):
+		return nil, nil
+	default:
+		p.next = -1
+		return nil, &runError{msg: "reading the video failed", err: err}
+	}
+}
+
+// readAndEncode moves to file frame f for timeline index t (wrapping or
+// ending the run where the file ends) and encodes it. It returns the JPEG,
+// the file frame it shows and when its encoding began, or no JPEG and no
+// error when there is nothing to publish (the run ended).
+func (p *player) readAndEncode(ctx context.Context, t, f int64) (jpeg []byte, _ int64, began time.Time, err error) {
+	for attempt := 0; ; attempt++ {
+		eof, err := p.moveTo(ctx, f)
+		if err != nil {
+			return nil, f, time.Time{}, err
+		}
+		if eof < 0 {
+			break
+		}
+		// The file has eof frames, whatever its header said.
+		if eof == 0 || attempt == 2 {
+			return nil, f, time.Time{}, &runError{msg: "the video has no frame that can be decoded"}
+		}
+		first := p.t0 + (eof - p.b0) // timeline index just past the pass
+		p.count = eof
+		if !p.d.looping() {
+			p.end()
+			return nil, f, time.Time{}, nil
+		}
+		p.t0, p.b0 = first, 0
+		var past bool
+		if f, past = p.target(t, true); past {
+			return nil, f, time.Time{}, nil
+		}
+		p.setPosition(t, f)
+	}
+	if p.d.deps.Now().Sub(p.lastFrameAt) > p.stallTimeout() {
+		// Reading took so long that the watchdog would have fired.
+		return nil, f, time.Time{}, &runError{msg: "no frame was produced for too long"}
+	}
+	began = p.d.deps.Now()
+	jpeg, err = p.src.Encode(p.d.cfg.Quality)
+	if err != nil {
+		p.next = -1
+		return nil, f, time.Time{}, &runError{msg: "a frame of the video could not be decoded", err: err}
+	}
+	return jpeg, f, began, nil
 }
 
 func (p *player) publish(t, f int64, jpeg []byte, now time.Time) {
@@ -335,7 +382,7 @@ func (p *player) measure(now time.Time) {
 // frame index at which the file ended (eof >= 0) if it ended first.
 func (p *player) moveTo(ctx context.Context, f int64) (eof int64, err error) {
 	if p.src == nil {
-		if err := p.open(); err != nil {
+		if err := p.open(ctx); err != nil {
 			return -1, err
 		}
 	}
@@ -343,6 +390,10 @@ func (p *player) moveTo(ctx context.Context, f int64) (eof int64, err error) {
 		if p.seekFails < maxSeekFailures {
 			if err := p.src.SeekFrame(f); err == nil {
 				p.next, p.seekFails = f, 0
+			} else if errors.Is(err, ErrSourceBroken) {
+				// Not a file that cannot seek: retry after the backoff.
+				p.next = -1
+				return -1, &runError{msg: "seeking in the video failed", err: err}
 			} else {
 				// The position is now unspecified.
 				p.next = -1
@@ -352,7 +403,7 @@ func (p *player) moveTo(ctx context.Context, f int64) (eof int64, err error) {
 		}
 		if p.next != f && (p.next < 0 || f < p.next) {
 			p.closeSource()
-			if err := p.open(); err != nil {
+			if err := p.open(ctx); err != nil {
 				return -1, err
 			}
 		}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/decoder"
+	"github.com/livemon/livemon/server/internal/isolate"
+	"github.com/livemon/livemon/server/internal/opencv"
+)
+
+// Values of --decoder.
+const (
+	decoderIsolated  = "isolated"
+	decoderInProcess = "inprocess"
+)
+
+// decoderBackend returns what opens and probes videos. Isolated (the
+// default) runs OpenCV in child processes of this binary (package
+// isolate), so a video that crashes or hangs the decoder costs one camera
+// a restart, not the server; their standard error goes to stderr.
+// In-process calls OpenCV directly, for debugging and comparison.
+func decoderBackend(kind string, stderr io.Writer) (decoder.Opener, camera.Prober) {
+	if kind == decoderInProcess {
+		return opencv.Opener{}, inProcessProber{}
+	}
+	return isolate.Opener{Stderr: stderr}, isolate.Prober{Stderr: stderr}
+}
+
+// isChildCommand reports whether name is one of the hidden subcommands the
+// isolated decoder starts this binary with.
+func isChildCommand(name string) bool {
+	return name == isolate.DecodeCommand || name == isolate.ProbeCommand
+}
+
+// runChild runs a hidden child subcommand with OpenCV. It uses the
+// process's own standard input and output, which carry the protocol with
+// the parent (see package isolate).
+func runChild(ctx context.Context, name string, args []string) error {
+	if name == isolate.ProbeCommand {
+		return isolate.ProbeChild(ctx, args, inProcessProber{}.Probe)
+	}
+	return isolate.DecodeChild(args, opencv.Opener{})
+}

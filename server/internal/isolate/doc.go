@@ -1,0 +1,110 @@
+// Package isolate runs livemon's video decoding (OpenCV and FFmpeg, which
+// are C code) in child processes of the livemon binary, so a file that
+// makes the decoder crash, hang or run away costs one camera a restart
+// instead of taking the server, every camera and every viewer down.
+//
+// The parent side implements the decoder's and the camera manager's
+// interfaces, so nothing above them changes:
+//
+//   - Opener (a decoder.Opener and decoder.ContextOpener): Open starts
+//     "livemon decode-child" and returns a decoder.Source (and
+//     decoder.GrabEncoder) whose methods are requests to that child over
+//     its stdin and stdout. Pacing, looping, lazy encoding and the error
+//     backoff stay in package decoder.
+//   - Prober (a camera.Prober): Probe runs "livemon probe-child PATH" and
+//     kills it when ctx ends, so an upload's probe can always be abandoned.
+//
+// The child side is DecodeChild and ProbeChild, the bodies of those hidden
+// subcommands (ServeChild and ServeProbe are their testable cores). This
+// package does not import OpenCV: cmd/livemon hands them the opencv
+// Opener and Probe, and tests hand them package synth's pure-Go ones.
+//
+// # Concurrency
+//
+// Opener and Prober may be used from any goroutine; every Open and every
+// Probe starts its own child. A Source belongs to one goroutine, as
+// decoder.Source requires; only the ctx given to OpenContext acts on it
+// from elsewhere (it kills the child).
+//
+// # Faults
+//
+// A call on a Source fails, with an error wrapping decoder.ErrSourceBroken
+// and a *media.Error whose message is safe to show, when the child exits
+// or crashes, sends a reply that is not well formed, does not answer
+// within Opener.CallTimeout (default decoder.StallTimeout, 20 s), or when
+// the OpenContext ctx ends. The child is then killed if still alive and
+// always reaped (cmd.Wait) before the call returns; the Source stays
+// failed and Close only releases the pipes. The decoder reacts like to any
+// read error: state error with that message, retry after its backoff, and
+// reopen at the timeline's current position (same epoch, larger seq).
+// Close asks the child to close its file and exit, kills it if it has not
+// exited within 2 s, and reaps it: no child outlives its Source.
+//
+// Children die with the server: they are started with a parent-death
+// signal (SIGKILL, delivered also when the server itself is SIGKILLed) and
+// in their own process group (a terminal's Ctrl-C reaches only the server,
+// which then closes them in order), and a decode child also exits when its
+// stdin reaches EOF. The parent-death signal is tied to the thread that
+// started the child; Go only ends threads of goroutines that exit while
+// locked to one, which livemon's decoders never do.
+//
+// # Resource limits
+//
+// The parent passes Limits to the child as flags and the child applies
+// them to itself before it opens anything: an address-space limit
+// (RLIMIT_AS, default 4 GiB; skipped in race-detector builds, which
+// reserve terabytes of address space), a CPU-time limit (RLIMIT_CPU,
+// default 1 h of CPU per child: at the limit the child exits with status
+// ExitCPULimit, and the hard limit 10 s later kills it) and no core dumps.
+// Children also get MALLOC_ARENA_MAX=2 (unless set), so glibc's per-thread
+// heaps, 64 MiB of address space each, cannot exhaust the address-space
+// limit on a machine with many cores.
+//
+// # Protocol (decode child)
+//
+// All integers are big-endian. The parent writes one request and reads its
+// reply before it writes the next.
+//
+//	request: op (1 byte) | length (uint32) | payload (length bytes, at most 64 KiB)
+//	reply:   op (1 byte, echoes the request's) | status (1 byte) | length (uint32) | payload (at most 128 MiB)
+//
+//	op         request payload        OK reply payload
+//	'O' open   file path (UTF-8)      video info, see below
+//	'G' grab   -                      -           (status EOF at the end of the file)
+//	'E' encode quality (1 byte)       JPEG bytes  (must start FF D8)
+//	'F' frame  quality (1 byte)       JPEG bytes  (grab, then encode: one round trip; EOF as grab)
+//	'S' seek   frame (int64)          -
+//	'C' close  -                      -           (then the child exits)
+//
+//	status: 0 OK, 1 EOF, 2 error; an error's payload is kind (1 byte:
+//	a media.Kind, or 255 for an error without one) followed by its message.
+//	video info: width (uint32) | height (uint32) | fps (float64 bits) |
+//	frames (int64) | duration (int64 ns) | codec (rest, UTF-8)
+//
+// The first request must be open; the child serves until close or until
+// its stdin ends. The JPEG of an encode reply is read straight into the
+// slice Encode returns: one allocation and no copy beyond the pipe read.
+//
+// # Protocol (probe child)
+//
+// "probe-child [limit flags] -- PATH" writes one JSON object to stdout and
+// exits 0: {"info": {"width", "height", "fps", "frames", "duration_ns",
+// "codec"}} or {"error": {"kind": K, "message": "..."}}, where the
+// message is the *media.Error's user-safe text. No output (a crash) or a
+// non-zero exit without output counts as a video that cannot be used.
+//
+// # Fault switch (tests only)
+//
+// When the environment variable LIVEMON_CHILD_FAULT is set, a child
+// misbehaves on purpose; it exists so tests can prove the parent copes,
+// and nothing in livemon sets it. Its value is KIND or KIND:N, where N
+// (default 0) is the number of frames a decode child encodes before the
+// fault strikes at its next request (a probe child ignores N):
+//
+//	crash    the child kills itself with SIGSEGV, as a segfault in C would
+//	hang     the child stops answering (sleeps) and ignores its stdin
+//	garbage  the child writes bytes that are not a reply, then serves on
+//
+// The server (cmd/livemon) leaves the variable to its children's
+// environment like any other; an operator has no reason to set it.
+package isolate
