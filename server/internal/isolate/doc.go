@@ -58,7 +58,12 @@
 // ExitCPULimit, and the hard limit 10 s later kills it) and no core dumps.
 // Children also get MALLOC_ARENA_MAX=2 (unless set), so glibc's per-thread
 // heaps, 64 MiB of address space each, cannot exhaust the address-space
-// limit on a machine with many cores.
+// limit on a machine with many cores, and do not get the server's LIVEMON_*
+// environment (the access token may be there), the fault switch aside.
+//
+// This isolates faults, not privileges: a child runs as the server's user
+// and could read what the server can. Confining it (seccomp, Landlock, a
+// separate user) would be the next step.
 //
 // # Protocol (decode child)
 //

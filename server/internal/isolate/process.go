@@ -56,11 +56,20 @@ func (s spawn) command(ctx context.Context, sub string, extra ...string) *exec.C
 	return cmd
 }
 
-// childEnv is base plus extra (later entries win) and MALLOC_ARENA_MAX=2
-// unless either sets it: glibc's per-thread heaps reserve 64 MiB of address
-// space each, which on a many-core machine would eat the address-space limit.
+// childEnv is base without the server's own settings (LIVEMON_*, which
+// may hold the access token: a child decoding a hostile file has no use
+// for them), except the fault switch, plus extra (later entries win), plus
+// MALLOC_ARENA_MAX=2 unless either sets it: glibc's per-thread heaps
+// reserve 64 MiB of address space each, which on a many-core machine would
+// eat the address-space limit.
 func childEnv(base, extra []string) []string {
-	env := append(append([]string(nil), base...), extra...)
+	env := make([]string, 0, len(base)+len(extra)+1)
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "LIVEMON_") || strings.HasPrefix(kv, FaultEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, extra...)
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "MALLOC_ARENA_MAX=") {
 			return env
