@@ -45,22 +45,23 @@ func statFields(pid int) ([]string, error) {
 	return f, nil
 }
 
-// procCPU returns the CPU time of process pid and of its waited-for
-// children (utime+stime+cutime+cstime of /proc/PID/stat).
-func procCPU(pid int) (time.Duration, error) {
+// procCPU returns the user and system CPU time of process pid and of its
+// waited-for children (utime+cutime and stime+cstime of /proc/PID/stat).
+func procCPU(pid int) (user, sys time.Duration, err error) {
 	f, err := statFields(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var ticks float64
-	for _, k := range []int{11, 12, 13, 14} {
+	var t [4]float64
+	for i, k := range []int{11, 12, 13, 14} {
 		v, err := strconv.ParseUint(f[k], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
-		ticks += float64(v)
+		t[i] = float64(v)
 	}
-	return time.Duration(ticks / clockTicks * float64(time.Second)), nil
+	toDur := func(ticks float64) time.Duration { return time.Duration(ticks / clockTicks * float64(time.Second)) }
+	return toDur(t[0] + t[2]), toDur(t[1] + t[3]), nil
 }
 
 // descendants returns the live descendants of pid (the server's decoder
@@ -97,22 +98,23 @@ func descendants(pid int) []int {
 	return out
 }
 
-// treeCPU is the CPU time of pid and its descendants: their own times
-// plus those of children they have reaped. A child's time moves from its
-// own entry to its parent's cutime when it is reaped, so the sum stays
-// continuous.
-func treeCPU(pid int) (time.Duration, int) {
-	total, err := procCPU(pid)
+// treeCPU is the user and system CPU time of pid and its descendants:
+// their own times plus those of children they have reaped. A child's time
+// moves from its own entry to its parent's cutime when it is reaped, so
+// the sum stays continuous.
+func treeCPU(pid int) (user, sys time.Duration, children int) {
+	user, sys, err := procCPU(pid)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	kids := descendants(pid)
 	for _, c := range kids {
-		if d, err := procCPU(c); err == nil {
-			total += d
+		if u, s, err := procCPU(c); err == nil {
+			user += u
+			sys += s
 		}
 	}
-	return total, len(kids)
+	return user, sys, len(kids)
 }
 
 // selfCPU is this process's user+system time (the load generator).
@@ -201,17 +203,20 @@ func loadAvg() float64 {
 // cpuSnap is a point-in-time reading of every CPU counter a scenario
 // reports.
 type cpuSnap struct {
-	at       time.Time
-	server   time.Duration // the server and its descendants
-	children int           // live descendants of the server
-	self     time.Duration
-	busy     time.Duration
+	at        time.Time
+	server    time.Duration // the server and its descendants, user + system
+	serverSys time.Duration // the system part
+	children  int           // live descendants of the server
+	self      time.Duration
+	busy      time.Duration
 }
 
 func snapCPU(pid int) cpuSnap {
 	s := cpuSnap{at: time.Now(), self: selfCPU()}
 	if pid > 0 {
-		s.server, s.children = treeCPU(pid)
+		var user time.Duration
+		user, s.serverSys, s.children = treeCPU(pid)
+		s.server = user + s.serverSys
 	}
 	s.busy, _ = systemCPU()
 	return s
@@ -219,7 +224,7 @@ func snapCPU(pid int) cpuSnap {
 
 // cpuUse is the CPU used between two snapshots, in cores.
 type cpuUse struct {
-	Server, LoadGen, Other float64
+	Server, ServerSys, LoadGen, Other float64
 }
 
 func cpuBetween(a, b cpuSnap) cpuUse {
@@ -228,8 +233,9 @@ func cpuBetween(a, b cpuSnap) cpuUse {
 		return cpuUse{}
 	}
 	u := cpuUse{
-		Server:  (b.server - a.server).Seconds() / wall,
-		LoadGen: (b.self - a.self).Seconds() / wall,
+		Server:    (b.server - a.server).Seconds() / wall,
+		ServerSys: (b.serverSys - a.serverSys).Seconds() / wall,
+		LoadGen:   (b.self - a.self).Seconds() / wall,
 	}
 	u.Other = max((b.busy-a.busy).Seconds()/wall-u.Server-u.LoadGen, 0)
 	return u

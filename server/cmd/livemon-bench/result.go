@@ -40,6 +40,7 @@ type result struct {
 	// descendants (decoder children); ChildrenPeakMB is the descendants'
 	// part and Children their number at the end of the window.
 	ServerCores    float64 `json:"server_cpu_cores"`
+	ServerSysCores float64 `json:"server_sys_cpu_cores"` // the kernel's part of ServerCores
 	ServerPeakMB   float64 `json:"server_peak_rss_mb"`
 	ChildrenPeakMB float64 `json:"children_peak_rss_mb"`
 	Children       int     `json:"children"`
@@ -183,8 +184,8 @@ func slope(xs, ys []float64) float64 {
 
 // printTable writes results as a Markdown table.
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| scenario | transport | viewers | published fps | fps min | fps med | gap p50 ms | gap p99 ms | lat p50 ms | lat p99 ms | TTFF p50 ms | TTFF p99 ms | server cores | server peak RSS MB | MB/s | loadgen cores | other cores | errors |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | transport | viewers | published fps | fps min | fps med | gap p50 ms | gap p99 ms | lat p50 ms | lat p99 ms | TTFF p50 ms | TTFF p99 ms | server cores | of which kernel | server peak RSS MB | MB/s | loadgen cores | other cores | errors |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		name := r.Scenario
 		viewers := fmt.Sprint(r.Viewers)
@@ -198,11 +199,11 @@ func printTable(w io.Writer, rs []result) {
 		if r.Cameras > 0 {
 			pub = num(r.PublishedFPS, 1)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3f | %s | %.1f | %.3f | %.2f | %d |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3f | %.3f | %s | %.1f | %.3f | %.2f | %d |\n",
 			name, dash(r.Transport), viewers, pub,
 			num(r.FPSMin, 1), num(r.FPSMedian, 1), num(r.GapP50, 1), num(r.GapP99, 1),
 			num(r.LatP50, 1), num(r.LatP99, 1), num(r.TTFFP50, 1), num(r.TTFFP99, 1),
-			r.ServerCores, num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, r.LoadGenCores, r.OtherCores, r.Errors)
+			r.ServerCores, r.ServerSysCores, num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, r.LoadGenCores, r.OtherCores, r.Errors)
 	}
 }
 

@@ -129,6 +129,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // cameras whose counters count.
 func (b *bench) fillWindow(r *result, w window, cams ...string) {
 	r.ServerCores = round(w.cpu.Server, 3)
+	r.ServerSysCores = round(w.cpu.ServerSys, 3)
 	r.LoadGenCores = round(w.cpu.LoadGen, 3)
 	r.OtherCores = round(w.cpu.Other, 3)
 	r.ServerPeakMB = round(float64(w.peakKB+w.childKB)/1024, 1)
@@ -345,12 +346,13 @@ type fanoutSlope struct {
 	ToViewers   int     `json:"to_viewers"`
 	TwoPointMC  float64 `json:"millicores_per_viewer"`
 	LeastSqMC   float64 `json:"millicores_per_viewer_lsq"`
+	KernelMC    float64 `json:"kernel_millicores_per_viewer"`
 	LoadGenMC   float64 `json:"loadgen_millicores_per_viewer"`
 }
 
 func (b *bench) fanout(ctx context.Context) error {
 	for _, t := range []transport{transportWS, transportMJPEG} {
-		var xs, ys, gs []float64
+		var xs, ys, ks, gs []float64
 		for _, n := range b.o.fanout {
 			r, err := b.watch(ctx, "fanout", t, n, b.o.duration, false)
 			if err != nil {
@@ -359,6 +361,7 @@ func (b *bench) fanout(ctx context.Context) error {
 			b.add(r)
 			xs = append(xs, float64(n))
 			ys = append(ys, r.ServerCores)
+			ks = append(ks, r.ServerSysCores)
 			gs = append(gs, r.LoadGenCores)
 		}
 		if len(xs) >= 2 {
@@ -366,6 +369,7 @@ func (b *bench) fanout(ctx context.Context) error {
 			s := fanoutSlope{Kind: "slope", Run: b.run, Transport: string(t), FromViewers: int(xs[0]), ToViewers: int(xs[last]),
 				TwoPointMC: round(1000*(ys[last]-ys[0])/(xs[last]-xs[0]), 3),
 				LeastSqMC:  round(1000*slope(xs, ys), 3),
+				KernelMC:   round(1000*(ks[last]-ks[0])/(xs[last]-xs[0]), 3),
 				LoadGenMC:  round(1000*(gs[last]-gs[0])/(xs[last]-xs[0]), 3)}
 			b.slopes = append(b.slopes, s)
 			b.emitJSON(s)
@@ -381,10 +385,10 @@ func printSlopes(w io.Writer, ss []fanoutSlope) {
 	if len(ss) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "| fan-out cost | millicores per added viewer (server) | least squares over all counts | load generator |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| fan-out cost | millicores per added viewer (server) | of which kernel | least squares over all counts | load generator |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, s := range ss {
-		fmt.Fprintf(w, "| %s, %d to %d viewers | %.2f | %.2f | %.2f |\n", s.Transport, s.FromViewers, s.ToViewers, s.TwoPointMC, s.LeastSqMC, s.LoadGenMC)
+		fmt.Fprintf(w, "| %s, %d to %d viewers | %.2f | %.2f | %.2f | %.2f |\n", s.Transport, s.FromViewers, s.ToViewers, s.TwoPointMC, s.KernelMC, s.LeastSqMC, s.LoadGenMC)
 	}
 }
 
@@ -472,6 +476,7 @@ func (b *bench) resume(ctx context.Context) error {
 		c1 := snapCPU(b.srv.pid)
 		u := cpuBetween(c0, c1)
 		cpu.Server += u.Server / float64(b.o.rounds)
+		cpu.ServerSys += u.ServerSys / float64(b.o.rounds)
 		cpu.LoadGen += u.LoadGen / float64(b.o.rounds)
 		cpu.Other += u.Other / float64(b.o.rounds)
 		if kb, ckb := peakRSS(b.srv.pid); kb > 0 {
@@ -508,7 +513,7 @@ func (b *bench) resume(ctx context.Context) error {
 	r.TTFFP50, r.TTFFP99, r.TTFFMax = round(quantile(ttff, 0.5), 1), round(quantile(ttff, 0.99), 1), round(maxOf(ttff), 1)
 	r.LatP50, r.LatP99 = round(quantile(lats, 0.5), 1), round(quantile(lats, 0.99), 1)
 	r.FPSMin, r.FPSMedian, r.GapP50, r.GapP99, r.GapMax, r.PublishedFPS = -1, -1, -1, -1, -1, -1
-	r.ServerCores, r.LoadGenCores, r.OtherCores = round(cpu.Server, 3), round(cpu.LoadGen, 3), round(cpu.Other, 3)
+	r.ServerCores, r.ServerSysCores, r.LoadGenCores, r.OtherCores = round(cpu.Server, 3), round(cpu.ServerSys, 3), round(cpu.LoadGen, 3), round(cpu.Other, 3)
 	r.ServerPeakMB = round(float64(peakKB)/1024, 1)
 	r.Load1 = loadAvg()
 	r.Extra = map[string]string{
