@@ -430,7 +430,7 @@ func (b *bench) resume(ctx context.Context) error {
 	_ = sleepCtx(ctx, time.Second)
 	var all []*viewer
 	r := result{Scenario: "resume", Transport: string(transportWS), Viewers: n, Cameras: 1, SourceFPS: b.sourceFPS}
-	var welcome []float64
+	var welcome, dial []float64
 	var cpu cpuUse
 	var peakKB int64
 	var notResumed, stale, lostSession int
@@ -487,6 +487,9 @@ func (b *bench) resume(ctx context.Context) error {
 			if st.welcome > 0 {
 				welcome = append(welcome, ms(st.welcome))
 			}
+			if st.dial > 0 {
+				dial = append(dial, ms(st.dial))
+			}
 			if !st.resumed {
 				notResumed++
 			}
@@ -519,14 +522,16 @@ func (b *bench) resume(ctx context.Context) error {
 	r.Extra = map[string]string{
 		"rounds":              fmt.Sprint(b.o.rounds),
 		"resumes":             fmt.Sprint(len(ttff)),
+		"dial_p50_ms":         fmt.Sprintf("%.1f", quantile(dial, 0.5)),
+		"dial_p99_ms":         fmt.Sprintf("%.1f", quantile(dial, 0.99)),
 		"welcome_p50_ms":      fmt.Sprintf("%.1f", quantile(welcome, 0.5)),
 		"welcome_p99_ms":      fmt.Sprintf("%.1f", quantile(welcome, 0.99)),
 		"not_resumed":         fmt.Sprint(notResumed),
 		"stale_first_frames":  fmt.Sprint(stale),
 		"release_wait_max_ms": fmt.Sprintf("%.0f", maxOf(releaseWait)),
 	}
-	r.Notes = fmt.Sprintf("%d rounds of %d simultaneous reconnects after the server released every session (waited up to %.0f ms); latency is of the first frame; CPU from reconnect to the last first frame; not resumed %d, stale first frames %d",
-		b.o.rounds, n, maxOf(releaseWait), notResumed, stale)
+	r.Notes = fmt.Sprintf("%d rounds of %d simultaneous reconnects after the server released every session (waited up to %.0f ms); TTFF = connect and upgrade (p50 %.1f, p99 %.1f ms) + hello to welcome (p50 %.1f, p99 %.1f ms) + the first frame; latency is of the first frame; CPU from reconnect to the last first frame; not resumed %d, stale first frames %d",
+		b.o.rounds, n, maxOf(releaseWait), quantile(dial, 0.5), quantile(dial, 0.99), quantile(welcome, 0.5), quantile(welcome, 0.99), notResumed, stale)
 	b.add(r)
 	b.waitNoViewers()
 	return nil

@@ -78,15 +78,16 @@ type viewerState struct {
 	// firstFrame is the delay from starting to connect to the first
 	// complete frame; 0 if none.
 	firstFrame time.Duration
-	// welcome is the delay from sending hello to receiving welcome
-	// (WebSocket only).
-	welcome time.Duration
-	session string // WebSocket session id
-	resumed bool
-	epoch   uint64 // epoch of the first frame (WebSocket only)
-	first   sample // the first frame
-	samples []sample
-	err     error // why the viewer stopped early, if it did
+	// dial is the delay from starting to an open connection (WebSocket:
+	// upgraded); welcome the delay from sending hello to receiving
+	// welcome (WebSocket only).
+	dial, welcome time.Duration
+	session       string // WebSocket session id
+	resumed       bool
+	epoch         uint64 // epoch of the first frame (WebSocket only)
+	first         sample // the first frame
+	samples       []sample
+	err           error // why the viewer stopped early, if it did
 }
 
 // viewer is one client.
@@ -201,6 +202,14 @@ func (v *viewer) setup(welcome time.Duration, session string, resumed bool) {
 	v.st.welcome, v.st.session, v.st.resumed = welcome, session, resumed
 }
 
+// connected records the time the connection took.
+func (v *viewer) connected() {
+	d := time.Since(v.started)
+	v.smu.Lock()
+	defer v.smu.Unlock()
+	v.st.dial = d
+}
+
 // record stores one received frame and reports whether the viewer should
 // stall now.
 func (v *viewer) record(now time.Time, epoch uint64, ts int64, seq uint64, size int, first chan<- *viewer) bool {
@@ -258,6 +267,7 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
+	v.connected()
 	if !v.setConn(c.UnderlyingConn()) {
 		_ = c.Close()
 		return nil
@@ -377,6 +387,7 @@ func (v *viewer) runMJPEG(first chan<- *viewer) error {
 		return nil
 	}
 	defer conn.Close()
+	v.connected()
 	req := "GET /api/cameras/" + v.cfg.camera + "/mjpeg HTTP/1.1\r\nHost: " + v.cfg.host +
 		"\r\nUser-Agent: livemon-bench\r\nAccept: image/*\r\n\r\n"
 	_ = conn.SetDeadline(time.Now().Add(setupTimeout))
