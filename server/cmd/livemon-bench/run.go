@@ -176,6 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer srv.stop() // on a panic; the normal path stops it below
 	logf("server pid %d on %s, data %s", srv.pid, srv.host, dataDir)
 	b := &bench{o: o, srv: srv, base: time.Now(), run: runID, input: input, deadline: deadline, logf: logf,
 		jsonl: func(v any) { _ = enc.Encode(v) }}

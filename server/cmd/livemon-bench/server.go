@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,9 @@ type server struct {
 	pid  int
 	done chan error // receives cmd.Wait's result; nil if not started here
 	log  *os.File
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // serverOptions are the flags the bench passes to livemon.
@@ -95,21 +99,24 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// stop sends SIGTERM, waits up to 10 s, then kills.
+// stop sends SIGTERM, waits up to 10 s, then kills. Calling it again
+// returns the first call's result.
 func (s *server) stop() error {
 	if s.cmd == nil {
 		return nil
 	}
-	defer s.log.Close()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		return err
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		return errors.New("server did not stop within 10s; killed")
-	}
+	s.stopOnce.Do(func() {
+		defer s.log.Close()
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case s.stopErr = <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			s.stopErr = errors.New("server did not stop within 10s; killed")
+		}
+	})
+	return s.stopErr
 }
 
 func (s *server) url(path string) string { return "http://" + s.host + path }
