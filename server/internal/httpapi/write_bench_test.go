@@ -208,34 +208,12 @@ func benchMJPEGWrite(b *testing.B, n int) {
 	srv := benchServer(Deps{Hub: h})
 	acks := make(chan error, n)
 	stop := make(chan struct{})
-	// handleMJPEG's response set-up and frame loop, without the camera
-	// lookup and viewer accounting done once per stream.
+	// handleMJPEG's streaming loop, without the camera lookup and viewer
+	// accounting done once per stream.
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sub := h.Subscribe(benchCamera, hub.SubscribeOptions{Transport: "mjpeg"})
 		defer sub.Close()
-		hd := w.Header()
-		hd.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		for {
-			select {
-			case <-stop:
-				return
-			case <-r.Context().Done():
-				return
-			case <-sub.Ready():
-				f, ok := sub.Next()
-				if !ok {
-					continue
-				}
-				acks <- srv.writePart(rc, w, f)
-			}
-		}
+		_ = srv.streamMJPEG(w, r, sub, stop, func(err error) { acks <- err })
 	}))
 	defer ts.Close()
 
