@@ -199,7 +199,11 @@ func pdeathParent(path string) error {
 	for range 1000 {
 		entries, _ := os.ReadDir("/proc")
 		for _, e := range entries {
-			if pid, ppid, _, ok := procStat(e.Name()); ok && strconv.Itoa(ppid) == me {
+			// Only the decode child: Go's os package may fork a short-lived
+			// child of its own (a check that clone can return a pidfd).
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if pid, ppid, _, ok := procStat(e.Name()); ok && strconv.Itoa(ppid) == me &&
+				strings.Contains(string(cmdline), isolate.DecodeCommand) {
 				fmt.Println(pid)
 				time.Sleep(time.Hour)
 			}
