@@ -38,12 +38,13 @@ type options struct {
 	rounds     int
 	slowN      int
 	maxCameras int
+	isoRounds  int
 	budget     time.Duration
 	micro      bool
 	keep       bool
 }
 
-var allScenarios = []string{"idle", "fanout", "slow", "resume", "cameras"}
+var allScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -69,6 +70,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "resume-rounds", 3, "reconnect rounds in the resume scenario")
 	fs.IntVar(&o.slowN, "slow-viewers", 200, "viewers in the slow-viewer scenario (10% stall)")
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
+	fs.IntVar(&o.isoRounds, "isolation-rounds", 3, "rounds of the isolation scenario (each watches both decoder modes for --window)")
 	fs.DurationVar(&o.budget, "budget", 9*time.Minute, "total time limit; the cameras scenario stops stepping near it")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
 	fs.BoolVar(&o.keep, "keep", false, "keep the server's temporary data dir")
@@ -82,7 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3"} {
+		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3", "isolation-rounds": "1"} {
 			if !set[name] {
 				_ = fs.Set(name, v)
 			}
@@ -107,8 +109,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.fanout = append(o.fanout, n)
 	}
-	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 {
-		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32")
+	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 {
+		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20")
 	}
 	if o.duration <= 0 || o.window <= 0 || o.rounds < 1 || o.rounds > 10 {
 		return o, errors.New("--duration and --window must be positive, --resume-rounds 1-10")
@@ -200,6 +202,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(&tbl)
 	printSlopes(&tbl, b.slopes)
 	fmt.Fprintln(&tbl)
+	if b.iso != nil {
+		printIsolation(&tbl, b.iso)
+		fmt.Fprintln(&tbl)
+	}
 	if len(micros) > 0 {
 		printMicro(&tbl, micros)
 		fmt.Fprintln(&tbl)

@@ -96,6 +96,14 @@ type GrabEncoder interface {
 	GrabEncode(quality int) ([]byte, error)
 }
 
+// EncodeTimer is a Source that knows how long producing the JPEG it last
+// returned took, because the work was done elsewhere or ahead of the call
+// (package isolate reads the next frame ahead while the loop sleeps). The
+// loop reports that time to OnEncode instead of the call's duration.
+type EncodeTimer interface {
+	EncodeTime() time.Duration
+}
+
 // ErrSourceBroken, wrapped in an error returned by a Source method, says
 // the Source cannot be used any more (for example, the process decoding
 // for it died). The loop then closes it and retries after its backoff,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -520,6 +521,42 @@ func TestGrabEncoderPlaysTheSame(t *testing.T) {
 			if !slices.Equal(plain.seqs, ge.seqs) || !slices.Equal(plain.files, ge.files) || !slices.Equal(plain.states, ge.states) {
 				t.Fatalf("Grab+Encode: seqs %v files %v states %v\nGrabEncode: seqs %v files %v states %v",
 					plain.seqs, plain.files, plain.states, ge.seqs, ge.files, ge.states)
+			}
+		})
+	}
+}
+
+// OnEncode gets the encode time an EncodeTimer source reports (work done
+// ahead or elsewhere), else the time the calls took.
+func TestOnEncodeUsesEncodeTimer(t *testing.T) {
+	for _, timer := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			o := newFakeOpener(100, 25)
+			o.grabEncoder = timer
+			h := newFakeHub(true)
+			var mu sync.Mutex
+			var took []time.Duration
+			d := decoder.Start(t.Context(), decoder.Config{Camera: "cam1", Path: testPath, Epoch: 1, Speed: 1, Quality: 80}, decoder.Deps{
+				Opener: o, Publisher: h, Watcher: h,
+				OnEncode: func(d time.Duration, size int) {
+					mu.Lock()
+					took = append(took, d)
+					mu.Unlock()
+				},
+			})
+			advance(time.Second)
+			d.Stop()
+			want := time.Duration(0) // the fake's calls take no (fake) time
+			if timer {
+				want = fakeEncodeTime
+			}
+			if len(took) < 10 {
+				t.Fatalf("%d frames encoded", len(took))
+			}
+			for _, d := range took {
+				if d != want {
+					t.Fatalf("EncodeTimer %v: OnEncode got %v, want %v", timer, d, want)
+				}
 			}
 		})
 	}

@@ -64,8 +64,13 @@ func (o *fakeOpener) Open(path string) (decoder.Source, error) {
 	return &fakeSource{o: o, cur: -1}, nil
 }
 
-// fakeGrabEncoder is a fakeSource that also grabs and encodes in one call.
+// fakeGrabEncoder is a fakeSource that also grabs and encodes in one call
+// and says each frame took fakeEncodeTime (decoder.EncodeTimer).
 type fakeGrabEncoder struct{ fakeSource }
+
+const fakeEncodeTime = 7 * time.Millisecond
+
+func (s *fakeGrabEncoder) EncodeTime() time.Duration { return fakeEncodeTime }
 
 func (s *fakeGrabEncoder) GrabEncode(quality int) ([]byte, error) {
 	if err := s.Grab(); err != nil {

@@ -270,7 +270,11 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 	p.d.encoded.Add(1)
 	now := p.d.deps.Now()
 	if p.d.deps.OnEncode != nil {
-		p.d.deps.OnEncode(now.Sub(began), len(jpeg))
+		took := now.Sub(began)
+		if et, ok := p.src.(EncodeTimer); ok {
+			took = et.EncodeTime()
+		}
+		p.d.deps.OnEncode(took, len(jpeg))
 	}
 	p.publish(t, f, jpeg, now)
 	// Keep the MaxFPS grid unless far behind it.

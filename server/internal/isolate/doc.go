@@ -53,9 +53,14 @@
 // The parent passes Limits to the child as flags and the child applies
 // them to itself before it opens anything: an address-space limit
 // (RLIMIT_AS, default 4 GiB; skipped in race-detector builds, which
-// reserve terabytes of address space), a CPU-time limit (RLIMIT_CPU,
-// default 1 h of CPU per child: at the limit the child exits with status
-// ExitCPULimit, and the hard limit 10 s later kills it) and no core dumps.
+// reserve terabytes of address space), a CPU-time rate limit and no core
+// dumps. The rate limit is MaxCPU per CPUWindow (default: half the
+// machine's cores, at least one, over a minute): the child sets RLIMIT_CPU
+// to the CPU it has used plus MaxCPU, and moves it forward so at the start
+// of every window. A child that uses more within a window gets SIGXCPU and
+// exits with status ExitCPULimit (the parent reports "reached its
+// CPU-time limit" and retries after its backoff); one that stays within
+// it plays for as long as it is watched, however much CPU that adds up to.
 // Children also get MALLOC_ARENA_MAX=2 (unless set), so glibc's per-thread
 // heaps, 64 MiB of address space each, cannot exhaust the address-space
 // limit on a machine with many cores, and do not get the server's LIVEMON_*
@@ -67,8 +72,11 @@
 //
 // # Protocol (decode child)
 //
-// All integers are big-endian. The parent writes one request and reads its
-// reply before it writes the next.
+// All integers are big-endian. The child serves requests in order, one
+// reply per request. The parent has at most two requests outstanding: after
+// a frame reply it sends the next frame request at once (read-ahead, so the
+// child decodes while the parent sleeps until that frame is due) and reads
+// its reply when it needs a frame, or before any other request.
 //
 //	request: op (1 byte) | length (uint32) | payload (length bytes, at most 64 KiB)
 //	reply:   op (1 byte, echoes the request's) | status (1 byte) | length (uint32) | payload (at most 128 MiB)
@@ -76,8 +84,8 @@
 //	op         request payload        OK reply payload
 //	'O' open   file path (UTF-8)      video info, see below
 //	'G' grab   -                      -           (status EOF at the end of the file)
-//	'E' encode quality (1 byte)       JPEG bytes  (must start FF D8)
-//	'F' frame  quality (1 byte)       JPEG bytes  (grab, then encode: one round trip; EOF as grab)
+//	'E' encode quality (1 byte)       work | JPEG (the JPEG must start FF D8)
+//	'F' frame  quality (1 byte)       work | JPEG (grab, then encode: one round trip; EOF as grab)
 //	'S' seek   frame (int64)          -
 //	'C' close  -                      -           (then the child exits)
 //
@@ -85,10 +93,18 @@
 //	a media.Kind, or 255 for an error without one) followed by its message.
 //	video info: width (uint32) | height (uint32) | fps (float64 bits) |
 //	frames (int64) | duration (int64 ns) | codec (rest, UTF-8)
+//	work: the child's time for the request (uint64 ns), which the
+//	parent reports as the frame's encode time (decoder.EncodeTimer).
 //
 // The first request must be open; the child serves until close or until
 // its stdin ends. The JPEG of an encode reply is read straight into the
 // slice Encode returns: one allocation and no copy beyond the pipe read.
+//
+// Both ends of both pipes block in the kernel, outside Go's poller (whose
+// thread would wake for every reply arriving while the decoder sleeps);
+// a call's time limit is a timer that kills the child. The child runs its
+// Go code on one processor (GOMAXPROCS=1 unless set): its loop only
+// waits on a pipe, and the decoding runs in C threads.
 //
 // # Protocol (probe child)
 //

@@ -45,14 +45,7 @@ func frame(t *testing.T, src decoder.Source) int {
 		t.Fatalf("Grab: %v", err)
 	}
 	b, err := src.Encode(80)
-	if err != nil {
-		t.Fatalf("Encode: %v", err)
-	}
-	v, n, ok := synth.ReadMarker(b)
-	if !ok || v != spec.Video {
-		t.Fatalf("frame marker %d/%d ok=%v", v, n, ok)
-	}
-	return n
+	return marker(t, b, err)
 }
 
 // A child serves the same video the in-process source does: info, frames,
@@ -102,6 +95,195 @@ func TestSourceLikeInProcess(t *testing.T) {
 	}
 	if err := src.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	noChildren(t)
+}
+
+// marker returns a JPEG's frame marker, failing the test if it has none.
+func marker(t *testing.T, b []byte, err error) int {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, n, ok := synth.ReadMarker(b)
+	if !ok || v != spec.Video {
+		t.Fatalf("frame marker %d/%d ok=%v", v, n, ok)
+	}
+	return n
+}
+
+// The frame read ahead after GrabEncode is what every call order the
+// decoder uses expects: the next GrabEncode, a Grab (skipping a frame)
+// with or without an Encode after it, a seek, an Encode of the frame
+// GrabEncode returned, a change of quality, the end of the file and Close.
+func TestReadAhead(t *testing.T) {
+	path := writeSynth(t, spec)
+	src := open(t, isolate.Opener{CallTimeout: promptly}, path)
+	ge := src.(decoder.GrabEncoder)
+	at := func(q int) int { t.Helper(); b, err := ge.GrabEncode(q); return marker(t, b, err) }
+	next := func() int { t.Helper(); return at(80) }
+	for i := range 3 {
+		if n := next(); n != i {
+			t.Fatalf("GrabEncode %d: frame %d", i, n)
+		}
+	}
+	if et := src.(decoder.EncodeTimer).EncodeTime(); et <= 0 || et > promptly {
+		t.Fatalf("EncodeTime = %v, want the child's time for the frame", et)
+	}
+	// Encode without a grab: the frame GrabEncode returned, again.
+	if b, err := src.Encode(80); marker(t, b, err) != 2 {
+		t.Fatal("Encode after GrabEncode: not frame 2")
+	}
+	// Skip frames 3 and 4 (the first is the one read ahead), encode 5.
+	for range 2 {
+		if err := src.Grab(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := frame(t, src); n != 5 {
+		t.Fatalf("after skipping two frames: frame %d, want 5", n)
+	}
+	if n := next(); n != 6 {
+		t.Fatalf("GrabEncode after Grab and Encode: frame %d, want 6", n)
+	}
+	// Another quality than the frame read ahead: still the next frame.
+	if n := at(50); n != 7 {
+		t.Fatalf("GrabEncode at quality 50: frame %d, want 7", n)
+	}
+	if n := next(); n != 8 {
+		t.Fatalf("GrabEncode back at quality 80: frame %d, want 8", n)
+	}
+	// A seek drops the frame read ahead.
+	if err := src.SeekFrame(20); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n != 20 {
+		t.Fatalf("GrabEncode after seek: frame %d, want 20", n)
+	}
+	// Grab of the frame read ahead, then a seek back before it.
+	if err := src.Grab(); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.SeekFrame(10); err != nil {
+		t.Fatal(err)
+	}
+	if n := frame(t, src); n != 10 {
+		t.Fatalf("Grab and Encode after seek: frame %d, want 10", n)
+	}
+	// The end: the frame read ahead past the last is io.EOF, twice.
+	if err := src.SeekFrame(int64(spec.Frames - 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); int64(n) != spec.Frames-1 {
+		t.Fatalf("last frame %d", n)
+	}
+	if _, err := ge.GrabEncode(80); !errors.Is(err, io.EOF) {
+		t.Fatalf("GrabEncode past the end = %v, want io.EOF", err)
+	}
+	if err := src.Grab(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Grab past the end = %v, want io.EOF", err)
+	}
+	// Close with a frame read ahead and unread.
+	if err := src.SeekFrame(0); err != nil {
+		t.Fatal(err)
+	}
+	next()
+	if err := src.Close(); err != nil {
+		t.Fatalf("Close with a frame read ahead: %v", err)
+	}
+	noChildren(t)
+}
+
+// A child that hangs while it reads a frame ahead fails the next call
+// after the call timeout, not before and not never.
+func TestReadAheadHang(t *testing.T) {
+	path := writeSynth(t, spec)
+	src := open(t, isolate.Opener{CallTimeout: callTimeout, Env: []string{isolate.FaultEnv + "=hang:2"}}, path)
+	ge := src.(decoder.GrabEncoder)
+	for i := range 2 {
+		if b, err := ge.GrabEncode(80); marker(t, b, err) != i {
+			t.Fatalf("not frame %d", i)
+		}
+	}
+	// The request for frame 2 went ahead and met the fault.
+	time.Sleep(callTimeout / 2)
+	began := time.Now()
+	_, err := ge.GrabEncode(80)
+	if !errors.Is(err, decoder.ErrSourceBroken) || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("GrabEncode from a hung child = %v, want a broken source that did not answer", err)
+	}
+	if took := time.Since(began); took < callTimeout {
+		t.Fatalf("failed after %v, before the call timeout %v", took, callTimeout)
+	}
+	src.Close()
+	noChildren(t)
+}
+
+// Frames reach the parent through the shared frame buffer, and one larger
+// than the buffer through the pipe, whole.
+func TestFrameBufferAndLargeFrames(t *testing.T) {
+	for _, size := range []int{150_000, 17 << 20} {
+		o := isolate.Opener{CallTimeout: promptly, Env: []string{openerEnv + "=fixed:" + strconv.Itoa(size)}}
+		src := open(t, o, "any")
+		ge := src.(decoder.GrabEncoder)
+		for i := range 3 {
+			b, err := ge.GrabEncode(80)
+			if err != nil || len(b) != size || b[0] != 0xFF || b[1] != 0xD8 || b[size-1] != byte(size-1) {
+				t.Fatalf("size %d, frame %d: %d bytes, %v", size, i, len(b), err)
+			}
+		}
+		maps, err := os.ReadFile("/proc/" + strconv.Itoa(onlyChild(t)) + "/maps")
+		if err != nil || !strings.Contains(string(maps), "livemon-frames") {
+			t.Fatalf("the child has no frame buffer mapped (%v)", err)
+		}
+		if err := src.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noChildren(t)
+}
+
+// A child that uses more CPU than its budget within a window is stopped,
+// with an error that says so.
+func TestCPULimitStopsRunaway(t *testing.T) {
+	o := isolate.Opener{
+		CallTimeout: promptly,
+		Limits:      isolate.Limits{MaxCPU: time.Second, CPUWindow: time.Minute},
+		Env:         []string{openerEnv + "=fixed:1000:400ms"},
+	}
+	src := open(t, o, "any")
+	ge := src.(decoder.GrabEncoder)
+	var err error
+	for i := 0; i < 20 && err == nil; i++ { // 8 s of CPU at most
+		_, err = ge.GrabEncode(80)
+	}
+	var me *media.Error
+	if !errors.Is(err, decoder.ErrSourceBroken) || !errors.As(err, &me) || me.Message != "the video decoder process reached its CPU-time limit" {
+		t.Fatalf("runaway child: %v, want the CPU-time limit", err)
+	}
+	src.Close()
+	noChildren(t)
+}
+
+// The CPU budget is per window: a child using half a core plays on well
+// past one window's budget in total.
+func TestCPULimitIsARate(t *testing.T) {
+	const work = 250 * time.Millisecond
+	o := isolate.Opener{
+		CallTimeout: promptly,
+		Limits:      isolate.Limits{MaxCPU: time.Second, CPUWindow: time.Second},
+		Env:         []string{openerEnv + "=fixed:1000:" + work.String()},
+	}
+	src := open(t, o, "any")
+	ge := src.(decoder.GrabEncoder)
+	for i := range 12 { // 3 s of CPU in all, at most 0.5 cores
+		if _, err := ge.GrabEncode(80); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		time.Sleep(work)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
 	}
 	noChildren(t)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,11 +17,13 @@ import (
 // Defaults for Limits.
 const (
 	DefaultMaxMemory = 4 << 30
-	DefaultMaxCPU    = time.Hour
-	// cpuGrace is how long after the soft CPU limit (SIGXCPU, a clean exit
-	// with ExitCPULimit) the hard limit kills the child outright.
-	cpuGrace = 10 * time.Second
+	DefaultCPUWindow = time.Minute
 )
+
+// DefaultMaxCPU is the CPU time a child may use per DefaultCPUWindow: half
+// the machine's cores, at least one, for the whole window. A 720p30 camera
+// needs about a quarter of one core.
+var DefaultMaxCPU = time.Duration(max(1, runtime.NumCPU()/2)) * DefaultCPUWindow
 
 // Limits bound one child's resources. The parent passes them as flags and
 // the child applies them to itself before opening any file.
@@ -29,9 +32,15 @@ type Limits struct {
 	// 0 means DefaultMaxMemory, negative means none. Race-detector builds
 	// skip it.
 	MaxMemory int64
-	// MaxCPU is the CPU time a child may use over its life (RLIMIT_CPU):
-	// 0 means DefaultMaxCPU, negative means none.
+	// MaxCPU is the CPU time a child may use per CPUWindow (enforced with
+	// RLIMIT_CPU, which the child moves forward at the start of every
+	// window): 0 means DefaultMaxCPU, negative means none. It is a rate,
+	// not a lifetime budget: a child that plays for days within it is
+	// never stopped.
 	MaxCPU time.Duration
+	// CPUWindow is the window of MaxCPU: 0 means DefaultCPUWindow. At
+	// least a second.
+	CPUWindow time.Duration
 }
 
 func (l Limits) memory() int64 {
@@ -54,25 +63,35 @@ func (l Limits) cpu() time.Duration {
 	return max(l.MaxCPU, time.Second)
 }
 
+func (l Limits) window() time.Duration {
+	if l.CPUWindow <= 0 {
+		return DefaultCPUWindow
+	}
+	return max(l.CPUWindow, time.Second)
+}
+
 // args renders the limits as the children's flags (0: no limit).
 func (l Limits) args() []string {
 	return []string{
 		"--max-memory", strconv.FormatInt(l.memory(), 10),
 		"--max-cpu", l.cpu().String(),
+		"--cpu-window", l.window().String(),
 	}
 }
 
 // parseChildArgs parses a child's flags; it returns the limits and the
 // arguments after them.
-func parseChildArgs(name string, args []string, stderr io.Writer) (Limits, []string, error) {
+func parseChildArgs(name string, args []string, stderr io.Writer) (childConfig, []string, error) {
 	fs := flag.NewFlagSet("livemon "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mem := fs.Int64("max-memory", DefaultMaxMemory, "address-space limit in bytes (0: none)")
-	cpu := fs.Duration("max-cpu", DefaultMaxCPU, "CPU-time limit (0: none)")
+	cpu := fs.Duration("max-cpu", DefaultMaxCPU, "CPU time per --cpu-window (0: none)")
+	win := fs.Duration("cpu-window", DefaultCPUWindow, "window of --max-cpu")
+	fb := fs.Int("frame-buffer", 0, "size of the shared frame buffer at file descriptor 3 (0: none)")
 	if err := fs.Parse(args); err != nil {
-		return Limits{}, nil, err
+		return childConfig{}, nil, err
 	}
-	l := Limits{MaxMemory: *mem, MaxCPU: *cpu}
+	l := Limits{MaxMemory: *mem, MaxCPU: *cpu, CPUWindow: *win}
 	// In the flags 0 means none; in Limits it means the default.
 	if l.MaxMemory == 0 {
 		l.MaxMemory = -1
@@ -80,7 +99,13 @@ func parseChildArgs(name string, args []string, stderr io.Writer) (Limits, []str
 	if l.MaxCPU == 0 {
 		l.MaxCPU = -1
 	}
-	return l, fs.Args(), nil
+	return childConfig{Limits: l, frameBuffer: *fb}, fs.Args(), nil
+}
+
+// childConfig is what a child's flags say.
+type childConfig struct {
+	Limits
+	frameBuffer int // size of the shared frame buffer; 0: none
 }
 
 // apply sets the limits on the calling process and, for the CPU limit,
@@ -95,22 +120,44 @@ func (l Limits) apply(stderr io.Writer) error {
 		}
 	}
 	if c := l.cpu(); c > 0 {
-		soft := uint64(math.Ceil(c.Seconds()))
-		hard := soft + uint64(cpuGrace.Seconds())
 		// The Go runtime ignores SIGXCPU unless asked: exit cleanly, with
 		// a status the parent can name.
 		xcpu := make(chan os.Signal, 1)
 		signal.Notify(xcpu, syscall.SIGXCPU)
 		go func() {
 			<-xcpu
-			fmt.Fprintf(stderr, "livemon child: CPU-time limit of %v reached\n", c)
+			fmt.Fprintf(stderr, "livemon child: used more than %v of CPU within %v\n", c, l.window())
 			os.Exit(ExitCPULimit)
 		}()
-		if err := setrlimit(syscall.RLIMIT_CPU, soft, hard); err != nil {
+		if err := slideCPULimit(c); err != nil {
 			return fmt.Errorf("set CPU-time limit: %w", err)
 		}
+		// Lives as long as the process: at the start of every window the
+		// limit moves to what was used so far plus one window's budget.
+		// Should this goroutine ever not run, the limit stays where it
+		// is and stops the child.
+		go func() {
+			t := time.NewTicker(l.window())
+			for range t.C {
+				if err := slideCPULimit(c); err != nil {
+					fmt.Fprintf(stderr, "livemon child: move CPU-time limit: %v\n", err)
+				}
+			}
+		}()
 	}
 	return nil
+}
+
+// slideCPULimit sets the process's soft CPU-time limit to the CPU time it
+// has used so far plus budget (whole seconds, as the kernel counts). The
+// hard limit stays: an unprivileged process could not raise it again.
+func slideCPULimit(budget time.Duration) error {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return err
+	}
+	used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return setrlimit(syscall.RLIMIT_CPU, uint64(math.Ceil((used + budget).Seconds())), math.MaxUint64)
 }
 
 // setrlimit lowers a limit; it never raises one above its current hard

@@ -35,6 +35,9 @@ const (
 	statusOK  byte = 0
 	statusEOF byte = 1
 	statusErr byte = 2
+	// statusShared: an encode or frame reply whose JPEG is in the frame
+	// buffer; the payload is work | length (uint32).
+	statusShared byte = 3
 )
 
 const (
@@ -42,6 +45,10 @@ const (
 	replyHeaderLen   = 6
 	maxRequest       = 64 << 10
 	maxReply         = 128 << 20
+	// workLen is the work time that opens an encode or frame reply.
+	workLen = 8
+	// sharedLen is a statusShared reply's payload length.
+	sharedLen = workLen + 4
 	// plainErrorKind marks an error reply without a media.Kind.
 	plainErrorKind = 255
 )
@@ -76,11 +83,19 @@ func readRequest(r io.Reader, buf []byte) (op byte, payload, newBuf []byte, err 
 	return h[0], payload, buf, nil
 }
 
-// appendReply appends one reply to b.
-func appendReply(b []byte, op, status byte, payload []byte) []byte {
+// appendReply appends one reply to b; its payload is the concatenation
+// of parts.
+func appendReply(b []byte, op, status byte, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	b = append(b, op, status)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
-	return append(b, payload...)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
 }
 
 // unexpected turns io.EOF in the middle of a message into
