@@ -87,17 +87,15 @@ func (b *bench) isolation(ctx context.Context) error {
 		for k := range decoderModes {
 			i := (k + round) % 2 // alternate which mode goes first
 			b.srv = servers[i]
-			sb, _, _ := procCPUTotal(servers[i].pid)
 			r, err := b.watch(ctx, "isolation: "+decoderModes[i].name, transportWS, 1, b.o.window, false)
 			if err != nil {
 				return err
 			}
-			sa, _, _ := procCPUTotal(servers[i].pid)
 			r.Notes = fmt.Sprintf("round %d of %d; server started with --decoder %s", round+1, b.o.isoRounds, decoderModes[i].flag)
 			b.add(r)
 			w := r.WindowS
 			cpu[i] += r.ServerCores * w
-			server[i] += (sa - sb).Seconds()
+			server[i] += r.ServerOwnCores * w
 			frames[i] += float64(r.Published)
 			window[i] += w
 			roundCPU[i], roundFrames[i] = r.ServerCores*w, float64(r.Published)
@@ -135,12 +133,6 @@ func median(xs []float64) float64 {
 		return math.NaN()
 	}
 	return quantile(xs, 0.5)
-}
-
-// procCPUTotal is a process's own CPU time, user plus system.
-func procCPUTotal(pid int) (time.Duration, time.Duration, error) {
-	u, s, err := procCPU(pid)
-	return u + s, s, err
 }
 
 func printIsolation(w io.Writer, s *isolationSummary) {

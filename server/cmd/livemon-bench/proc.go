@@ -48,20 +48,27 @@ func statFields(pid int) ([]string, error) {
 // procCPU returns the user and system CPU time of process pid and of its
 // waited-for children (utime+cutime and stime+cstime of /proc/PID/stat).
 func procCPU(pid int) (user, sys time.Duration, err error) {
+	user, sys, _, err = procTimes(pid)
+	return user, sys, err
+}
+
+// procTimes is procCPU plus the process's own CPU time (utime+stime,
+// without its children's).
+func procTimes(pid int) (user, sys, own time.Duration, err error) {
 	f, err := statFields(pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	var t [4]float64
 	for i, k := range []int{11, 12, 13, 14} {
 		v, err := strconv.ParseUint(f[k], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
 		t[i] = float64(v)
 	}
 	toDur := func(ticks float64) time.Duration { return time.Duration(ticks / clockTicks * float64(time.Second)) }
-	return toDur(t[0] + t[2]), toDur(t[1] + t[3]), nil
+	return toDur(t[0] + t[2]), toDur(t[1] + t[3]), toDur(t[0] + t[1]), nil
 }
 
 // descendants returns the live descendants of pid (the server's decoder
@@ -102,10 +109,10 @@ func descendants(pid int) []int {
 // their own times plus those of children they have reaped. A child's time
 // moves from its own entry to its parent's cutime when it is reaped, so
 // the sum stays continuous.
-func treeCPU(pid int) (user, sys time.Duration, children int) {
-	user, sys, err := procCPU(pid)
+func treeCPU(pid int) (user, sys, own time.Duration, children int) {
+	user, sys, own, err := procTimes(pid)
 	if err != nil {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	kids := descendants(pid)
 	for _, c := range kids {
@@ -114,7 +121,7 @@ func treeCPU(pid int) (user, sys time.Duration, children int) {
 			sys += s
 		}
 	}
-	return user, sys, len(kids)
+	return user, sys, own, len(kids)
 }
 
 // selfCPU is this process's user+system time (the load generator).
@@ -206,6 +213,7 @@ type cpuSnap struct {
 	at        time.Time
 	server    time.Duration // the server and its descendants, user + system
 	serverSys time.Duration // the system part
+	serverOwn time.Duration // the server process alone
 	children  int           // live descendants of the server
 	self      time.Duration
 	busy      time.Duration
@@ -215,7 +223,7 @@ func snapCPU(pid int) cpuSnap {
 	s := cpuSnap{at: time.Now(), self: selfCPU()}
 	if pid > 0 {
 		var user time.Duration
-		user, s.serverSys, s.children = treeCPU(pid)
+		user, s.serverSys, s.serverOwn, s.children = treeCPU(pid)
 		s.server = user + s.serverSys
 	}
 	s.busy, _ = systemCPU()
@@ -224,7 +232,7 @@ func snapCPU(pid int) cpuSnap {
 
 // cpuUse is the CPU used between two snapshots, in cores.
 type cpuUse struct {
-	Server, ServerSys, LoadGen, Other float64
+	Server, ServerSys, ServerOwn, LoadGen, Other float64
 }
 
 func cpuBetween(a, b cpuSnap) cpuUse {
@@ -235,6 +243,7 @@ func cpuBetween(a, b cpuSnap) cpuUse {
 	u := cpuUse{
 		Server:    (b.server - a.server).Seconds() / wall,
 		ServerSys: (b.serverSys - a.serverSys).Seconds() / wall,
+		ServerOwn: (b.serverOwn - a.serverOwn).Seconds() / wall,
 		LoadGen:   (b.self - a.self).Seconds() / wall,
 	}
 	u.Other = max((b.busy-a.busy).Seconds()/wall-u.Server-u.LoadGen, 0)

@@ -40,7 +40,8 @@ type result struct {
 	// descendants (decoder children); ChildrenPeakMB is the descendants'
 	// part and Children their number at the end of the window.
 	ServerCores    float64 `json:"server_cpu_cores"`
-	ServerSysCores float64 `json:"server_sys_cpu_cores"` // the kernel's part of ServerCores
+	ServerSysCores float64 `json:"server_sys_cpu_cores"`     // the kernel's part of ServerCores
+	ServerOwnCores float64 `json:"server_process_cpu_cores"` // the server process's part of ServerCores
 	ServerPeakMB   float64 `json:"server_peak_rss_mb"`
 	ChildrenPeakMB float64 `json:"children_peak_rss_mb"`
 	Children       int     `json:"children"`

@@ -131,6 +131,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (b *bench) fillWindow(r *result, w window, cams ...string) {
 	r.ServerCores = round(w.cpu.Server, 3)
 	r.ServerSysCores = round(w.cpu.ServerSys, 3)
+	r.ServerOwnCores = round(w.cpu.ServerOwn, 3)
 	r.LoadGenCores = round(w.cpu.LoadGen, 3)
 	r.OtherCores = round(w.cpu.Other, 3)
 	r.ServerPeakMB = round(float64(w.peakKB+w.childKB)/1024, 1)

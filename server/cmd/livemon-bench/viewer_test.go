@@ -243,7 +243,7 @@ func TestTreeCPUSeesLiveChildren(t *testing.T) {
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, _, n := treeCPU(os.Getpid())
+		_, _, _, n := treeCPU(os.Getpid())
 		if n >= 2 { // sh and its sleep
 			break
 		}
@@ -255,7 +255,7 @@ func TestTreeCPUSeesLiveChildren(t *testing.T) {
 	u, s, _ := procCPU(os.Getpid())
 	own := u + s
 	time.Sleep(300 * time.Millisecond) // sh is busy counting meanwhile
-	u, s, _ = treeCPU(os.Getpid())
+	u, s, _, _ = treeCPU(os.Getpid())
 	if tree := u + s; tree <= own {
 		t.Fatalf("tree CPU %v not above own %v while a child computes", u+s, own)
 	}
