@@ -21,11 +21,18 @@ const (
 // isolate), so a video that crashes or hangs the decoder costs one camera
 // a restart, not the server; their standard error goes to stderr.
 // In-process calls OpenCV directly, for debugging and comparison.
-func decoderBackend(kind string, stderr io.Writer) (decoder.Opener, camera.Prober) {
+// Isolated keeps spares decode children started ahead of need; the
+// returned func stops that (call it once the decoders have stopped).
+func decoderBackend(kind string, spares int, stderr io.Writer) (decoder.Opener, camera.Prober, func()) {
 	if kind == decoderInProcess {
-		return opencv.Opener{}, inProcessProber{}
+		return opencv.Opener{}, inProcessProber{}, func() {}
 	}
-	return isolate.Opener{Stderr: stderr}, isolate.Prober{Stderr: stderr}
+	o, p := isolate.Opener{Stderr: stderr}, isolate.Prober{Stderr: stderr}
+	if spares <= 0 {
+		return o, p, func() {}
+	}
+	o.Spares = isolate.NewSpares(o, spares)
+	return o, p, o.Spares.Close
 }
 
 // isChildCommand reports whether name is one of the hidden subcommands the

@@ -25,7 +25,8 @@ func TestIsolatedDecoderMatchesInProcess(t *testing.T) {
 	if err := opencv.WriteVideo(path, opencv.VideoSpec{VideoID: 5, Frames: 20, Width: 160, Height: 96, FPS: 20}); err != nil {
 		t.Fatal(err)
 	}
-	opener, prober := decoderBackend(decoderIsolated, io.Discard)
+	opener, prober, closeSpares := decoderBackend(decoderIsolated, 1, io.Discard)
+	defer closeSpares()
 	info, err := prober.Probe(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)

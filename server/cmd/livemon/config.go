@@ -30,6 +30,7 @@ type config struct {
 	MaxViewers     int
 	MaxPerCamera   int
 	Decoder        string
+	DecoderSpares  int
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -62,6 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxViewers, "max-viewers", envInt(env("max-viewers", ""), 0), "cap on viewers over all cameras (0: none)")
 	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
 	fs.StringVar(&c.Decoder, "decoder", env("decoder", decoderIsolated), "where videos are decoded: isolated (a child process per camera and per probe) or inprocess")
+	fs.IntVar(&c.DecoderSpares, "decoder-spares", envInt(env("decoder-spares", ""), 1), "isolated decoder: child processes kept started ahead of need, so a camera's first viewer does not wait for one to start (0-16)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -83,6 +85,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Decoder != decoderIsolated && c.Decoder != decoderInProcess {
 		return c, errors.New("--decoder must be isolated or inprocess")
+	}
+	if c.DecoderSpares < 0 || c.DecoderSpares > 16 {
+		return c, errors.New("--decoder-spares must be between 0 and 16")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, errors.New("--log-format must be text or json")

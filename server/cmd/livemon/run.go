@@ -53,7 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer st.Close()
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
-	opener, prober := decoderBackend(cfg.Decoder, stderr)
+	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	defer closeSpares() // after the decoders: wg.Wait below, or never started
 	mets := metrics.New()
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,

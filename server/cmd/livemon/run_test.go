@@ -118,6 +118,30 @@ func (s *server) stop(t *testing.T) {
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Fatalf("shutdown took %v", d)
 	}
+	// Every decode and probe child, spares included, is reaped.
+	if kids := childrenOf(os.Getpid()); len(kids) > 0 {
+		t.Fatalf("child processes left after run returned: %v", kids)
+	}
+}
+
+// childrenOf lists the processes (zombies included) whose parent is pid.
+func childrenOf(pid int) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if f := procStat(mustAtoi(e.Name())); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, e.Name()+" ("+f[0]+")")
+		}
+	}
+	return out
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 type camView struct {

@@ -34,6 +34,9 @@ type Opener struct {
 	// Env is added to the children's environment (tests set the fault
 	// switch with it).
 	Env []string
+	// Spares, if not nil, holds children started ahead of need; Open uses
+	// one when it can.
+	Spares *Spares
 }
 
 var (
@@ -48,23 +51,66 @@ func (o Opener) Open(path string) (decoder.Source, error) {
 	return o.OpenContext(context.Background(), path)
 }
 
-// OpenContext starts a child and opens path in it. When ctx ends the child
-// is killed, so an Open in progress and every call on the Source fail
-// promptly.
+// OpenContext opens path in a decode child: a spare one if Spares has one
+// ready, else one it starts. When ctx ends the child is killed, so an Open
+// in progress and every call on the Source fail promptly.
 func (o Opener) OpenContext(ctx context.Context, path string) (decoder.Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	timeout := o.CallTimeout
-	if timeout <= 0 {
-		timeout = decoder.StallTimeout
+	if c := o.Spares.take(); c != nil {
+		src, err := o.attach(ctx, c, path)
+		if err == nil || !errors.Is(err, decoder.ErrSourceBroken) || ctx.Err() != nil {
+			return src, err
+		}
+		// The spare died while it waited (or at once): a fresh child
+		// tells a broken spare from a file that breaks children.
 	}
+	c, err := o.start()
+	if err != nil {
+		return nil, err
+	}
+	return o.attach(ctx, c, path)
+}
+
+// child is a started decode child. A goroutine reaps it the moment it
+// exits (so it is never a zombie, even while nobody talks to it) and then
+// closes done; whoever owns the child waits for done.
+type child struct {
+	cmd     *exec.Cmd
+	w       *os.File     // its stdin
+	rf      *os.File     // its stdout
+	fb      *frameBuffer // nil: JPEGs come through rf
+	done    chan struct{}
+	waitErr error // cmd.Wait's result, once done is closed
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill kills the child if it still runs and waits until it is reaped.
+func (c *child) kill() error {
+	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) && !c.exited() {
+		return fmt.Errorf("kill child %d: %w", c.cmd.Process.Pid, err)
+	}
+	<-c.done
+	return c.waitErr
+}
+
+// start starts a decode child. It is not tied to any ctx: attach ties it.
+func (o Opener) start() (*child, error) {
 	var extra []string
 	fb, fbFile, err := newFrameBuffer()
 	if err == nil {
 		extra = []string{"--frame-buffer", strconv.Itoa(len(fb.mem))}
 	} // else frames go through the pipe: slower, still correct
-	cmd := spawn{exe: o.Exe, limits: o.Limits, env: o.Env, stderr: o.Stderr}.command(ctx, DecodeCommand, extra...)
+	cmd := spawn{exe: o.Exe, limits: o.Limits, env: o.Env, stderr: o.Stderr}.command(context.Background(), DecodeCommand, extra...)
 	if fbFile != nil {
 		cmd.ExtraFiles = []*os.File{fbFile}
 		defer fbFile.Close() // the child has its own after Start; ours maps it
@@ -96,14 +142,36 @@ func (o Opener) OpenContext(ctx context.Context, path string) (decoder.Source, e
 		outR.Close()
 		return nil, startError(err)
 	}
+	c := &child{cmd: cmd, w: inW, rf: outR, fb: fb, done: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// discard kills and reaps a child nobody uses and releases its resources.
+func (c *child) discard() {
+	c.w.Close()
+	_ = c.kill()
+	c.rf.Close()
+	c.fb.close()
+}
+
+// attach makes c the source of path: it ties c to ctx and opens path in
+// it. On failure c is gone.
+func (o Opener) attach(ctx context.Context, c *child, path string) (decoder.Source, error) {
+	timeout := o.CallTimeout
+	if timeout <= 0 {
+		timeout = decoder.StallTimeout
+	}
 	s := &source{
-		fb:      fb,
+		child:   c,
 		stop:    ctx.Done(),
-		cmd:     cmd,
-		w:       inW,
-		rf:      outR,
 		timeout: timeout,
 	}
+	cmd := c.cmd
+	s.unbind = context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	s.watch = time.AfterFunc(time.Hour, func() {
 		s.expired.Store(true)
 		_ = cmd.Process.Kill()
@@ -150,11 +218,8 @@ func startError(err error) error {
 // call needs: for Grab it is the grab (its JPEG kept for an Encode that
 // follows), for SeekFrame and Close it is dropped.
 type source struct {
+	*child // rf is read unbuffered: a JPEG goes straight into its slice
 	stop    <-chan struct{} // the OpenContext ctx's Done: the child was killed
-	cmd     *exec.Cmd
-	w       *os.File     // child's stdin
-	rf      *os.File     // child's stdout, read unbuffered: a JPEG goes straight into its slice
-	fb      *frameBuffer // shared with the child; nil: JPEGs come through rf
 	timeout time.Duration
 	info    media.VideoInfo
 	req     []byte // reused request buffer
@@ -168,6 +233,7 @@ type source struct {
 	lastQ   byte
 	work    time.Duration // the child's time for the JPEG last returned
 	watch   *time.Timer   // armed during a request or a wait for a reply: kills the child
+	unbind  func() bool   // stops the kill when the OpenContext ctx ends
 	expired atomic.Bool   // watch fired
 	broken  error         // set once the child is gone; every call returns it
 	reaped  bool
@@ -316,6 +382,7 @@ func (s *source) Close() error {
 		return nil
 	}
 	s.closed = true
+	defer s.unbind()
 	defer s.fb.close() // runs last: the child is reaped by then
 	defer s.rf.Close()
 	var err error
@@ -334,11 +401,11 @@ func (s *source) Close() error {
 	if !s.reaped {
 		s.reaped = true
 		t := time.AfterFunc(waitTimeout, func() { _ = s.cmd.Process.Kill() })
-		werr := s.cmd.Wait()
+		<-s.done
 		if !t.Stop() {
 			err = errors.Join(err, fmt.Errorf("decoder process did not exit in %v; killed", waitTimeout))
-		} else if werr != nil && err == nil {
-			err = fmt.Errorf("decoder process: %w", werr)
+		} else if s.waitErr != nil && err == nil {
+			err = fmt.Errorf("decoder process: %w", s.waitErr)
 		}
 	}
 	return err
@@ -450,7 +517,7 @@ func (s *source) fail(cause error) error {
 	var werr error
 	if !s.reaped {
 		s.reaped = true
-		werr = killAndWait(s.cmd)
+		werr = s.kill()
 	}
 	state := s.cmd.ProcessState
 	var msg string

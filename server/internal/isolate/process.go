@@ -2,8 +2,6 @@ package isolate
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -99,13 +97,4 @@ func cpuLimited(state *os.ProcessState) bool {
 	}
 	ws, ok := state.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGXCPU
-}
-
-// killAndWait kills cmd's process if it still runs and reaps it. A kill
-// after the process exited is harmless.
-func killAndWait(cmd *exec.Cmd) error {
-	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill child %d: %w", cmd.Process.Pid, err)
-	}
-	return cmd.Wait()
 }
