@@ -218,7 +218,7 @@ func startError(err error) error {
 // call needs: for Grab it is the grab (its JPEG kept for an Encode that
 // follows), for SeekFrame and Close it is dropped.
 type source struct {
-	*child // rf is read unbuffered: a JPEG goes straight into its slice
+	*child                  // rf is read unbuffered: a JPEG goes straight into its slice
 	stop    <-chan struct{} // the OpenContext ctx's Done: the child was killed
 	timeout time.Duration
 	info    media.VideoInfo
