@@ -243,6 +243,26 @@ func TestFrameBufferAndLargeFrames(t *testing.T) {
 	noChildren(t)
 }
 
+// A file that makes the decoder take more memory than the address-space
+// limit allows crashes its child, not the server.
+func TestMemoryLimit(t *testing.T) {
+	if isolate.RaceEnabled {
+		t.Skip("the race detector's address space rules out the limit")
+	}
+	o := isolate.Opener{
+		CallTimeout: promptly,
+		Limits:      isolate.Limits{MaxMemory: 1 << 30},
+		Stderr:      io.Discard, // the Go runtime's out-of-memory report
+		Env:         []string{openerEnv + "=fixed:1500000000"}, // a 1.5 GB "frame"
+	}
+	_, err := o.Open("any")
+	var me *media.Error
+	if !errors.Is(err, decoder.ErrSourceBroken) || !errors.As(err, &me) || me.Message != "the video decoder process crashed" {
+		t.Fatalf("Open past the memory limit = %v, want a crashed child", err)
+	}
+	noChildren(t)
+}
+
 // A child that uses more CPU than its budget within a window is stopped,
 // with an error that says so.
 func TestCPULimitStopsRunaway(t *testing.T) {

@@ -11,8 +11,9 @@ import (
 // that and waits, at no CPU cost, for its first request. Open takes one
 // when one is ready and Spares starts its replacement at once.
 //
-// A spare is an idle process of about 10 MB of its own memory (the
-// libraries' pages are shared). Every goroutine Spares starts ends before
+// A spare is an idle process holding about 20 MB of its own memory (the
+// dynamic linker's relocations; 43 MB PSS with its share of the libraries).
+// Every goroutine Spares starts ends before
 // Close returns, and Close kills and reaps the spares.
 type Spares struct {
 	o Opener // what a spare is started with (Spares unset)

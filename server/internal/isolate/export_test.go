@@ -1,0 +1,4 @@
+package isolate
+
+// RaceEnabled tells tests whether the address-space limit applies.
+const RaceEnabled = raceEnabled
