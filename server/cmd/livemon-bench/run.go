@@ -71,7 +71,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.slowN, "slow-viewers", 200, "viewers in the slow-viewer scenario (10% stall)")
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
 	fs.IntVar(&o.isoRounds, "isolation-rounds", 5, "rounds of the isolation scenario (each watches both decoder modes for --window)")
-	fs.DurationVar(&o.budget, "budget", 9*time.Minute, "total time limit; the cameras scenario stops stepping near it")
+	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
 	fs.BoolVar(&o.keep, "keep", false, "keep the server's temporary data dir")
 	fs.BoolVar(&quick, "quick", false, "short windows (3 s) and fewer steps, for a smoke run")
