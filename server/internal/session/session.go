@@ -95,7 +95,23 @@ type Manager struct {
 
 	mu   sync.Mutex
 	live map[store.SessionKey]*liveSession
+	// dormant holds sessions whose last connection left less than TTL
+	// ago, as Disconnect persisted them, so that resuming one (a reload,
+	// a network drop, hundreds of tabs coming back at once) needs no
+	// database round trip: the periodic Flush marks it connected in the
+	// store within 2 s. After a restart it is empty and sessions resume
+	// from the store.
+	dormant map[store.SessionKey]dormantSession
 }
+
+type dormantSession struct {
+	subs    map[media.CameraID]Sub
+	expires time.Time
+}
+
+// maxDormant bounds the dormant sessions kept in memory; beyond it a
+// session resumes from the store, as after a restart.
+const maxDormant = 100_000
 
 type liveSession struct {
 	conns int
@@ -111,7 +127,7 @@ func New(st *store.Store, ttl time.Duration, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}}
+	return &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}, dormant: map[store.SessionKey]dormantSession{}}
 }
 
 // TTL is how long a disconnected session can be resumed.
@@ -151,6 +167,16 @@ func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
 		s := &Session{ID: id, Subscriptions: maps.Clone(ls.subs)}
 		m.mu.Unlock()
 		return s, true, nil
+	}
+	// Left by its last connection within TTL: resume from memory.
+	if d, ok := m.dormant[key]; ok {
+		delete(m.dormant, key)
+		if m.now().Before(d.expires) {
+			m.live[key] = &liveSession{conns: 1, subs: d.subs}
+			s := &Session{ID: id, Subscriptions: maps.Clone(d.subs)}
+			m.mu.Unlock()
+			return s, true, nil
+		}
 	}
 	m.mu.Unlock()
 
@@ -284,14 +310,33 @@ func (m *Manager) Disconnect(ctx context.Context, id ID) error {
 	err := m.st.SaveDelivered(ctx, key, subs)
 	if last {
 		now := m.now()
-		if terr := m.st.TouchSession(ctx, key, now, now.Add(m.ttl)); terr != nil && !isKind(terr, media.KindNotFound) && err == nil {
+		terr := m.st.TouchSession(ctx, key, now, now.Add(m.ttl))
+		if terr != nil && !isKind(terr, media.KindNotFound) && err == nil {
 			err = terr
+		}
+		if err == nil && terr == nil {
+			m.keepDormant(key, subs, now.Add(m.ttl))
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("disconnect session: %w", err)
 	}
 	return nil
+}
+
+// keepDormant remembers a session the store now holds as disconnected,
+// unless a connection took it again meanwhile. persistMu is held.
+func (m *Manager) keepDormant(key store.SessionKey, subs []store.Subscription, expires time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live[key] != nil || len(m.dormant) >= maxDormant {
+		return
+	}
+	d := dormantSession{subs: make(map[media.CameraID]Sub, len(subs)), expires: expires}
+	for _, s := range subs {
+		d.subs[s.Camera] = Sub{Epoch: s.Epoch, LastSeq: s.LastSeq}
+	}
+	m.dormant[key] = d
 }
 
 // Flush persists the delivered positions of connected sessions that
@@ -339,6 +384,13 @@ func (m *Manager) Flush(ctx context.Context) error {
 // expired.
 func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	now := m.now()
+	m.mu.Lock()
+	for k, d := range m.dormant {
+		if !now.Before(d.expires) {
+			delete(m.dormant, k)
+		}
+	}
+	m.mu.Unlock()
 	n, err := m.st.DeleteExpiredSessions(ctx, now, now.Add(-m.ttl), m.isLive)
 	if err != nil {
 		return 0, fmt.Errorf("sweep sessions: %w", err)
@@ -358,6 +410,9 @@ func (m *Manager) RemoveCamera(ctx context.Context, cam media.CameraID) error {
 	m.mu.Lock()
 	for _, ls := range m.live {
 		delete(ls.subs, cam)
+	}
+	for _, d := range m.dormant {
+		delete(d.subs, cam)
 	}
 	m.mu.Unlock()
 	if err := m.st.DeleteSubscriptionsTo(ctx, cam); err != nil {

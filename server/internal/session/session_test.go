@@ -177,6 +177,67 @@ func TestResumeSubscriptions(t *testing.T) {
 	}
 }
 
+// A session whose last connection left within TTL resumes from memory,
+// without the store (a burst of reconnects does not queue on SQLite), and
+// the next Flush marks it connected in the store again.
+func TestResumeFromMemory(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s, _ := mustOpen(t, e.m, "")
+	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	e.m.Delivered(s.ID, "a", 2, 40)
+	if err := e.m.Disconnect(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.st.LoadSession(ctx, s.ID.key())
+	if err != nil || rec.ExpiresAt.IsZero() {
+		t.Fatalf("after disconnect the store has %+v, %v; want an expiry", rec, err)
+	}
+
+	// With the store gone, resuming still works.
+	other := &env{dir: t.TempDir(), clock: e.clock}
+	other.open(t)
+	e.m.st = other.st // a store that has never heard of the session
+	r, resumed := mustOpen(t, e.m, string(s.ID))
+	if !resumed || fmt.Sprint(r.Subscriptions) != fmt.Sprint(map[media.CameraID]Sub{"a": {Epoch: 2, LastSeq: 40}}) {
+		t.Fatalf("resume from memory: resumed=%v subs=%v", resumed, r.Subscriptions)
+	}
+	e.m.st = e.st
+
+	if err := e.m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := e.st.LoadSession(ctx, s.ID.key()); err != nil || !rec.ExpiresAt.IsZero() {
+		t.Fatalf("after Flush the store has %+v, %v; want the session connected", rec, err)
+	}
+	// Once only: a second connection shares the live session.
+	if _, resumed := mustOpen(t, e.m, string(s.ID)); !resumed || e.m.Count() != 1 {
+		t.Fatalf("second connection: resumed=%v count=%d", resumed, e.m.Count())
+	}
+}
+
+// Dormant sessions past their TTL are dropped from memory by Sweep.
+func TestSweepDropsDormant(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s, _ := mustOpen(t, e.m, "")
+	if err := e.m.Disconnect(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.m.dormant) != 1 {
+		t.Fatalf("%d dormant sessions, want 1", len(e.m.dormant))
+	}
+	e.clock.Advance(ttl)
+	if _, err := e.m.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.m.dormant) != 0 {
+		t.Fatalf("%d dormant sessions after Sweep, want 0", len(e.m.dormant))
+	}
+}
+
 func TestResumeAfterServerRestart(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
