@@ -252,7 +252,7 @@ func TestMemoryLimit(t *testing.T) {
 	o := isolate.Opener{
 		CallTimeout: promptly,
 		Limits:      isolate.Limits{MaxMemory: 1 << 30},
-		Stderr:      io.Discard, // the Go runtime's out-of-memory report
+		Stderr:      io.Discard,                                // the Go runtime's out-of-memory report
 		Env:         []string{openerEnv + "=fixed:1500000000"}, // a 1.5 GB "frame"
 	}
 	_, err := o.Open("any")
