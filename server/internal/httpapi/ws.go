@@ -66,8 +66,10 @@ func (s *Server) originAllowed(r *http.Request) bool {
 
 func (s *Server) handleWebSocket() http.Handler {
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 64 << 10,
+		ReadBufferSize: 4096,
+		// WriteMessage copies this much of each frame into the buffer
+		// (wireCache): keep it small.
+		WriteBufferSize: 4096,
 		// Checked before Upgrade, so a rejected origin never touches a
 		// session; this is a second line.
 		CheckOrigin: s.originAllowed,
@@ -432,14 +434,17 @@ func (c *wsConn) sendFrames() error {
 		if !ok {
 			continue
 		}
-		pm, err := c.srv.wire.websocket(ws.channel, f)
-		if err != nil {
-			return err
-		}
+		msg, pm := c.srv.wire.websocket(ws.channel, f)
 		if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
 			return err
 		}
-		if err := c.ws.WritePreparedMessage(pm); err != nil {
+		var err error
+		if pm != nil {
+			err = c.ws.WritePreparedMessage(pm)
+		} else {
+			err = c.ws.WriteMessage(websocket.BinaryMessage, msg)
+		}
+		if err != nil {
 			return err
 		}
 		c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
