@@ -40,6 +40,8 @@ test-go: deps ## Go vet, tests with the race detector, and the Mat leak check
 	go vet $(GO_PKGS)
 	go test -race -count=1 $(GO_PKGS)
 	go test -tags matprofile -count=1 -run TestNoMatLeak ./server/internal/opencv/
+	# The address-space limit is off in race builds: test it in a plain one.
+	go test -count=1 -run TestMemoryLimit -v ./server/internal/isolate/ | grep -q -- '--- PASS: TestMemoryLimit'
 
 test-web: deps ## web app type check, lint and unit tests
 	npm run lint

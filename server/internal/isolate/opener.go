@@ -85,14 +85,7 @@ type child struct {
 	waitErr error // cmd.Wait's result, once done is closed
 }
 
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *child) exited() bool { return isClosed(c.done) }
 
 // kill kills the child if it still runs and waits until it is reaped
 // (a kill of a child that already exited fails harmlessly).
@@ -239,14 +232,7 @@ type source struct {
 	closed  bool
 }
 
-func (s *source) stopped() bool {
-	select {
-	case <-s.stop:
-		return true
-	default:
-		return false
-	}
-}
+func (s *source) stopped() bool { return isClosed(s.stop) }
 
 func (s *source) Info() media.VideoInfo { return s.info }
 
