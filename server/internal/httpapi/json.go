@@ -43,42 +43,13 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// errorStatus maps an error kind to its status and code.
-func errorStatus(k media.Kind) (int, string) {
-	switch k {
-	case media.KindInvalid:
-		return http.StatusBadRequest, "invalid_argument"
-	case media.KindUnauthorized:
-		return http.StatusUnauthorized, "unauthorized"
-	case media.KindForbidden:
-		return http.StatusForbidden, "forbidden"
-	case media.KindNotFound:
-		return http.StatusNotFound, "not_found"
-	case media.KindConflict:
-		return http.StatusConflict, "conflict"
-	case media.KindTooLarge:
-		return http.StatusRequestEntityTooLarge, "too_large"
-	case media.KindUnsupported:
-		return http.StatusUnsupportedMediaType, "unsupported_media"
-	case media.KindUnusable:
-		return http.StatusUnprocessableEntity, "unusable_video"
-	case media.KindOverCapacity:
-		return http.StatusServiceUnavailable, "over_capacity"
-	case media.KindDiskFull:
-		return http.StatusInsufficientStorage, "disk_full"
-	default:
-		return http.StatusInternalServerError, "internal"
-	}
-}
-
 // errorCode returns the status, the API code and the user-safe message of
 // err. Internal errors get a generic message; their detail is only logged.
 func errorCode(err error) (int, string, string) {
 	var me *media.Error
 	if errors.As(err, &me) {
-		status, code := errorStatus(me.Kind)
 		if me.Kind != media.KindInternal {
-			return status, code, me.Message
+			return me.Kind.Status(), me.Kind.Code(), me.Message
 		}
 	}
 	return http.StatusInternalServerError, "internal", "internal server error"

@@ -4,6 +4,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -65,22 +66,90 @@ type VideoInfo struct {
 // DurationSeconds reports Duration in seconds, for JSON.
 func (v VideoInfo) DurationSeconds() float64 { return v.Duration.Seconds() }
 
-// Kind classifies errors so the HTTP layer can map them to statuses.
+// Kind classifies errors. Each kind has one HTTP status and one API error
+// code (see Kind.Status and Kind.Code): this table is the only list of
+// error codes; the web client's list and its translations are checked
+// against it by tests.
 type Kind int
 
 const (
-	KindInternal     Kind = iota
-	KindInvalid           // 400
-	KindNotFound          // 404
-	KindConflict          // 409
-	KindTooLarge          // 413
-	KindUnsupported       // 415: not a video at all
-	KindUnusable          // 422: a video we cannot play
-	KindOverCapacity      // 503
-	KindDiskFull          // 507
-	KindUnauthorized      // 401
-	KindForbidden         // 403
+	KindInternal          Kind = iota // 500 internal
+	KindInvalid                       // 400 invalid_argument
+	KindNotFound                      // 404 not_found
+	KindConflict                      // 409 conflict
+	KindTooLarge                      // 413 too_large
+	KindUnsupported                   // 415 unsupported_media: not a video at all
+	KindUnusable                      // 422 unusable_video: a video we cannot play
+	KindOverCapacity                  // 503 over_capacity
+	KindDiskFull                      // 507 disk_full
+	KindUnauthorized                  // 401 unauthorized
+	KindForbidden                     // 403 forbidden
+	KindRateLimited                   // 429 rate_limited: too many failed attempts or requests
+	KindHostNotAllowed                // 421 unknown_host: Host header not one this server answers to
+	KindTimeout                       // 408 request_timeout: a request body stopped arriving
+	KindCameraLimit                   // 503 camera_limit: --max-cameras reached
+	KindSubscriptionLimit             // 503 subscription_limit: per-connection subscription cap
+	KindDecoderLimit                  // 503 decoder_limit: cap on concurrently decoding cameras
+	KindUploadLimit                   // 503 upload_limit: too many uploads at once
+	kindEnd
 )
+
+var kindTable = [kindEnd]struct {
+	status int
+	code   string
+}{
+	KindInternal:          {500, "internal"},
+	KindInvalid:           {400, "invalid_argument"},
+	KindNotFound:          {404, "not_found"},
+	KindConflict:          {409, "conflict"},
+	KindTooLarge:          {413, "too_large"},
+	KindUnsupported:       {415, "unsupported_media"},
+	KindUnusable:          {422, "unusable_video"},
+	KindOverCapacity:      {503, "over_capacity"},
+	KindDiskFull:          {507, "disk_full"},
+	KindUnauthorized:      {401, "unauthorized"},
+	KindForbidden:         {403, "forbidden"},
+	KindRateLimited:       {429, "rate_limited"},
+	KindHostNotAllowed:    {421, "unknown_host"},
+	KindTimeout:           {408, "request_timeout"},
+	KindCameraLimit:       {503, "camera_limit"},
+	KindSubscriptionLimit: {503, "subscription_limit"},
+	KindDecoderLimit:      {503, "decoder_limit"},
+	KindUploadLimit:       {503, "upload_limit"},
+}
+
+// Kinds lists every error kind.
+func Kinds() []Kind {
+	out := make([]Kind, 0, kindEnd)
+	for k := Kind(0); k < kindEnd; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (k Kind) valid() bool { return k >= 0 && k < kindEnd }
+
+// Status is the HTTP status of errors of this kind (500 for an unknown one).
+func (k Kind) Status() int {
+	if !k.valid() {
+		return 500
+	}
+	return kindTable[k].status
+}
+
+// Code is the API error code of this kind ("internal" for an unknown one).
+func (k Kind) Code() string {
+	if !k.valid() {
+		return "internal"
+	}
+	return kindTable[k].code
+}
+
+// IsKind reports whether err is, or wraps, an *Error of kind k.
+func IsKind(err error, k Kind) bool {
+	var me *Error
+	return errors.As(err, &me) && me.Kind == k
+}
 
 // Error is an error with a kind and a message that is safe to show users.
 // Err, if set, carries internal detail that must never reach a client.

@@ -28,7 +28,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -184,7 +183,7 @@ func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
 	m.persistMu.Lock()
 	defer m.persistMu.Unlock()
 	rec, err := m.st.LoadSession(ctx, key)
-	if isKind(err, media.KindNotFound) {
+	if media.IsKind(err, media.KindNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -204,7 +203,7 @@ func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
 		return nil, false, nil
 	}
 	if err := m.st.TouchSession(ctx, key, now, time.Time{}); err != nil {
-		if isKind(err, media.KindNotFound) { // swept meanwhile
+		if media.IsKind(err, media.KindNotFound) { // swept meanwhile
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("resume session: %w", err)
@@ -311,7 +310,7 @@ func (m *Manager) Disconnect(ctx context.Context, id ID) error {
 	if last {
 		now := m.now()
 		terr := m.st.TouchSession(ctx, key, now, now.Add(m.ttl))
-		if terr != nil && !isKind(terr, media.KindNotFound) && err == nil {
+		if terr != nil && !media.IsKind(terr, media.KindNotFound) && err == nil {
 			err = terr
 		}
 		if err == nil && terr == nil {
@@ -371,7 +370,7 @@ func (m *Manager) Flush(ctx context.Context) error {
 		if !m.isLive(k) {
 			continue // disconnected meanwhile; Disconnect set its expiry
 		}
-		if err := m.st.TouchSession(ctx, k, now, time.Time{}); err != nil && !isKind(err, media.KindNotFound) {
+		if err := m.st.TouchSession(ctx, k, now, time.Time{}); err != nil && !media.IsKind(err, media.KindNotFound) {
 			return fmt.Errorf("flush sessions: %w", err)
 		}
 	}
@@ -441,9 +440,4 @@ func toStore(subs map[media.CameraID]Sub) []store.Subscription {
 		out = append(out, store.Subscription{Camera: cam, Epoch: s.Epoch, LastSeq: s.LastSeq})
 	}
 	return out
-}
-
-func isKind(err error, k media.Kind) bool {
-	var me *media.Error
-	return errors.As(err, &me) && me.Kind == k
 }

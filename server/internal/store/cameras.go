@@ -112,7 +112,7 @@ func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := getCamera(ctx, tx, c.ID); err == nil {
 			return media.Errorf(media.KindConflict, "camera %q already exists", c.ID)
-		} else if !isKind(err, media.KindNotFound) {
+		} else if !media.IsKind(err, media.KindNotFound) {
 			return err
 		}
 		return insertCamera(ctx, tx, c)
@@ -242,9 +242,4 @@ func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, 
 		errs = append(errs, s.removeVideo(u))
 	}
 	return ups, errors.Join(errs...)
-}
-
-func isKind(err error, k media.Kind) bool {
-	var me *media.Error
-	return errors.As(err, &me) && me.Kind == k
 }

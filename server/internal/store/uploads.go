@@ -290,7 +290,7 @@ func (s *Store) commitUpload(ctx context.Context, u Upload) (PublishResult, erro
 		c, err := getCamera(ctx, tx, u.Camera)
 		now := s.now().UTC()
 		switch {
-		case isKind(err, media.KindNotFound):
+		case media.IsKind(err, media.KindNotFound):
 			c = Camera{ID: u.Camera, Name: string(u.Camera), Loop: true, Speed: 1, CreatedAt: now, UpdatedAt: now}
 			if err := insertCamera(ctx, tx, c); err != nil {
 				return err
@@ -300,7 +300,7 @@ func (s *Store) commitUpload(ctx context.Context, u Upload) (PublishResult, erro
 		}
 		if c.UploadID != "" {
 			prev, err := getUpload(ctx, tx, c.UploadID)
-			if err != nil && !isKind(err, media.KindNotFound) {
+			if err != nil && !media.IsKind(err, media.KindNotFound) {
 				return err
 			}
 			if err == nil {
