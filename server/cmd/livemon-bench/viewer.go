@@ -556,9 +556,15 @@ func (b *bodyReader) readByte() (byte, error) {
 // readLine reads one CRLF- or LF-terminated line into buf and returns its
 // length without the terminator.
 func (b *bodyReader) readLine(buf []byte) (int, error) {
+	return scanLine(b.readByte, buf, "header line too long")
+}
+
+// scanLine reads bytes from next into buf up to a LF and returns the
+// line's length without its CRLF or LF terminator.
+func scanLine(next func() (byte, error), buf []byte, tooLong string) (int, error) {
 	n := 0
 	for {
-		c, err := b.readByte()
+		c, err := next()
 		if err != nil {
 			return n, err
 		}
@@ -569,7 +575,7 @@ func (b *bodyReader) readLine(buf []byte) (int, error) {
 			return n, nil
 		}
 		if n == len(buf) {
-			return n, errors.New("header line too long")
+			return n, errors.New(tooLong)
 		}
 		buf[n] = c
 		n++
@@ -600,24 +606,7 @@ func (b *bodyReader) skip(n int) error {
 
 // readRawLine reads a line straight from br (outside any chunk).
 func readRawLine(br *bufio.Reader, buf []byte) (int, error) {
-	n := 0
-	for {
-		c, err := br.ReadByte()
-		if err != nil {
-			return n, err
-		}
-		if c == '\n' {
-			if n > 0 && buf[n-1] == '\r' {
-				n--
-			}
-			return n, nil
-		}
-		if n == len(buf) {
-			return n, errors.New("chunk line too long")
-		}
-		buf[n] = c
-		n++
-	}
+	return scanLine(br.ReadByte, buf, "chunk line too long")
 }
 
 // seqClock maps frame seqs to their server timestamps, filled by a
