@@ -11,6 +11,8 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v gcc >/dev/null || need_apt+=(build-essential)
 if [ "${LIVEMON_SKIP_BROWSER:-}" = "" ]; then
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+  # Korean text in the browser (screenshots, e2e in the ko locale).
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 fi
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 
