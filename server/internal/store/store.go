@@ -185,6 +185,15 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_camera ON subscriptions(camera);
 `,
+	// epoch_floors keeps the last epoch of each deleted camera id, so a
+	// camera created again with that id continues above it: a viewer of
+	// the id never sees its epoch go backwards.
+	`
+CREATE TABLE epoch_floors (
+	id    TEXT PRIMARY KEY,
+	epoch INTEGER NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
