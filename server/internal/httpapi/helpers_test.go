@@ -74,7 +74,6 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 	mets := metrics.New()
 	cams := camera.New(camera.Config{Quality: 70, MaxFPS: 30, CheckpointEvery: 100 * time.Millisecond},
 		camera.Deps{Store: st, Hub: h, Opener: synth.Opener{}, Prober: synth.Prober{}, Logger: log, OnEncode: mets.Encoded})
-	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +91,9 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		Logger:   log,
 		Metrics:  mets,
 	})
+	cams.AddForgetter(sessions)
+	cams.AddForgetter(mets)
+	cams.AddForgetter(api)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -11,6 +11,8 @@
 //     goroutine. A Subscription is read by one consumer goroutine: it waits
 //     on Ready() and then calls Next() to take the newest frame.
 //   - Remove ends a camera's topic: its subscriptions see Done() closed.
+//     The camera manager calls it when it deletes a camera; a camera
+//     created again with the same id gets a new topic and a new channel.
 //
 // Frames are immutable once published; the hub hands out the same pointer to
 // every subscriber and never copies the JPEG bytes.
@@ -57,7 +59,6 @@ func New(opts ...Option) *Hub {
 }
 
 type topic struct {
-	camera  media.CameraID
 	channel uint32
 	now     func() time.Time
 	// wake is signalled (capacity 1) when a subscriber arrives, so an idle
@@ -80,7 +81,6 @@ func (h *Hub) topicLocked(cam media.CameraID) *topic {
 	if t == nil {
 		h.nextChannel++
 		t = &topic{
-			camera:  cam,
 			channel: h.nextChannel,
 			now:     h.now,
 			wake:    make(chan struct{}, 1),
@@ -295,9 +295,6 @@ func (s *Subscription) offer(f *media.Frame) {
 	default:
 	}
 }
-
-// Camera is the subscribed camera.
-func (s *Subscription) Camera() media.CameraID { return s.topic.camera }
 
 // Channel is the subscribed camera's channel number.
 func (s *Subscription) Channel() uint32 { return s.topic.channel }
