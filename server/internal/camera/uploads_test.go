@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -123,7 +124,9 @@ func TestUploadsRace(t *testing.T) {
 }
 
 // A new upload replaces the run at once: when PublishUpload returns, no
-// viewer can get a frame of the old run, new or waiting.
+// viewer can get a frame of the old run, waiting in its mailbox or as the
+// camera's latest frame. (The new decoder is held at its open, so only old
+// frames could be there.)
 func TestUploadReplacesRun(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.mustUpload("cam", 1)
@@ -131,17 +134,82 @@ func TestUploadReplacesRun(t *testing.T) {
 	if _, n := vw.next(); n != 1 {
 		t.Fatalf("video %d, want 1", n)
 	}
-	// Let frames of video 1 wait in the mailbox and as the latest.
-	eventually(t, "a waiting frame", func() bool { return len(vw.sub.Ready()) > 0 })
+	eventually(t, "a frame waiting for the viewer", func() bool { return len(vw.sub.Ready()) > 0 })
+	h.opener.shut()
 	u := h.mustUpload("cam", 2)
-	if f := h.hub.Latest("cam"); f != nil && f.Epoch != u.Camera.Epoch {
-		t.Fatalf("hub's latest frame is of epoch %d after the upload, want none or %d", f.Epoch, u.Camera.Epoch)
+	if f := h.hub.Latest("cam"); f != nil {
+		t.Fatalf("hub's latest frame after the upload is of epoch %d, want none until the new run's first", f.Epoch)
+	}
+	if f, ok := vw.sub.Next(); ok {
+		t.Fatalf("a frame of epoch %d still waits for the viewer after the upload", f.Epoch)
 	}
 	late := h.watch("cam")
+	h.opener.open()
 	for _, v := range []*viewer{vw, late} {
 		f, n := v.next()
 		if n != 2 || f.Epoch != u.Camera.Epoch {
 			t.Fatalf("first frame after the upload: video %d epoch %d, want video 2 epoch %d", n, f.Epoch, u.Camera.Epoch)
+		}
+	}
+}
+
+// Uploads to one camera publish one at a time: while one holds the
+// camera's operation lock (here: held at its event), another upload,
+// already checked, does not publish.
+func TestUploadsSerialised(t *testing.T) {
+	h := newHarness(t, Config{})
+	ctx := context.Background()
+	h.mustUpload("cam", 1)
+	h.m.events.mu.Lock() // the next upload stops at its epoch event
+	locked := true
+	defer func() {
+		if locked {
+			h.m.events.mu.Unlock()
+		}
+	}()
+	res := make(chan error, 2)
+	go func() {
+		_, err := h.upload("cam", 2)
+		res <- err
+	}()
+	epoch := func() uint64 {
+		rec, _ := h.st.Camera(ctx, "cam")
+		return rec.Epoch
+	}
+	eventually(t, "the first upload to publish", func() bool { return epoch() == 2 })
+	go func() {
+		_, err := h.upload("cam", 3)
+		res <- err
+	}()
+	// A negative check, bounded: the second upload must not publish while
+	// the first holds the camera.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.After(500 * time.Millisecond); ; {
+		if epoch() != 2 {
+			t.Fatal("a second upload published while the first held the camera's operation lock")
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	h.m.events.mu.Unlock()
+	locked = false
+	for range 2 {
+		if err := <-res; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := h.m.Get("cam"); v.Epoch != 3 {
+		t.Fatalf("epoch %d, want 3", v.Epoch)
+	}
+	vw := h.watch("cam")
+	for range 10 {
+		if f, n := vw.next(); n != 3 || f.Epoch != 3 {
+			t.Fatalf("frame of video %d epoch %d, want only video 3 epoch 3", n, f.Epoch)
 		}
 	}
 }
