@@ -53,6 +53,12 @@ const mjpegBoundary = "livemonframe"
 type wireCache struct {
 	mu sync.Mutex
 	m  map[media.CameraID]*wireEntry
+	// forgotten is the epoch of the cached frame of each deleted camera
+	// (forget): a viewer that still sends that camera's last frame as it
+	// is deleted gets it built uncached instead of caching it again. A
+	// camera created again with the id runs at higher epochs (the store's
+	// epoch floor), so its frames are cached as usual and end the entry.
+	forgotten map[media.CameraID]uint64
 }
 
 type wireEntry struct {
@@ -71,11 +77,19 @@ type wireEntry struct {
 // frame from which its next frame is sent as a PreparedMessage.
 const preparedFrom = 48
 
-func newWireCache() wireCache { return wireCache{m: make(map[media.CameraID]*wireEntry)} }
+func newWireCache() wireCache {
+	return wireCache{m: make(map[media.CameraID]*wireEntry), forgotten: make(map[media.CameraID]uint64)}
+}
 
 func (c *wireCache) entry(f *media.Frame) *wireEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if epoch, ok := c.forgotten[f.Camera]; ok {
+		if f.Epoch <= epoch {
+			return &wireEntry{frame: f} // a deleted camera's frame: uncached
+		}
+		delete(c.forgotten, f.Camera)
+	}
 	e := c.m[f.Camera]
 	if e == nil || e.frame != f {
 		if e != nil && e.frame.Seq > f.Seq && e.frame.Epoch == f.Epoch {
@@ -92,10 +106,13 @@ func (c *wireCache) entry(f *media.Frame) *wireEntry {
 	return e
 }
 
-// forget drops a removed camera's entry.
+// forget drops a deleted camera's entry.
 func (c *wireCache) forget(cam media.CameraID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e := c.m[cam]; e != nil {
+		c.forgotten[cam] = max(c.forgotten[cam], e.frame.Epoch)
+	}
 	delete(c.m, cam)
 }
 
