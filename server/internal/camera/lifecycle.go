@@ -222,8 +222,12 @@ func (m *Manager) Delete(ctx context.Context, id media.CameraID) error {
 	m.mu.Unlock()
 
 	m.deps.Hub.Remove(id)
+	// The camera is gone: forgetting it must not stop half way because
+	// the caller (an HTTP request) left.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	for _, f := range forgetters {
-		if err := f.ForgetCamera(ctx, id); err != nil {
+		if err := f.ForgetCamera(fctx, id); err != nil {
 			m.log.Warn("forget deleted camera", "camera", id, "err", err)
 		}
 	}
