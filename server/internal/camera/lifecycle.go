@@ -21,15 +21,7 @@ func (m *Manager) Create(ctx context.Context, id media.CameraID, s Settings) (Vi
 	}
 	defer e.op.Unlock()
 	rec := e.rec
-	if s.Name != nil {
-		rec.Name = *s.Name
-	}
-	if s.Loop != nil {
-		rec.Loop = *s.Loop
-	}
-	if s.Speed != nil {
-		rec.Speed = *s.Speed
-	}
+	s.apply(&rec)
 	rec, err = m.deps.Store.CreateCamera(ctx, rec)
 	if err != nil {
 		m.abandon(e)

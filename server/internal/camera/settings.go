@@ -30,6 +30,19 @@ func (s Settings) Validate() error {
 	return nil
 }
 
+// apply sets the fields s has on c.
+func (s Settings) apply(c *store.Camera) {
+	if s.Name != nil {
+		c.Name = *s.Name
+	}
+	if s.Loop != nil {
+		c.Loop = *s.Loop
+	}
+	if s.Speed != nil {
+		c.Speed = *s.Speed
+	}
+}
+
 // Update changes name, loop or speed live: the video does not restart.
 func (m *Manager) Update(ctx context.Context, id media.CameraID, s Settings) (View, error) {
 	if err := s.Validate(); err != nil {
@@ -41,15 +54,7 @@ func (m *Manager) Update(ctx context.Context, id media.CameraID, s Settings) (Vi
 	}
 	defer e.op.Unlock()
 	rec, err := m.deps.Store.UpdateCamera(ctx, id, func(c *store.Camera) error {
-		if s.Name != nil {
-			c.Name = *s.Name
-		}
-		if s.Loop != nil {
-			c.Loop = *s.Loop
-		}
-		if s.Speed != nil {
-			c.Speed = *s.Speed
-		}
+		s.apply(c)
 		return nil
 	})
 	if err != nil {
