@@ -218,7 +218,7 @@ func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
 }
 
 // Remove ends the camera's topic: every subscription's Done channel closes
-// and the latest frame is forgotten.
+// and the latest frame and every frame waiting in a mailbox are forgotten.
 func (h *Hub) Remove(cam media.CameraID) {
 	h.mu.Lock()
 	t := h.topics[cam]
@@ -233,6 +233,7 @@ func (h *Hub) Remove(cam media.CameraID) {
 	t.latest = nil
 	t.mu.Unlock()
 	for _, s := range subs {
+		s.pending.Store(nil) // nothing of a removed camera is delivered
 		s.end()
 	}
 }
