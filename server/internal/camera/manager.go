@@ -19,7 +19,9 @@
 //   - Manager.mu guards the camera table and every entry's fields. It is
 //     held only for short reads and writes of memory: never across store
 //     I/O, a decoder Stop or a Forgetter. Order: entry.op before
-//     Manager.mu, never the other way round.
+//     Manager.mu, never the other way round (the one exception, a new
+//     entry's op taken under Manager.mu, cannot block: nobody can see
+//     that entry yet).
 //   - A decoder's status callback (onStatus) runs on the decoder's
 //     goroutine and takes only Manager.mu, so stopping a decoder (which
 //     waits for that goroutine) while holding entry.op cannot deadlock.
