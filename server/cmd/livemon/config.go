@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livemon/livemon/server/internal/camera"
 )
 
 // config is everything the server's flags set.
@@ -29,6 +31,7 @@ type config struct {
 	Linger         time.Duration
 	MaxViewers     int
 	MaxPerCamera   int
+	MaxCameras     int
 	Decoder        string
 	DecoderSpares  int
 }
@@ -62,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.Linger, "linger", envDuration(env("linger", ""), 10*time.Second), "how long a camera keeps encoding after its last viewer leaves")
 	fs.IntVar(&c.MaxViewers, "max-viewers", envInt(env("max-viewers", ""), 0), "cap on viewers over all cameras (0: none)")
 	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
+	fs.IntVar(&c.MaxCameras, "max-cameras", envInt(env("max-cameras", ""), camera.DefaultMaxCameras), "cap on cameras, counting those an upload is creating (0: none)")
 	fs.StringVar(&c.Decoder, "decoder", env("decoder", decoderIsolated), "where videos are decoded: isolated (a child process per camera and per probe) or inprocess")
 	fs.IntVar(&c.DecoderSpares, "decoder-spares", envInt(env("decoder-spares", ""), 1), "isolated decoder: child processes kept started ahead of need, so a camera's first viewer does not wait for one to start (0-16)")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +86,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Quality < 1 || c.Quality > 100 {
 		return c, errors.New("--quality must be between 1 and 100")
+	}
+	if c.MaxCameras < 0 {
+		return c, errors.New("--max-cameras must be 0 (no cap) or more")
 	}
 	if c.Decoder != decoderIsolated && c.Decoder != decoderInProcess {
 		return c, errors.New("--decoder must be isolated or inprocess")

@@ -60,8 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Quality:      cfg.Quality,
 		MaxFPS:       cfg.MaxFPS,
 		ProbeTimeout: cfg.ProbeTimeout,
+		MaxCameras:   cfg.MaxCameras,
 	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
-	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}
@@ -89,6 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WebUI:    webui.FS(),
 		Metrics:  mets,
 	})
+	// Deleting a camera is one call (camera.Manager.Delete) that these
+	// hear, besides the hub.
+	cams.AddForgetter(sessions)
+	cams.AddForgetter(mets)
+	cams.AddForgetter(api)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

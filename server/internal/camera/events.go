@@ -77,3 +77,8 @@ func (b *eventBus) close() {
 		close(ch)
 	}
 }
+
+// Subscribe returns a channel of camera events and a function that ends the
+// subscription. A listener that falls behind loses events, never blocks.
+// The channel is closed when the manager shuts down.
+func (m *Manager) Subscribe() (<-chan Event, func()) { return m.events.subscribe() }

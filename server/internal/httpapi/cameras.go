@@ -87,7 +87,7 @@ func (s *Server) handleReady() http.Handler {
 
 func (s *Server) handleListCameras() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"cameras": s.deps.Cameras.List()})
+		writeJSON(w, http.StatusOK, map[string]any{"cameras": cameraViews(s.deps.Cameras.List())})
 	})
 }
 
@@ -139,14 +139,14 @@ func (s *Server) handleCreateCamera() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, v)
+		writeJSON(w, http.StatusCreated, cameraView(v))
 	})
 }
 
 func (s *Server) handleGetCamera() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v, ok := s.lookupCamera(w, r, pathCamera); ok {
-			writeJSON(w, http.StatusOK, v)
+			writeJSON(w, http.StatusOK, cameraView(v))
 		}
 	})
 }
@@ -172,7 +172,7 @@ func (s *Server) handleUpdateCamera() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, http.StatusOK, cameraView(v))
 	})
 }
 
@@ -183,13 +183,11 @@ func (s *Server) handleDeleteCamera() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		// Delete makes the hub, sessions, metrics and this server's
+		// caches forget the camera (camera.Forgetter).
 		if err := s.deps.Cameras.Delete(r.Context(), id); err != nil {
 			writeError(w, r, s.log, err)
 			return
-		}
-		s.deps.Metrics.Forget(id)
-		if err := s.deps.Sessions.RemoveCamera(r.Context(), id); err != nil {
-			s.log.Warn("remove camera from sessions failed", "camera", id, "err", err)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -207,20 +205,8 @@ func (s *Server) handleControl(op func(context.Context, media.CameraID) (camera.
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, http.StatusOK, cameraView(v))
 	})
-}
-
-type statsBody struct {
-	Server  serverStats          `json:"server"`
-	Cameras []camera.CameraStats `json:"cameras"`
-}
-
-type serverStats struct {
-	Version       string  `json:"version"`
-	UptimeSeconds float64 `json:"uptime_s"`
-	Sessions      int     `json:"sessions"`
-	WSConnections int     `json:"ws_connections"`
 }
 
 func (s *Server) handleStats() http.Handler {
@@ -235,7 +221,7 @@ func (s *Server) handleStats() http.Handler {
 				Sessions:      s.deps.Sessions.Count(),
 				WSConnections: conns,
 			},
-			Cameras: s.deps.Cameras.Stats(),
+			Cameras: cameraStats(s.deps.Cameras.Stats()),
 		})
 	})
 }

@@ -38,8 +38,9 @@ type env struct {
 }
 
 type envOptions struct {
-	maxUpload int64
-	origins   []string
+	maxUpload  int64
+	origins    []string
+	maxCameras int // camera.Config.MaxCameras
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -72,9 +73,8 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := hub.New(hub.WithLinger(300 * time.Millisecond))
 	mets := metrics.New()
-	cams := camera.New(camera.Config{Quality: 70, MaxFPS: 30, CheckpointEvery: 100 * time.Millisecond},
+	cams := camera.New(camera.Config{Quality: 70, MaxFPS: 30, CheckpointEvery: 100 * time.Millisecond, MaxCameras: o.maxCameras},
 		camera.Deps{Store: st, Hub: h, Opener: synth.Opener{}, Prober: synth.Prober{}, Logger: log, OnEncode: mets.Encoded})
-	mets.WatchCameras(cams)
 	if err := cams.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +92,9 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		Logger:   log,
 		Metrics:  mets,
 	})
+	cams.AddForgetter(sessions)
+	cams.AddForgetter(mets)
+	cams.AddForgetter(api)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

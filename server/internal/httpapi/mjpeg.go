@@ -71,6 +71,11 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 		case <-sub.Done():
 			return nil
 		case <-sub.Ready():
+			select {
+			case <-sub.Done(): // gone meanwhile: send nothing more of it
+				return nil
+			default:
+			}
 			f, ok := sub.Next()
 			if !ok {
 				continue

@@ -103,6 +103,9 @@ func NewServer(deps Deps) *Server {
 		s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal server error"}})
 	}
+	if deps.Metrics != nil {
+		deps.Metrics.WatchCameras(s.cameraFigures)
+	}
 	s.routes(router)
 	s.handler = s.crossOrigin(s.requireToken(router))
 	return s

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/media"
 )
 
@@ -24,9 +23,9 @@ type probeBody struct {
 }
 
 type uploadBody struct {
-	Upload string      `json:"upload"`
-	Probe  probeBody   `json:"probe"`
-	Camera camera.View `json:"camera"`
+	Upload string     `json:"upload"`
+	Probe  probeBody  `json:"probe"`
+	Camera cameraJSON `json:"camera"`
 }
 
 func tooLarge(max int64) error {
@@ -119,7 +118,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 				Width: up.Probe.Width, Height: up.Probe.Height, FPS: up.Probe.FPS,
 				Frames: up.Probe.Frames, Duration: up.Probe.Duration.Seconds(),
 			},
-			Camera: up.Camera,
+			Camera: cameraView(up.Camera),
 		})
 		return n, nil
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/binary"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +52,12 @@ const mjpegBoundary = "livemonframe"
 type wireCache struct {
 	mu sync.Mutex
 	m  map[media.CameraID]*wireEntry
+	// forgotten is the epoch of the cached frame of each deleted camera
+	// (forget): a viewer that still sends that camera's last frame as it
+	// is deleted gets it built uncached instead of caching it again. A
+	// camera created again with the id runs at higher epochs (the store's
+	// epoch floor), so its frames are cached as usual and end the entry.
+	forgotten map[media.CameraID]uint64
 }
 
 type wireEntry struct {
@@ -71,11 +76,19 @@ type wireEntry struct {
 // frame from which its next frame is sent as a PreparedMessage.
 const preparedFrom = 48
 
-func newWireCache() wireCache { return wireCache{m: make(map[media.CameraID]*wireEntry)} }
+func newWireCache() wireCache {
+	return wireCache{m: make(map[media.CameraID]*wireEntry), forgotten: make(map[media.CameraID]uint64)}
+}
 
 func (c *wireCache) entry(f *media.Frame) *wireEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if epoch, ok := c.forgotten[f.Camera]; ok {
+		if f.Epoch <= epoch {
+			return &wireEntry{frame: f} // a deleted camera's frame: uncached
+		}
+		delete(c.forgotten, f.Camera)
+	}
 	e := c.m[f.Camera]
 	if e == nil || e.frame != f {
 		if e != nil && e.frame.Seq > f.Seq && e.frame.Epoch == f.Epoch {
@@ -92,10 +105,13 @@ func (c *wireCache) entry(f *media.Frame) *wireEntry {
 	return e
 }
 
-// forget drops a removed camera's entry.
+// forget drops a deleted camera's entry.
 func (c *wireCache) forget(cam media.CameraID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e := c.m[cam]; e != nil {
+		c.forgotten[cam] = max(c.forgotten[cam], e.frame.Epoch)
+	}
 	delete(c.m, cam)
 }
 
@@ -136,35 +152,3 @@ func (c *wireCache) mjpegHeader(f *media.Frame) []byte {
 }
 
 func uitoa(n uint64) string { return strconv.FormatUint(n, 10) }
-
-// frameHeader is a decoded binary frame header (docs/protocol.md).
-type frameHeader struct {
-	Channel    uint32
-	Epoch, Seq uint64
-	ServerMS   uint64
-	PositionMS uint32
-	Width      uint16
-	Height     uint16
-	Len        int // header length: the JPEG starts here
-}
-
-// parseFrameHeader decodes a binary frame message's header, as clients do.
-func parseFrameHeader(b []byte) (frameHeader, error) {
-	if len(b) < 4 || b[0] != frameMessageType {
-		return frameHeader{}, errors.New("not a frame message")
-	}
-	hl := int(binary.BigEndian.Uint16(b[2:]))
-	if hl < frameHeaderLen || hl > len(b) {
-		return frameHeader{}, errors.New("bad frame header length")
-	}
-	return frameHeader{
-		Channel:    binary.BigEndian.Uint32(b[4:]),
-		Epoch:      binary.BigEndian.Uint64(b[8:]),
-		Seq:        binary.BigEndian.Uint64(b[16:]),
-		ServerMS:   binary.BigEndian.Uint64(b[24:]),
-		PositionMS: binary.BigEndian.Uint32(b[32:]),
-		Width:      binary.BigEndian.Uint16(b[36:]),
-		Height:     binary.BigEndian.Uint16(b[38:]),
-		Len:        hl,
-	}, nil
-}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,4 +70,37 @@ func TestWireCacheWebSocketPaths(t *testing.T) {
 			t.Fatalf("%s: type %d, %d bytes, %v; want the %d-byte payload", how, mt, len(got), err, len(msg2))
 		}
 	}
+}
+
+// frameHeader is a decoded binary frame header (docs/protocol.md).
+type frameHeader struct {
+	Channel    uint32
+	Epoch, Seq uint64
+	ServerMS   uint64
+	PositionMS uint32
+	Width      uint16
+	Height     uint16
+	Len        int // header length: the JPEG starts here
+}
+
+// parseFrameHeader decodes a binary frame message's header, as clients
+// do (webapp/src/lib/camera-socket.ts); the tests read frames with it.
+func parseFrameHeader(b []byte) (frameHeader, error) {
+	if len(b) < 4 || b[0] != frameMessageType {
+		return frameHeader{}, errors.New("not a frame message")
+	}
+	hl := int(binary.BigEndian.Uint16(b[2:]))
+	if hl < frameHeaderLen || hl > len(b) {
+		return frameHeader{}, errors.New("bad frame header length")
+	}
+	return frameHeader{
+		Channel:    binary.BigEndian.Uint32(b[4:]),
+		Epoch:      binary.BigEndian.Uint64(b[8:]),
+		Seq:        binary.BigEndian.Uint64(b[16:]),
+		ServerMS:   binary.BigEndian.Uint64(b[24:]),
+		PositionMS: binary.BigEndian.Uint32(b[32:]),
+		Width:      binary.BigEndian.Uint16(b[36:]),
+		Height:     binary.BigEndian.Uint16(b[38:]),
+		Len:        hl,
+	}, nil
 }

@@ -400,8 +400,15 @@ func (c *wsConn) subscribe(cam media.CameraID) error {
 	if err != nil {
 		return c.sendError(err, string(cam))
 	}
-	if _, ok := c.subs[cam]; ok {
-		return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
+	if ws, ok := c.subs[cam]; ok {
+		select {
+		case <-ws.sub.Done():
+			// The camera was deleted (and created again) while its deleted
+			// event was lost to this connection: subscribe afresh.
+			c.detach(cam)
+		default:
+			return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
+		}
 	}
 	if err := c.attach(cam); err != nil {
 		return c.sendError(err, string(cam))
@@ -456,7 +463,7 @@ type eventMsg struct {
 	Type        string           `json:"type"`
 	Event       camera.EventKind `json:"event"`
 	Camera      media.CameraID   `json:"camera"`
-	CameraState camera.View      `json:"camera_state"`
+	CameraState cameraJSON       `json:"camera_state"`
 }
 
 func (c *wsConn) sendEvent(ev camera.Event) error {
@@ -464,10 +471,12 @@ func (c *wsConn) sendEvent(ev camera.Event) error {
 		return nil
 	}
 	if ev.Kind == camera.EventDeleted {
+		// The hub has ended the subscription; the connection drops it and
+		// its viewer slot. A camera created again with this id is new:
+		// the client subscribes to it again (docs/protocol.md).
 		c.detach(ev.Camera)
-		c.srv.wire.forget(ev.Camera)
 	}
-	return c.writeJSON(eventMsg{Type: "event", Event: ev.Kind, Camera: ev.Camera, CameraState: ev.View})
+	return c.writeJSON(eventMsg{Type: "event", Event: ev.Kind, Camera: ev.Camera, CameraState: cameraView(ev.View)})
 }
 
 type statsMsg struct {

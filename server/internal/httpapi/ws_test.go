@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -71,17 +70,12 @@ func (c *wsClient) next(timeout time.Duration) (map[string]any, *wsFrame, error)
 		}
 		return m, nil, nil
 	}
-	if len(data) < frameHeaderLen || data[0] != frameMessageType {
-		c.t.Fatalf("bad binary frame of %d bytes", len(data))
+	h, err := parseFrameHeader(data)
+	if err != nil {
+		c.t.Fatalf("bad binary frame of %d bytes: %v", len(data), err)
 	}
-	hl := binary.BigEndian.Uint16(data[2:])
-	f := &wsFrame{
-		channel: binary.BigEndian.Uint32(data[4:]),
-		epoch:   binary.BigEndian.Uint64(data[8:]),
-		seq:     binary.BigEndian.Uint64(data[16:]),
-		ts:      time.UnixMilli(int64(binary.BigEndian.Uint64(data[24:]))),
-	}
-	v, idx, ok := synth.ReadMarker(data[hl:])
+	f := &wsFrame{channel: h.Channel, epoch: h.Epoch, seq: h.Seq, ts: time.UnixMilli(int64(h.ServerMS))}
+	v, idx, ok := synth.ReadMarker(data[h.Len:])
 	if !ok {
 		c.t.Fatal("frame JPEG has no marker")
 	}

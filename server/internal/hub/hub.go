@@ -11,6 +11,8 @@
 //     goroutine. A Subscription is read by one consumer goroutine: it waits
 //     on Ready() and then calls Next() to take the newest frame.
 //   - Remove ends a camera's topic: its subscriptions see Done() closed.
+//     The camera manager calls it when it deletes a camera; a camera
+//     created again with the same id gets a new topic and a new channel.
 //
 // Frames are immutable once published; the hub hands out the same pointer to
 // every subscriber and never copies the JPEG bytes.
@@ -57,7 +59,6 @@ func New(opts ...Option) *Hub {
 }
 
 type topic struct {
-	camera  media.CameraID
 	channel uint32
 	now     func() time.Time
 	// wake is signalled (capacity 1) when a subscriber arrives, so an idle
@@ -80,7 +81,6 @@ func (h *Hub) topicLocked(cam media.CameraID) *topic {
 	if t == nil {
 		h.nextChannel++
 		t = &topic{
-			camera:  cam,
 			channel: h.nextChannel,
 			now:     h.now,
 			wake:    make(chan struct{}, 1),
@@ -218,7 +218,7 @@ func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
 }
 
 // Remove ends the camera's topic: every subscription's Done channel closes
-// and the latest frame is forgotten.
+// and the latest frame and every frame waiting in a mailbox are forgotten.
 func (h *Hub) Remove(cam media.CameraID) {
 	h.mu.Lock()
 	t := h.topics[cam]
@@ -233,6 +233,7 @@ func (h *Hub) Remove(cam media.CameraID) {
 	t.latest = nil
 	t.mu.Unlock()
 	for _, s := range subs {
+		s.pending.Store(nil) // nothing of a removed camera is delivered
 		s.end()
 	}
 }
@@ -295,9 +296,6 @@ func (s *Subscription) offer(f *media.Frame) {
 	default:
 	}
 }
-
-// Camera is the subscribed camera.
-func (s *Subscription) Camera() media.CameraID { return s.topic.camera }
 
 // Channel is the subscribed camera's channel number.
 func (s *Subscription) Channel() uint32 { return s.topic.channel }

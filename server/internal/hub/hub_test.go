@@ -164,11 +164,15 @@ func TestResetAndRemove(t *testing.T) {
 	if h.Latest("a") != nil {
 		t.Fatal("latest survived Reset")
 	}
+	h.Publish(frame("a", 2))
 	h.Remove("a")
 	select {
 	case <-s.Done():
 	case <-time.After(time.Second):
 		t.Fatal("Done not closed by Remove")
+	}
+	if _, ok := s.Next(); ok {
+		t.Fatal("a removed camera's frame is still waiting")
 	}
 	s.Close()
 	if _, ok := h.Stats("a"); ok {

@@ -1,5 +1,6 @@
 // Package metrics exposes livemon's Prometheus metrics. Per-camera figures
-// are read from the camera manager at scrape time (nothing is updated per
+// are read at scrape time from a function that returns them as Camera
+// values (the HTTP layer adapts the camera manager's stats to it) (nothing is updated per
 // frame on the hot path except two histograms); server-wide counters are
 // incremented by the HTTP layer. Labels are bounded: camera ids, transports
 // and outcomes only, never session ids.
@@ -8,6 +9,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -15,14 +17,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/media"
 )
 
-// CameraSource gives the per-camera figures at scrape time.
-type CameraSource interface {
-	Stats() []camera.CameraStats
+// Camera is one camera's figures at scrape time.
+type Camera struct {
+	ID                          media.CameraID
+	Running                     bool // running or starting
+	FPS                         float64
+	LastFrameAge                *time.Duration // nil without a frame
+	Published, Encoded, Decoded uint64
+	Restarts                    int
+	Errors                      int               // recent errors kept
+	Drops                       map[string]uint64 // by transport
+	Viewers                     map[string]int    // by transport
 }
+
+// transports label the per-transport series; missing ones read as 0.
+var transports = []string{"websocket", "mjpeg", "snapshot"}
 
 // Metrics holds the registry and the server-wide instruments.
 type Metrics struct {
@@ -73,10 +85,10 @@ func New() *Metrics {
 	return m
 }
 
-// WatchCameras registers the per-camera metrics, read from src at scrape
-// time. Call it once.
-func (m *Metrics) WatchCameras(src CameraSource) {
-	m.reg.MustRegister(&cameraCollector{src: src})
+// WatchCameras registers the per-camera metrics, read from cameras at
+// scrape time. Call it once.
+func (m *Metrics) WatchCameras(cameras func() []Camera) {
+	m.reg.MustRegister(&cameraCollector{cameras: cameras})
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -122,13 +134,16 @@ func (m *Metrics) Encoded(cam media.CameraID, d time.Duration, size int) {
 	m.frameBytes.WithLabelValues(string(cam)).Observe(float64(size))
 }
 
-// Forget drops a deleted camera's histogram series.
-func (m *Metrics) Forget(cam media.CameraID) {
+// ForgetCamera drops a deleted camera's histogram series (the other
+// per-camera series are read at scrape time and vanish with the camera).
+// It implements camera.Forgetter.
+func (m *Metrics) ForgetCamera(_ context.Context, cam media.CameraID) error {
 	if m == nil {
-		return
+		return nil
 	}
 	m.encodeSeconds.DeleteLabelValues(string(cam))
 	m.frameBytes.DeleteLabelValues(string(cam))
+	return nil
 }
 
 var (
@@ -145,7 +160,7 @@ var (
 )
 
 // cameraCollector reads per-camera figures at scrape time.
-type cameraCollector struct{ src CameraSource }
+type cameraCollector struct{ cameras func() []Camera }
 
 func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPublished, descEncoded, descDecoded, descDropped, descFPS, descViewers, descAge, descRestarts, descErrors, descRunning} {
@@ -154,23 +169,23 @@ func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.src.Stats() {
+	for _, s := range c.cameras() {
 		id := string(s.ID)
 		ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published), id)
 		ch <- prometheus.MustNewConstMetric(descEncoded, prometheus.CounterValue, float64(s.Encoded), id)
-		ch <- prometheus.MustNewConstMetric(descDecoded, prometheus.CounterValue, float64(s.Grabbed), id)
-		for _, t := range []string{"websocket", "mjpeg", "snapshot"} {
+		ch <- prometheus.MustNewConstMetric(descDecoded, prometheus.CounterValue, float64(s.Decoded), id)
+		for _, t := range transports {
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Drops[t]), id, t)
 			ch <- prometheus.MustNewConstMetric(descViewers, prometheus.GaugeValue, float64(s.Viewers[t]), id, t)
 		}
 		ch <- prometheus.MustNewConstMetric(descFPS, prometheus.GaugeValue, s.FPS, id)
-		if s.LastFrameAgeMS != nil {
-			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, float64(*s.LastFrameAgeMS)/1000, id)
+		if s.LastFrameAge != nil {
+			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, s.LastFrameAge.Seconds(), id)
 		}
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.Restarts), id)
-		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.GaugeValue, float64(len(s.Errors)), id)
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.GaugeValue, float64(s.Errors), id)
 		running := 0.0
-		if s.State == media.StateRunning || s.State == media.StateStarting {
+		if s.Running {
 			running = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, running, id)

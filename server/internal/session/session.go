@@ -4,12 +4,15 @@
 // a server restart.
 //
 // Concurrency: a *Manager is safe for use by any number of goroutines.
-// Delivered is the per-frame call of a connection's writer goroutine: it
-// only updates memory under a short lock and never does I/O. Open,
-// Subscribe, Unsubscribe and Disconnect are called by a connection's reader
-// goroutine; Flush and Sweep by one periodic goroutine owned by the caller
-// (the package starts no goroutines). No lock is held while the database
-// is used.
+// The HTTP layer calls Open, Subscribe, Unsubscribe, Delivered and, last,
+// Disconnect from a connection's writer goroutine (its HTTP handler
+// goroutine, which handles the messages the reader goroutine parsed and
+// sends the frames); the reader never calls the Manager. Delivered
+// is the per-frame call: it only updates memory under a short lock and
+// never does I/O. Flush and Sweep are called by one periodic goroutine
+// owned by the caller, ForgetCamera by the camera manager when it deletes
+// a camera (the package starts no goroutines). No lock is held while the
+// database is used.
 //
 // Lifecycle: Open marks a session connected (it cannot expire while a
 // connection holds it; several connections may hold the same session).
@@ -128,9 +131,6 @@ func New(st *store.Store, ttl time.Duration, now func() time.Time) *Manager {
 	}
 	return &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}, dormant: map[store.SessionKey]dormantSession{}}
 }
-
-// TTL is how long a disconnected session can be resumed.
-func (m *Manager) TTL() time.Duration { return m.ttl }
 
 // Open attaches a connection to a session. raw == "" starts a new session;
 // a malformed raw is a KindInvalid error; an unknown or expired one starts
@@ -404,8 +404,9 @@ func (m *Manager) Count() int {
 	return len(m.live)
 }
 
-// RemoveCamera ends every session's subscription to a deleted camera.
-func (m *Manager) RemoveCamera(ctx context.Context, cam media.CameraID) error {
+// ForgetCamera ends every session's subscription to a deleted camera,
+// connected or dormant. It implements camera.Forgetter.
+func (m *Manager) ForgetCamera(ctx context.Context, cam media.CameraID) error {
 	m.mu.Lock()
 	for _, ls := range m.live {
 		delete(ls.subs, cam)

@@ -431,7 +431,7 @@ func TestSubscribeErrors(t *testing.T) {
 	}
 }
 
-func TestRemoveCamera(t *testing.T) {
+func TestForgetCamera(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
@@ -449,7 +449,7 @@ func TestRemoveCamera(t *testing.T) {
 	if _, err := e.st.DeleteCamera(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.RemoveCamera(ctx, "a"); err != nil {
+	if err := e.m.ForgetCamera(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	e.m.Delivered(s.ID, "a", 1, 1)

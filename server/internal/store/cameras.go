@@ -95,8 +95,9 @@ func getCamera(ctx context.Context, q querier, id media.CameraID) (Camera, error
 
 // CreateCamera stores a new camera without a video. The id must be valid
 // (media.ParseCameraID); an empty Name becomes the id and a Speed <= 0
-// becomes 1. Run fields (Running, Epoch, Seq, Frame, UploadID) start at
-// zero. It returns a KindConflict error if the camera exists.
+// becomes 1. Run fields (Running, Seq, Frame, UploadID) start at zero and
+// Epoch at the id's epoch floor (the last epoch of a deleted camera with
+// this id, else 0). It returns a KindConflict error if the camera exists.
 func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 	if _, err := media.ParseCameraID(string(c.ID)); err != nil {
 		return Camera{}, err
@@ -115,7 +116,9 @@ func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 		} else if !media.IsKind(err, media.KindNotFound) {
 			return err
 		}
-		return insertCamera(ctx, tx, c)
+		var err error
+		c, err = insertCamera(ctx, tx, c)
+		return err
 	})
 	if err != nil {
 		return Camera{}, mapDiskFull(err)
@@ -123,14 +126,21 @@ func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 	return c, nil
 }
 
-func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+// insertCamera adds c, starting its epoch at the id's floor (see
+// epochFloor) when that is higher, and returns it as stored.
+func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) (Camera, error) {
+	floor, err := epochFloor(ctx, tx, c.ID)
+	if err != nil {
+		return Camera{}, err
+	}
+	c.Epoch = max(c.Epoch, floor)
+	_, err = tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame,
 		c.UploadID, nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if err != nil {
-		return fmt.Errorf("insert camera %q: %w", c.ID, err)
+		return Camera{}, fmt.Errorf("insert camera %q: %w", c.ID, err)
 	}
-	return nil
+	return c, nil
 }
 
 func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
@@ -210,7 +220,8 @@ func (s *Store) Checkpoint(ctx context.Context, id media.CameraID, epoch, seq ui
 }
 
 // DeleteCamera removes the camera, its uploads and the session
-// subscriptions to it, then deletes its video files. It returns the
+// subscriptions to it, then deletes its video files. The camera's epoch is
+// kept as the id's epoch floor. It returns the
 // removed uploads. The caller stops the camera's decoder first. Failing to
 // remove a file is returned as an error after the rows are gone.
 func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, error) {
@@ -222,6 +233,12 @@ func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, 
 		var err error
 		if ups, err = cameraUploads(ctx, tx, id); err != nil {
 			return err
+		}
+		// Keep the epoch for a camera created again with this id.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_floors (id, epoch)
+			SELECT id, epoch FROM cameras WHERE id = ?
+			ON CONFLICT(id) DO UPDATE SET epoch = max(epoch, excluded.epoch)`, id); err != nil {
+			return fmt.Errorf("delete camera %q: keep epoch: %w", id, err)
 		}
 		for _, q := range []string{
 			`DELETE FROM subscriptions WHERE camera = ?`,
@@ -242,4 +259,19 @@ func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, 
 		errs = append(errs, s.removeVideo(u))
 	}
 	return ups, errors.Join(errs...)
+}
+
+// epochFloor is the last epoch of a deleted camera with this id, or 0. A
+// camera created with the id starts its epochs there, so a viewer that
+// watched the old one never sees the epoch go backwards.
+func epochFloor(ctx context.Context, q querier, id media.CameraID) (uint64, error) {
+	var e int64
+	err := q.QueryRowContext(ctx, `SELECT epoch FROM epoch_floors WHERE id = ?`, id).Scan(&e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read epoch floor of %q: %w", id, err)
+	}
+	return uint64(e), nil
 }

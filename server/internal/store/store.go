@@ -1,6 +1,8 @@
 // Package store keeps livemon's durable state: a SQLite database
-// (modernc.org/sqlite, pure Go) with cameras, uploads, sessions and position
-// checkpoints, and the data directory holding the uploaded videos.
+// (modernc.org/sqlite, pure Go) with cameras, uploads, sessions, position
+// checkpoints and the epoch floors of deleted camera ids (a camera created
+// again with an id continues its epochs above the deleted one's), and the
+// data directory holding the uploaded videos.
 //
 // Concurrency: a *Store is safe for use by any number of goroutines. Every
 // method that changes several rows does so in one transaction; the database
@@ -184,6 +186,15 @@ CREATE TABLE subscriptions (
 	PRIMARY KEY (session, camera)
 );
 CREATE INDEX subscriptions_camera ON subscriptions(camera);
+`,
+	// epoch_floors keeps the last epoch of each deleted camera id, so a
+	// camera created again with that id continues above it: a viewer of
+	// the id never sees its epoch go backwards.
+	`
+CREATE TABLE epoch_floors (
+	id    TEXT PRIMARY KEY,
+	epoch INTEGER NOT NULL
+);
 `,
 }
 

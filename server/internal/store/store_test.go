@@ -475,6 +475,41 @@ func TestDeleteCamera(t *testing.T) {
 	}
 }
 
+// A camera created again with a deleted camera's id continues its epochs,
+// through CreateCamera and through an upload that creates it, also after
+// a reopen.
+func TestEpochFloorAfterDelete(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	publish(t, s, "cam", "one")
+	old := publish(t, s, "cam", "two").Camera.Epoch // 2
+	if _, err := s.DeleteCamera(ctx, "cam"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateCamera(ctx, Camera{ID: "cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Epoch != old {
+		t.Fatalf("re-created camera epoch %d, want the floor %d", c.Epoch, old)
+	}
+	if got := publish(t, s, "cam", "three").Camera.Epoch; got != old+1 {
+		t.Fatalf("upload to re-created camera: epoch %d, want %d", got, old+1)
+	}
+	if _, err := s.DeleteCamera(ctx, "cam"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir)
+	if got := publish(t, s, "cam", "four").Camera.Epoch; got != old+2 {
+		t.Fatalf("upload creating the camera after a reopen: epoch %d, want %d", got, old+2)
+	}
+	if c, err := s.CreateCamera(ctx, Camera{ID: "fresh"}); err != nil || c.Epoch != 0 {
+		t.Fatalf("new id: epoch %d, err %v; want 0", c.Epoch, err)
+	}
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -292,7 +292,7 @@ func (s *Store) commitUpload(ctx context.Context, u Upload) (PublishResult, erro
 		switch {
 		case media.IsKind(err, media.KindNotFound):
 			c = Camera{ID: u.Camera, Name: string(u.Camera), Loop: true, Speed: 1, CreatedAt: now, UpdatedAt: now}
-			if err := insertCamera(ctx, tx, c); err != nil {
+			if c, err = insertCamera(ctx, tx, c); err != nil {
 				return err
 			}
 		case err != nil:
