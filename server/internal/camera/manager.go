@@ -98,9 +98,7 @@ const maxErrors = 10
 
 // New returns a manager. Call Run before using it.
 func New(cfg Config, deps Deps) *Manager {
-	if cfg.Quality <= 0 || cfg.Quality > 100 {
-		cfg.Quality = 80
-	}
+	cfg.Quality = media.JPEGQuality(cfg.Quality)
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = 30 * time.Second
 	}
@@ -421,8 +419,8 @@ func (s Settings) Validate() error {
 		}
 		*s.Name = n
 	}
-	if s.Speed != nil && !(*s.Speed >= 0.1 && *s.Speed <= 8) {
-		return media.Errorf(media.KindInvalid, "speed must be between 0.1 and 8")
+	if s.Speed != nil && !(*s.Speed >= media.MinSpeed && *s.Speed <= media.MaxSpeed) {
+		return media.Errorf(media.KindInvalid, "speed must be between %g and %g", media.MinSpeed, media.MaxSpeed)
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (s *source) GrabEncode(quality int) ([]byte, error) {
 	return b, nil
 }
 
-func jpegQuality(quality int) byte { return byte(min(max(quality, 1), 100)) }
+func jpegQuality(quality int) byte { return byte(media.JPEGQuality(quality)) }
 
 // sendAhead asks the child for the next frame without waiting. A failure
 // breaks the source for the next call; the frame in hand is still good.

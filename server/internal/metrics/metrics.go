@@ -159,7 +159,8 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published), id)
 		ch <- prometheus.MustNewConstMetric(descEncoded, prometheus.CounterValue, float64(s.Encoded), id)
 		ch <- prometheus.MustNewConstMetric(descDecoded, prometheus.CounterValue, float64(s.Grabbed), id)
-		for _, t := range []string{"websocket", "mjpeg", "snapshot"} {
+		for _, tr := range media.Transports() {
+			t := string(tr)
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Drops[t]), id, t)
 			ch <- prometheus.MustNewConstMetric(descViewers, prometheus.GaugeValue, float64(s.Viewers[t]), id, t)
 		}
