@@ -413,8 +413,9 @@ func metricSample(text, prefix string) (float64, bool) {
 }
 
 func TestMetricsMove(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	// Large frames, so a viewer that does not read fills its socket soon.
+	e := newEnv(t, envOptions{sendBuffer: 16 << 10})
+	// Large frames and small socket buffers, so a viewer that does not
+	// read stalls the server's writes soon.
 	e.upload("/api/cameras/x/video", "a.avi", []byte(synth.Spec{Video: 1, Frames: 9000, FPS: 30, Width: 640, Height: 360, Noise: true}.String()))
 	scrape := func() string {
 		_, data := e.do(http.MethodGet, "/metrics", nil, nil)
@@ -444,11 +445,13 @@ func TestMetricsMove(t *testing.T) {
 	// The stalled viewer's socket fills; its writer blocks and newer
 	// frames replace the one waiting in its mailbox: drops.
 	var m2 string
-	waitFor(t, "the WebSocket drop counter to move", 10*time.Second, func() bool {
+	began := time.Now()
+	waitFor(t, "the WebSocket drop counter to move", 15*time.Second, func() bool {
 		m2 = scrape()
 		d2, _ := metricSample(m2, wsDrops)
 		return d2 > d1
 	})
+	t.Logf("drops moved after %v", time.Since(began).Round(time.Millisecond))
 	for _, name := range []string{`livemon_frames_encoded_total{camera="x"}`, `livemon_frames_published_total{camera="x"}`} {
 		if a, b := metricValue(t, m1, name), metricValue(t, m2, name); b <= a {
 			t.Fatalf("%s did not grow: %v -> %v", name, a, b)
