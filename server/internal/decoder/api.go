@@ -18,7 +18,7 @@
 // clock reaches it (no more often than MaxFPS); a late loop skips frames
 // (Grab without Encode) instead of slowing down. A frame rate that is
 // missing, NaN or not positive is taken as media.FallbackFPS, and one
-// above media.MaxFPS too (the probe refuses such files; see
+// above media.MaxFileFPS too (the probe refuses such files; see
 // media.PlaybackFPS).
 //
 // Looping wraps to file frame 0 (SeekFrame(0), or reopen if that fails).

@@ -58,7 +58,7 @@ func FuzzParseCameraID(f *testing.F) {
 }
 
 func TestPlaybackFPS(t *testing.T) {
-	for in, want := range map[float64]float64{0: FallbackFPS, -3: FallbackFPS, math.NaN(): FallbackFPS, 30: 30, MaxFPS: MaxFPS, MaxFPS + 1: FallbackFPS, 12.5: 12.5} {
+	for in, want := range map[float64]float64{0: FallbackFPS, -3: FallbackFPS, math.NaN(): FallbackFPS, 30: 30, MaxFileFPS: MaxFileFPS, MaxFileFPS + 1: FallbackFPS, 12.5: 12.5} {
 		if got := PlaybackFPS(in); got != want {
 			t.Errorf("PlaybackFPS(%v) = %v, want %v", in, got, want)
 		}

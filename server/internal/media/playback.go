@@ -8,11 +8,12 @@ const (
 	// FallbackFPS is the frame rate assumed for a file that does not say
 	// (missing, zero or negative, NaN).
 	FallbackFPS = 25
-	// MaxFPS is the highest frame rate livemon plays a file at. The probe
-	// refuses a file that claims more (KindUnusable): pacing it would
-	// grab that many frames a second, and taking it for FallbackFPS would
-	// play it slowed down.
-	MaxFPS = 240
+	// MaxFileFPS is the highest frame rate livemon plays a file at (not
+	// to be confused with --max-fps, the cap on frames sent). The probe
+	// refuses a file that claims more (KindUnusable): pacing it would grab
+	// that many frames a second, and taking it for FallbackFPS would play
+	// it slowed down.
+	MaxFileFPS = 240
 	// MinSpeed and MaxSpeed bound a camera's playback speed.
 	MinSpeed float64 = 0.1
 	MaxSpeed float64 = 8
@@ -23,9 +24,9 @@ const (
 )
 
 // PlaybackFPS returns the frame rate a file is paced at: its own rate fps
-// when that is positive and at most MaxFPS, else FallbackFPS.
+// when that is positive and at most MaxFileFPS, else FallbackFPS.
 func PlaybackFPS(fps float64) float64 {
-	if math.IsNaN(fps) || fps <= 0 || fps > MaxFPS {
+	if math.IsNaN(fps) || fps <= 0 || fps > MaxFileFPS {
 		return FallbackFPS
 	}
 	return fps

@@ -140,7 +140,7 @@ func TestProbeRejects(t *testing.T) {
 		// would play for 0.32 s instead of 8 ms) nor paced at 1,000
 		// grabs a second.
 		{"1000 fps", writeVideo(t, VideoSpec{VideoID: 3, Frames: 8, Width: 320, Height: 240, FPS: 1000}), Limits{}, []media.Kind{media.KindUnusable}, true},
-		{"just above the highest", writeVideo(t, VideoSpec{VideoID: 4, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFPS + 10}), Limits{}, []media.Kind{media.KindUnusable}, true},
+		{"just above the highest", writeVideo(t, VideoSpec{VideoID: 4, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFileFPS + 10}), Limits{}, []media.Kind{media.KindUnusable}, true},
 		{"missing", filepath.Join(dir, "nope.mp4"), Limits{}, []media.Kind{media.KindNotFound}, false},
 	}
 	for _, tt := range tests {
@@ -171,12 +171,12 @@ func TestProbeRejects(t *testing.T) {
 }
 
 func TestProbeHighestFPS(t *testing.T) {
-	info, err := Probe(t.Context(), writeVideo(t, VideoSpec{VideoID: 5, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFPS}), Limits{})
+	info, err := Probe(t.Context(), writeVideo(t, VideoSpec{VideoID: 5, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFileFPS}), Limits{})
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
-	if info.FPS != media.MaxFPS || info.Duration != 8*time.Second/media.MaxFPS {
-		t.Fatalf("Probe = %v fps, %v; want %d fps, %v", info.FPS, info.Duration, media.MaxFPS, 8*time.Second/media.MaxFPS)
+	if info.FPS != media.MaxFileFPS || info.Duration != 8*time.Second/media.MaxFileFPS {
+		t.Fatalf("Probe = %v fps, %v; want %d fps, %v", info.FPS, info.Duration, media.MaxFileFPS, 8*time.Second/media.MaxFileFPS)
 	}
 }
 

@@ -53,7 +53,7 @@ func errNotVideo() error {
 //
 // Errors are *media.Error values: KindUnsupported when the file is not a
 // video at all, KindUnusable when it is one livemon cannot play (no
-// decodable frame, too large, a frame rate above media.MaxFPS), or when ctx ends first
+// decodable frame, too large, a frame rate above media.MaxFileFPS), or when ctx ends first
 // (then the error also wraps ctx.Err()). The OpenCV work runs in its own
 // goroutine, which finishes and closes its capture by itself after an
 // early return.
@@ -126,17 +126,17 @@ func probe(ctx context.Context, path string, limits Limits) (media.VideoInfo, er
 	return info, nil
 }
 
-// checkFPS refuses a frame rate above media.MaxFPS: taken as
+// checkFPS refuses a frame rate above media.MaxFileFPS: taken as
 // media.FallbackFPS it would play a 1,000 fps clip 40 times slowed down,
 // and paced as it is it would make the decoder grab every frame. A rate
 // that is missing (zero, negative, NaN) is not refused: it plays at
 // media.FallbackFPS.
 func checkFPS(fps float64) error {
-	if fps > media.MaxFPS { // +Inf included
+	if fps > media.MaxFileFPS { // +Inf included
 		if math.IsInf(fps, 0) {
 			return media.Errorf(media.KindUnusable, "the video's frame rate is not usable")
 		}
-		return media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is above the %d per second livemon plays", fps, media.MaxFPS)
+		return media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is above the %d per second livemon plays", fps, media.MaxFileFPS)
 	}
 	return nil
 }
