@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/livemon/livemon/server/internal/media"
 )
 
 // server is a livemon process the bench started, or one it was pointed at.
@@ -246,7 +248,7 @@ func (st stats) viewers() int {
 	n := 0
 	for _, c := range st.Cameras {
 		for t, v := range c.Viewers {
-			if t != "snapshot" {
+			if t != string(media.TransportSnapshot) {
 				n += v
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/media"
 )
 
 // config is everything the server's flags set.
@@ -52,7 +53,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8000"), "listen address")
 	fs.StringVar(&c.Data, "data", env("data", "./data"), "data directory (database and videos)")
 	fs.StringVar(&maxUpload, "max-upload", env("max-upload", "2GiB"), "largest accepted video file (bytes, or with KB/MB/GB/KiB/MiB/GiB)")
-	fs.IntVar(&c.Quality, "quality", envInt(env("quality", ""), 80), "JPEG quality 1-100")
+	fs.IntVar(&c.Quality, "quality", envInt(env("quality", ""), media.DefaultJPEGQuality), fmt.Sprintf("JPEG quality 1-%d", media.MaxJPEGQuality))
 	fs.Float64Var(&c.MaxFPS, "max-fps", envFloat(env("max-fps", ""), 30), "cap on frames per second sent per camera (0: no cap)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", envDuration(env("session-ttl", ""), 10*time.Minute), "how long a WebSocket session can be resumed after its last disconnect")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated extra origins allowed to write and open WebSockets (e.g. http://localhost:5173)")
@@ -84,8 +85,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			c.AllowedOrigins = append(c.AllowedOrigins, o)
 		}
 	}
-	if c.Quality < 1 || c.Quality > 100 {
-		return c, errors.New("--quality must be between 1 and 100")
+	if c.Quality < 1 || c.Quality > media.MaxJPEGQuality {
+		return c, fmt.Errorf("--quality must be between 1 and %d", media.MaxJPEGQuality)
 	}
 	if c.MaxCameras < 0 {
 		return c, errors.New("--max-cameras must be 0 (no cap) or more")

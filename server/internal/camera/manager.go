@@ -134,9 +134,7 @@ const maxErrors = 10
 
 // New returns a manager. Call Run before using it.
 func New(cfg Config, deps Deps) *Manager {
-	if cfg.Quality <= 0 || cfg.Quality > 100 {
-		cfg.Quality = 80
-	}
+	cfg.Quality = media.JPEGQuality(cfg.Quality)
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = 30 * time.Second
 	}

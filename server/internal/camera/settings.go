@@ -24,8 +24,8 @@ func (s Settings) Validate() error {
 		}
 		*s.Name = n
 	}
-	if s.Speed != nil && !(*s.Speed >= 0.1 && *s.Speed <= 8) {
-		return media.Errorf(media.KindInvalid, "speed must be between 0.1 and 8")
+	if s.Speed != nil && !(*s.Speed >= media.MinSpeed && *s.Speed <= media.MaxSpeed) {
+		return media.Errorf(media.KindInvalid, "speed must be between %g and %g", media.MinSpeed, media.MaxSpeed)
 	}
 	return nil
 }

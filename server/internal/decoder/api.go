@@ -17,7 +17,9 @@
 // after errors; skipped frames leave gaps. A frame is published when the
 // clock reaches it (no more often than MaxFPS); a late loop skips frames
 // (Grab without Encode) instead of slowing down. A frame rate that is
-// missing, NaN, not positive or above 240 is taken as 25.
+// missing, NaN or not positive is taken as media.FallbackFPS, and one
+// above media.MaxFileFPS too (the probe refuses such files; see
+// media.PlaybackFPS).
 //
 // Looping wraps to file frame 0 (SeekFrame(0), or reopen if that fails).
 // Without looping the state becomes ended at the end of the file: the last
@@ -133,8 +135,8 @@ type Config struct {
 	// Frame is the 0-based file frame index to start at.
 	Frame   int64
 	Loop    bool
-	Speed   float64 // 0.1 to 8
-	Quality int     // JPEG quality 1-100
+	Speed   float64 // media.MinSpeed to media.MaxSpeed
+	Quality int     // JPEG quality 1-100; 0: media.DefaultJPEGQuality
 	// MaxFPS caps the output frame rate (0: no cap beyond file fps * speed).
 	MaxFPS float64
 }

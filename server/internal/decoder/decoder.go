@@ -14,15 +14,6 @@ import (
 // Tuning. Backoff and watchdog figures are part of the documented
 // behaviour; the others only trade CPU for latency.
 const (
-	// DefaultQuality is the JPEG quality when Config.Quality is 0.
-	DefaultQuality = 80
-	// FallbackFPS replaces a frame rate that is missing, not positive,
-	// NaN or above MaxFPSFromFile.
-	FallbackFPS    = 25
-	MaxFPSFromFile = 240
-	MinSpeed       = 0.1
-	MaxSpeed       = 8
-
 	// Retry waits after an error: BackoffMin doubling up to BackoffMax,
 	// back to BackoffMin after a frame is published.
 	BackoffMin = 500 * time.Millisecond
@@ -67,10 +58,7 @@ type Decoder struct {
 // Start validates cfg, fills defaults and starts the camera's loop in one
 // goroutine. The loop runs until ctx ends or Stop is called.
 func Start(ctx context.Context, cfg Config, deps Deps) *Decoder {
-	if cfg.Quality <= 0 {
-		cfg.Quality = DefaultQuality
-	}
-	cfg.Quality = min(cfg.Quality, 100)
+	cfg.Quality = media.JPEGQuality(cfg.Quality)
 	cfg.Speed = clampSpeed(cfg.Speed)
 	if cfg.Frame < 0 {
 		cfg.Frame = 0
@@ -106,7 +94,7 @@ func (d *Decoder) Stop() {
 // Done is closed when the loop has exited.
 func (d *Decoder) Done() <-chan struct{} { return d.done }
 
-// SetSpeed changes the playback speed (clamped to 0.1-8) without a jump:
+// SetSpeed changes the playback speed (clamped to media.MinSpeed-MaxSpeed) without a jump:
 // the position continues from where it is.
 func (d *Decoder) SetSpeed(speed float64) {
 	d.mu.Lock()
@@ -157,14 +145,5 @@ func clampSpeed(s float64) float64 {
 	if math.IsNaN(s) || s <= 0 {
 		return 1
 	}
-	return min(max(s, MinSpeed), MaxSpeed)
-}
-
-// playbackFPS returns fps if it is a plausible frame rate and FallbackFPS
-// otherwise.
-func playbackFPS(fps float64) float64 {
-	if math.IsNaN(fps) || fps <= 0 || fps > MaxFPSFromFile {
-		return FallbackFPS
-	}
-	return fps
+	return min(max(s, media.MinSpeed), media.MaxSpeed)
 }

@@ -152,7 +152,7 @@ func (p *player) open(ctx context.Context) error {
 	}
 	p.src, p.next = src, 0
 	p.info = src.Info()
-	p.fps = playbackFPS(p.info.FPS)
+	p.fps = media.PlaybackFPS(p.info.FPS)
 	p.info.FPS = p.fps
 	if p.count == 0 {
 		// A count learned by reaching the end beats the header's.

@@ -393,47 +393,65 @@ func TestHealthAndReady(t *testing.T) {
 // metricValue returns the value of the sample line starting with prefix.
 func metricValue(t *testing.T, text, prefix string) float64 {
 	t.Helper()
+	v, ok := metricSample(text, prefix)
+	if !ok {
+		t.Fatalf("no metric %s", prefix)
+	}
+	return v
+}
+
+// metricSample is metricValue without failing: ok is false when there is
+// no such sample or it is not a number.
+func metricSample(text, prefix string) (float64, bool) {
 	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, prefix+" ") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, prefix)), 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
+			return v, err == nil
 		}
 	}
-	t.Fatalf("no metric %s", prefix)
-	return 0
+	return 0, false
 }
 
 func TestMetricsMove(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.upload("/api/cameras/x/video", "a.avi", synthVideo(1, 9000))
+	e := newEnv(t, envOptions{sendBuffer: 16 << 10})
+	// Large frames and small socket buffers, so a viewer that does not
+	// read stalls the server's writes soon.
+	e.upload("/api/cameras/x/video", "a.avi", []byte(synth.Spec{Video: 1, Frames: 9000, FPS: 30, Width: 640, Height: 360, Noise: true}.String()))
 	scrape := func() string {
 		_, data := e.do(http.MethodGet, "/metrics", nil, nil)
 		return string(data)
 	}
-	// Two WebSocket viewers and one MJPEG viewer, one of which stalls.
-	for range 2 {
-		c := e.mustDial(t)
-		c.hello("")
-		c.send(map[string]any{"type": "subscribe", "camera": "x"})
-		c.message("subscribed")
-	}
+	// Two WebSocket viewers, one reading and one stalled, and one MJPEG
+	// viewer.
+	c := e.mustDial(t)
+	c.hello("")
+	c.send(map[string]any{"type": "subscribe", "camera": "x"})
+	c.message("subscribed")
+	e.dialStalled(t, "x")
 	resp, err := e.srv.Client().Get(e.url("/api/cameras/x/mjpeg"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	m1 := scrape()
-	time.Sleep(time.Second) // the WebSocket clients do not read: their frames drop
-	m2 := scrape()
-	if v := metricValue(t, m2, `livemon_viewers{camera="x",transport="websocket"}`); v != 2 {
-		t.Fatalf("websocket viewers = %v, want 2", v)
-	}
-	if v := metricValue(t, m2, `livemon_viewers{camera="x",transport="mjpeg"}`); v != 1 {
-		t.Fatalf("mjpeg viewers = %v, want 1", v)
-	}
+	const wsDrops = `livemon_frames_dropped_total{camera="x",transport="websocket"}`
+	var m1 string
+	waitFor(t, "two WebSocket viewers and one MJPEG viewer", 5*time.Second, func() bool {
+		m1 = scrape()
+		ws, _ := metricSample(m1, `livemon_viewers{camera="x",transport="websocket"}`)
+		mj, _ := metricSample(m1, `livemon_viewers{camera="x",transport="mjpeg"}`)
+		return ws == 2 && mj == 1
+	})
+	d1 := metricValue(t, m1, wsDrops)
+	// The stalled viewer's socket fills; its writer blocks and newer
+	// frames replace the one waiting in its mailbox: drops.
+	var m2 string
+	began := time.Now()
+	waitFor(t, "the WebSocket drop counter to move", 15*time.Second, func() bool {
+		m2 = scrape()
+		d2, _ := metricSample(m2, wsDrops)
+		return d2 > d1
+	})
+	t.Logf("drops moved after %v", time.Since(began).Round(time.Millisecond))
 	for _, name := range []string{`livemon_frames_encoded_total{camera="x"}`, `livemon_frames_published_total{camera="x"}`} {
 		if a, b := metricValue(t, m1, name), metricValue(t, m2, name); b <= a {
 			t.Fatalf("%s did not grow: %v -> %v", name, a, b)

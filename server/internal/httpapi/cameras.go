@@ -11,6 +11,7 @@ import (
 
 	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/store"
 )
 
 // cameraFrom extracts and validates the camera id of a request.
@@ -20,7 +21,7 @@ func pathCamera(r *http.Request) (media.CameraID, error) {
 	return media.ParseCameraID(httprouter.ParamsFromContext(r.Context()).ByName("id"))
 }
 
-// errVideoPath answers the earlier prototype's video_path parameter: no
+// errVideoPath answers a video_path that is not an upload id: no
 // parameter ever names a file.
 var errVideoPath = media.Errorf(media.KindInvalid, "video_path is not accepted: upload the file instead")
 
@@ -33,9 +34,11 @@ func queryCamera(r *http.Request) (media.CameraID, error) {
 	return media.ParseCameraID(q.Get("camera_id"))
 }
 
-// legacyStreamCamera is the legacy stream's path id; it refuses video_path.
+// legacyStreamCamera is the legacy stream's path id. A video_path is the
+// token the legacy upload answered with (an upload id) and is ignored: the
+// stream is the camera's current run. Anything else there is refused.
 func legacyStreamCamera(r *http.Request) (media.CameraID, error) {
-	if r.URL.Query().Has("video_path") {
+	if q := r.URL.Query(); q.Has("video_path") && !store.IsUploadID(q.Get("video_path")) {
 		return "", errVideoPath
 	}
 	return pathCamera(r)

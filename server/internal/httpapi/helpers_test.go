@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,6 +42,9 @@ type envOptions struct {
 	maxUpload  int64
 	origins    []string
 	maxCameras int // camera.Config.MaxCameras
+	// sendBuffer, if set, is the server's socket send buffer in bytes, so
+	// a client that does not read stalls the server's writes soon.
+	sendBuffer int
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -101,7 +105,16 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		defer close(done)
 		_ = cams.Run(runCtx)
 	}()
-	ts := httptest.NewServer(api)
+	ts := httptest.NewUnstartedServer(api)
+	if o.sendBuffer > 0 {
+		ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetWriteBuffer(o.sendBuffer)
+			}
+			return ctx
+		}
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		api.Close()
 		ts.Close()

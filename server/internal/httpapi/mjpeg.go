@@ -40,7 +40,7 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 			return
 		}
 		defer s.streams.Done()
-		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "mjpeg"})
+		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportMJPEG})
 		defer sub.Close()
 		if err := s.streamMJPEG(w, r, sub, s.closing, nil); err != nil {
 			s.log.Debug("mjpeg viewer gone", "camera", id, "remote", r.RemoteAddr, "err", err)
@@ -140,7 +140,7 @@ func (s *Server) handleSnapshot() http.Handler {
 
 // waitFrame waits for the next frame published after the call.
 func (s *Server) waitFrame(ctx context.Context, id media.CameraID) *media.Frame {
-	sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "snapshot", SkipLatest: true})
+	sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportSnapshot, SkipLatest: true})
 	defer sub.Close()
 	t := time.NewTimer(snapshotWait)
 	defer t.Stop()

@@ -22,7 +22,7 @@ func (s *Server) routes(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/api/cameras/:id", s.handleGetCamera())
 	r.Handler(http.MethodPatch, "/api/cameras/:id", s.handleUpdateCamera())
 	r.Handler(http.MethodDelete, "/api/cameras/:id", s.handleDeleteCamera())
-	r.Handler(http.MethodPost, "/api/cameras/:id/video", s.handleUpload(pathCamera))
+	r.Handler(http.MethodPost, "/api/cameras/:id/video", s.handleUpload(pathCamera, uploadAnswer))
 	r.Handler(http.MethodPost, "/api/cameras/:id/start", s.handleControl(s.deps.Cameras.Start))
 	r.Handler(http.MethodPost, "/api/cameras/:id/stop", s.handleControl(s.deps.Cameras.Stop))
 	r.Handler(http.MethodPost, "/api/cameras/:id/restart", s.handleControl(s.deps.Cameras.Restart))
@@ -32,7 +32,7 @@ func (s *Server) routes(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/api/ws", s.handleWebSocket())
 
 	// Legacy routes of the earlier prototype's client.
-	r.Handler(http.MethodPost, "/api/live-monitoring/upload-video", s.handleUpload(queryCamera))
+	r.Handler(http.MethodPost, "/api/live-monitoring/upload-video", s.handleUpload(queryCamera, legacyUploadAnswer))
 	r.Handler(http.MethodGet, "/api/live-monitoring/stream/:id", s.handleMJPEG(legacyStreamCamera, true))
 
 	// Unknown /api/ paths get a JSON 404; everything else is the web app.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/media"
@@ -28,6 +30,66 @@ type uploadBody struct {
 	Camera cameraJSON `json:"camera"`
 }
 
+// uploadAnswer is the upload's response body.
+func uploadAnswer(_ *http.Request, b uploadBody) any { return b }
+
+// legacyUploadBody is the legacy upload's response: the new fields and
+// the ones the earlier prototype's client reads.
+type legacyUploadBody struct {
+	uploadBody
+	CameraID media.CameraID `json:"camera_id"`
+	Filename string         `json:"filename"`
+	Message  string         `json:"message"`
+	// StreamURL is the legacy stream of the camera.
+	StreamURL string `json:"stream_url"`
+	// VideoPath is the upload id, an opaque token: the prototype passes
+	// it back in the stream URL, where it is accepted and ignored. It is
+	// never a server path.
+	VideoPath string `json:"video_path"`
+}
+
+// legacyUploadAnswer is the legacy upload's response body, with a message
+// in Korean or English after the request's Accept-Language.
+func legacyUploadAnswer(r *http.Request, b uploadBody) any {
+	id, name := b.Camera.ID, ""
+	if b.Camera.Video != nil {
+		name = b.Camera.Video.Name
+	}
+	msg := fmt.Sprintf("Video %q uploaded; camera %s is playing it.", name, id)
+	if prefersKorean(r.Header.Get("Accept-Language")) {
+		msg = fmt.Sprintf("영상 %q을(를) 업로드했습니다. 카메라 %s에서 재생 중입니다.", name, id)
+	}
+	return legacyUploadBody{
+		uploadBody: b,
+		CameraID:   id,
+		Filename:   name,
+		Message:    msg,
+		StreamURL:  "/api/live-monitoring/stream/" + string(id),
+		VideoPath:  b.Upload,
+	}
+}
+
+// prefersKorean reports whether an Accept-Language header ranks Korean
+// above English (and any other language); ties go to the first listed.
+func prefersKorean(header string) bool {
+	best, bestQ := "", 0.0
+	for _, item := range strings.Split(header, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(item), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		if lang, _, _ := strings.Cut(tag, "-"); lang != "" && q > bestQ {
+			best, bestQ = strings.ToLower(lang), q
+		}
+	}
+	return best == "ko"
+}
+
 func tooLarge(max int64) error {
 	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", humanBytes(max))
 }
@@ -35,7 +97,8 @@ func tooLarge(max int64) error {
 // handleUpload streams the multipart field "video" to a temp file in the
 // data dir (never holding it in memory), then hands it to the camera
 // manager, which probes it and switches the camera to it.
-func (s *Server) handleUpload(from cameraFrom) http.Handler {
+// answer gives the response body.
+func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, uploadBody) any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id, err := from(r)
@@ -44,7 +107,7 @@ func (s *Server) handleUpload(from cameraFrom) http.Handler {
 			return
 		}
 		log := s.log.With("camera", id, "remote", r.RemoteAddr)
-		size, err := s.receiveUpload(w, r, id)
+		size, err := s.receiveUpload(w, r, id, answer)
 		if err != nil {
 			var me *media.Error
 			if errors.As(err, &me) && me.Kind == media.KindTooLarge {
@@ -60,7 +123,7 @@ func (s *Server) handleUpload(from cameraFrom) http.Handler {
 
 // receiveUpload does the work of handleUpload and writes the success
 // response; it returns the bytes received.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.CameraID) (int64, error) {
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.CameraID, answer func(*http.Request, uploadBody) any) (int64, error) {
 	limit := s.deps.Config.MaxUpload
 	if r.ContentLength > limit+multipartSlack {
 		return 0, tooLarge(limit)
@@ -112,14 +175,14 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 		s.deps.Metrics.Upload("ok", n)
 		s.log.Info("upload accepted", "camera", id, "remote", r.RemoteAddr, "outcome", "ok", "upload", up.ID, "bytes", n,
 			"width", up.Probe.Width, "height", up.Probe.Height, "fps", up.Probe.FPS, "probe", time.Since(start).Round(time.Millisecond))
-		writeJSON(w, http.StatusCreated, uploadBody{
+		writeJSON(w, http.StatusCreated, answer(r, uploadBody{
 			Upload: up.ID,
 			Probe: probeBody{
 				Width: up.Probe.Width, Height: up.Probe.Height, FPS: up.Probe.FPS,
 				Frames: up.Probe.Frames, Duration: up.Probe.Duration.Seconds(),
 			},
 			Camera: cameraView(up.Camera),
-		})
+		}))
 		return n, nil
 	}
 }

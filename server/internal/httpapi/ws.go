@@ -373,7 +373,7 @@ func (c *wsConn) attach(cam media.CameraID) error {
 		return err
 	}
 	h := c.srv.deps.Hub
-	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: "websocket", Notify: c.notify, SkipLatest: !h.Watched(cam)})
+	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: media.TransportWebSocket, Notify: c.notify, SkipLatest: !h.Watched(cam)})
 	c.subs[cam] = &wsSub{sub: sub, channel: sub.Channel()}
 	return nil
 }

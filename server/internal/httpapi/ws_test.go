@@ -241,6 +241,29 @@ func TestWebSocketBadInput(t *testing.T) {
 	})
 }
 
+// dialStalled opens a WebSocket that subscribes to cam and then never
+// reads again, with a small receive window so the stall shows soon.
+func (e *env) dialStalled(t *testing.T, cam string) {
+	t.Helper()
+	small := &websocket.Dialer{ReadBufferSize: 1024, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	stalled, _, err := small.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalled.Close() })
+	stalled.WriteJSON(map[string]any{"type": "hello"})
+	stalled.WriteJSON(map[string]any{"type": "subscribe", "camera": cam})
+}
+
+// An origin given to --allowed-origins may open a socket; any other
+// cross-origin one, even on the same host with another port or scheme,
+// may not.
 func TestWebSocketAllowedOrigin(t *testing.T) {
 	e := newEnv(t, envOptions{origins: []string{"http://localhost:5173"}})
 	c, _, err := e.dial(t, http.Header{"Origin": {"http://localhost:5173"}})
@@ -248,6 +271,16 @@ func TestWebSocketAllowedOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.hello("")
+	for _, origin := range []string{"http://localhost:5174", "https://localhost:5173", "http://evil.example"} {
+		c, resp, err := e.dial(t, http.Header{"Origin": {origin}})
+		if err == nil {
+			c.conn.Close()
+			t.Fatalf("origin %s: upgrade accepted", origin)
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("origin %s: err=%v resp=%v, want 403", origin, err, resp)
+		}
+	}
 }
 
 // A client that never reads is dropped within the write timeout once its
@@ -259,21 +292,7 @@ func TestWebSocketStalledClient(t *testing.T) {
 	e.api.timing.writeWait = time.Second
 	e.upload("/api/cameras/s/video", "a.avi", []byte(synth.Spec{Video: 1, Frames: 9000, FPS: 30, Width: 640, Height: 360, Noise: true}.String()))
 
-	small := &websocket.Dialer{ReadBufferSize: 1024, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			c.(*net.TCPConn).SetReadBuffer(4096) // a small window, so the stall shows soon
-		}
-		return c, err
-	}}
-	stalled, _, err := small.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+"/api/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	stalled.WriteJSON(map[string]any{"type": "hello"})
-	stalled.WriteJSON(map[string]any{"type": "subscribe", "camera": "s"})
-	// It never reads again.
+	e.dialStalled(t, "s")
 
 	const healthy = 5
 	counts := make([]int, healthy)

@@ -69,8 +69,8 @@ type topic struct {
 	latest    *media.Frame
 	subs      []*Subscription
 	lastLeave time.Time
-	drops     map[string]*atomic.Uint64 // by transport
-	viewers   map[string]int            // by transport
+	drops     map[media.Transport]*atomic.Uint64
+	viewers   map[media.Transport]int
 
 	published atomic.Uint64
 }
@@ -84,8 +84,8 @@ func (h *Hub) topicLocked(cam media.CameraID) *topic {
 			channel: h.nextChannel,
 			now:     h.now,
 			wake:    make(chan struct{}, 1),
-			drops:   make(map[string]*atomic.Uint64),
-			viewers: make(map[string]int),
+			drops:   make(map[media.Transport]*atomic.Uint64),
+			viewers: make(map[media.Transport]int),
 		}
 		h.topics[cam] = t
 	}
@@ -164,9 +164,8 @@ func (h *Hub) Wake(cam media.CameraID) <-chan struct{} { return h.topic(cam).wak
 
 // Options for Subscribe.
 type SubscribeOptions struct {
-	// Transport labels the subscriber for viewer and drop counts
-	// ("websocket", "mjpeg", "snapshot").
-	Transport string
+	// Transport labels the subscriber for viewer and drop counts.
+	Transport media.Transport
 	// SkipLatest leaves the current latest frame out, so the first frame
 	// the subscriber gets is one published after it subscribed.
 	SkipLatest bool
@@ -242,9 +241,10 @@ func (h *Hub) Remove(cam media.CameraID) {
 type Stats struct {
 	Channel   uint32
 	Published uint64
-	Viewers   map[string]int
-	Drops     map[string]uint64
-	Latest    *media.Frame
+	// Viewers and Drops are keyed by transport (string(media.Transport)).
+	Viewers map[string]int
+	Drops   map[string]uint64
+	Latest  *media.Frame
 }
 
 // Stats returns the camera's figures. ok is false for an unknown camera.
@@ -264,11 +264,11 @@ func (h *Hub) Stats(cam media.CameraID) (Stats, bool) {
 	}
 	for k, v := range t.viewers {
 		if v > 0 {
-			st.Viewers[k] = v
+			st.Viewers[string(k)] = v
 		}
 	}
 	for k, v := range t.drops {
-		st.Drops[k] = v.Load()
+		st.Drops[string(k)] = v.Load()
 	}
 	return st, true
 }
@@ -276,7 +276,7 @@ func (h *Hub) Stats(cam media.CameraID) (Stats, bool) {
 // Subscription is one subscriber's mailbox for one camera.
 type Subscription struct {
 	topic      *topic
-	transport  string
+	transport  media.Transport
 	pending    atomic.Pointer[media.Frame]
 	ready      chan struct{}
 	done       chan struct{}

@@ -19,6 +19,30 @@
 // package does not import OpenCV: cmd/livemon hands them the opencv
 // Opener and Probe, and tests hand them package synth's pure-Go ones.
 //
+// # Files
+//
+// A file's prefix says which process runs its code, so the two ends of the
+// protocol cannot be confused:
+//
+//   - parent_opener.go: Opener, which hands out sources (spare or freshly
+//     started children) and opens the file in them.
+//   - parent_source.go: source, the decoder.Source whose calls are
+//     requests and replies to one child, with read-ahead and the time
+//     limit of every exchange.
+//   - parent_process.go: starting a child (command line, environment,
+//     pipes, frame buffer), the process handle that reaps it, and how its
+//     exit is described.
+//   - parent_prober.go: Prober, one probe child per upload.
+//   - parent_spares.go: Spares, decode children started ahead of need.
+//   - child_main.go: DecodeChild and ProbeChild, the subcommands' bodies,
+//     and the child's flags.
+//   - child_serve.go: ServeChild and ServeProbe, the loops that answer the
+//     parent, and the pipe sizing.
+//   - child_limits.go: how a child applies its Limits to itself.
+//   - child_fault.go: the test-only fault switch.
+//   - protocol.go, shm.go, limits.go: what both sides share (wire format,
+//     the shared frame buffer, Limits and their flags).
+//
 // # Concurrency
 //
 // Opener and Prober may be used from any goroutine; every Open and every

@@ -165,3 +165,23 @@ func decodeInfo(b []byte) (media.VideoInfo, error) {
 func clampUint32(n int) int {
 	return min(max(n, 0), math.MaxUint32)
 }
+
+// probeOutput is the probe child's one line of JSON.
+type probeOutput struct {
+	Info  *probeInfo  `json:"info,omitempty"`
+	Error *probeError `json:"error,omitempty"`
+}
+
+type probeInfo struct {
+	Width      int     `json:"width"`
+	Height     int     `json:"height"`
+	FPS        float64 `json:"fps"`
+	Frames     int64   `json:"frames"`
+	DurationNS int64   `json:"duration_ns"`
+	Codec      string  `json:"codec,omitempty"`
+}
+
+type probeError struct {
+	Kind    media.Kind `json:"kind"`
+	Message string     `json:"message"`
+}

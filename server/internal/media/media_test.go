@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -54,4 +55,20 @@ func FuzzParseCameraID(f *testing.F) {
 			t.Fatalf("accepted unsafe id %q", id)
 		}
 	})
+}
+
+func TestPlaybackFPS(t *testing.T) {
+	for in, want := range map[float64]float64{0: FallbackFPS, -3: FallbackFPS, math.NaN(): FallbackFPS, 30: 30, MaxFileFPS: MaxFileFPS, MaxFileFPS + 1: FallbackFPS, 12.5: 12.5} {
+		if got := PlaybackFPS(in); got != want {
+			t.Errorf("PlaybackFPS(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestJPEGQuality(t *testing.T) {
+	for in, want := range map[int]int{-1: DefaultJPEGQuality, 0: DefaultJPEGQuality, 1: 1, 55: 55, MaxJPEGQuality: MaxJPEGQuality, 500: MaxJPEGQuality} {
+		if got := JPEGQuality(in); got != want {
+			t.Errorf("JPEGQuality(%d) = %d, want %d", in, got, want)
+		}
+	}
 }

@@ -33,9 +33,6 @@ type Camera struct {
 	Viewers                     map[string]int    // by transport
 }
 
-// transports label the per-transport series; missing ones read as 0.
-var transports = []string{"websocket", "mjpeg", "snapshot"}
-
 // Metrics holds the registry and the server-wide instruments.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -174,7 +171,8 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published), id)
 		ch <- prometheus.MustNewConstMetric(descEncoded, prometheus.CounterValue, float64(s.Encoded), id)
 		ch <- prometheus.MustNewConstMetric(descDecoded, prometheus.CounterValue, float64(s.Decoded), id)
-		for _, t := range transports {
+		for _, tr := range media.Transports() {
+			t := string(tr)
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Drops[t]), id, t)
 			ch <- prometheus.MustNewConstMetric(descViewers, prometheus.GaugeValue, float64(s.Viewers[t]), id, t)
 		}

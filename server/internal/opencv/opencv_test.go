@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -128,13 +129,19 @@ func TestProbeRejects(t *testing.T) {
 		path   string
 		limits Limits
 		kinds  []media.Kind
+		opens  bool // a file Open accepts; only the probe refuses it
 	}{
-		{"text renamed mp4", file("notes.mp4", []byte(strings.Repeat("just some text, not a video\n", 100))), Limits{}, []media.Kind{media.KindUnsupported, media.KindUnusable}},
-		{"zero bytes", file("empty.mp4", nil), Limits{}, []media.Kind{media.KindUnsupported}},
-		{"playlist", file("list.mp4", []byte("#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n")), Limits{}, []media.Kind{media.KindUnsupported}},
-		{"random bytes", file("random.avi", bytes.Repeat([]byte{0x13, 0x37, 0xfe, 0x00, 0x42}, 4000)), Limits{}, []media.Kind{media.KindUnsupported, media.KindUnusable}},
-		{"too wide", valid, Limits{MaxDimension: 300}, []media.Kind{media.KindUnusable}},
-		{"missing", filepath.Join(dir, "nope.mp4"), Limits{}, []media.Kind{media.KindNotFound}},
+		{"text renamed mp4", file("notes.mp4", []byte(strings.Repeat("just some text, not a video\n", 100))), Limits{}, []media.Kind{media.KindUnsupported, media.KindUnusable}, false},
+		{"zero bytes", file("empty.mp4", nil), Limits{}, []media.Kind{media.KindUnsupported}, false},
+		{"playlist", file("list.mp4", []byte("#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n")), Limits{}, []media.Kind{media.KindUnsupported}, false},
+		{"random bytes", file("random.avi", bytes.Repeat([]byte{0x13, 0x37, 0xfe, 0x00, 0x42}, 4000)), Limits{}, []media.Kind{media.KindUnsupported, media.KindUnusable}, false},
+		{"too wide", valid, Limits{MaxDimension: 300}, []media.Kind{media.KindUnusable}, true},
+		// Neither taken for media.FallbackFPS (8 frames at 1,000 fps
+		// would play for 0.32 s instead of 8 ms) nor paced at 1,000
+		// grabs a second.
+		{"1000 fps", writeVideo(t, VideoSpec{VideoID: 3, Frames: 8, Width: 320, Height: 240, FPS: 1000}), Limits{}, []media.Kind{media.KindUnusable}, true},
+		{"just above the highest", writeVideo(t, VideoSpec{VideoID: 4, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFileFPS + 10}), Limits{}, []media.Kind{media.KindUnusable}, true},
+		{"missing", filepath.Join(dir, "nope.mp4"), Limits{}, []media.Kind{media.KindNotFound}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,10 +160,23 @@ func TestProbeRejects(t *testing.T) {
 			if strings.Contains(me.Message, dir) || strings.Contains(me.Message, "/") || strings.Contains(strings.ToLower(me.Message), "opencv") {
 				t.Fatalf("message %q leaks internals", me.Message)
 			}
-			if _, err := (Opener{}).Open(tt.path); err == nil && tt.name != "too wide" {
-				t.Fatal("Open succeeded")
+			if src, err := (Opener{}).Open(tt.path); err == nil {
+				src.Close()
+				if !tt.opens {
+					t.Fatal("Open succeeded")
+				}
 			}
 		})
+	}
+}
+
+func TestProbeHighestFPS(t *testing.T) {
+	info, err := Probe(t.Context(), writeVideo(t, VideoSpec{VideoID: 5, Frames: 8, Width: 320, Height: 240, FPS: media.MaxFileFPS}), Limits{})
+	if err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	if info.FPS != media.MaxFileFPS || info.Duration != 8*time.Second/media.MaxFileFPS {
+		t.Fatalf("Probe = %v fps, %v; want %d fps, %v", info.FPS, info.Duration, media.MaxFileFPS, 8*time.Second/media.MaxFileFPS)
 	}
 }
 
@@ -200,14 +220,6 @@ func TestProbeContextDone(t *testing.T) {
 	_, err := Probe(ctx, writeVideo(t, small), Limits{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Probe with a cancelled ctx = %v, want context.Canceled", err)
-	}
-}
-
-func TestPlaybackFPS(t *testing.T) {
-	for in, want := range map[float64]float64{0: 25, -3: 25, 30: 30, 240: 240, 241: 25, 999: 25, 12.5: 12.5} {
-		if got := PlaybackFPS(in); got != want {
-			t.Errorf("PlaybackFPS(%v) = %v, want %v", in, got, want)
-		}
 	}
 }
 

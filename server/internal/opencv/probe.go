@@ -22,16 +22,6 @@ const (
 	DefaultMaxCountFrames = 200_000
 )
 
-// Frame-rate rules shared by Probe and the decoder.
-const (
-	// FallbackFPS is used when a file's frame rate is missing or implausible.
-	FallbackFPS = 25
-	// MaxPlayableFPS is the highest frame rate taken at face value.
-	MaxPlayableFPS = 240
-	// MaxSaneFPS: a file claiming more is rejected as unusable.
-	MaxSaneFPS = 1000
-)
-
 // Limits bound what Probe accepts. Zero fields take the defaults.
 type Limits struct {
 	// MaxDimension is the largest accepted width or height in pixels.
@@ -58,12 +48,12 @@ func errNotVideo() error {
 
 // Probe opens the video at path, decodes at least its first frame and
 // checks it is playable. It returns what it found, with FPS replaced by
-// FallbackFPS when the file's own rate is missing or implausible and
-// Frames 0 when the count is unknown.
+// media.FallbackFPS when the file does not give its rate (see
+// media.PlaybackFPS) and Frames 0 when the count is unknown.
 //
 // Errors are *media.Error values: KindUnsupported when the file is not a
 // video at all, KindUnusable when it is one livemon cannot play (no
-// decodable frame, too large, absurd frame rate), or when ctx ends first
+// decodable frame, too large, a frame rate above media.MaxFileFPS), or when ctx ends first
 // (then the error also wraps ctx.Err()). The OpenCV work runs in its own
 // goroutine, which finishes and closes its capture by itself after an
 // early return.
@@ -117,14 +107,10 @@ func probe(ctx context.Context, path string, limits Limits) (media.VideoInfo, er
 			"the video is %dx%d pixels; at most %d pixels per side are supported", info.Width, info.Height, limits.MaxDimension)
 	}
 
-	switch fps := info.FPS; {
-	case fps > MaxSaneFPS && !math.IsInf(fps, 0):
-		return media.VideoInfo{}, media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is not usable", fps)
-	case math.IsInf(fps, 0):
-		return media.VideoInfo{}, media.Errorf(media.KindUnusable, "the video's frame rate is not usable")
-	default:
-		info.FPS = PlaybackFPS(fps)
+	if err := checkFPS(info.FPS); err != nil {
+		return media.VideoInfo{}, err
 	}
+	info.FPS = media.PlaybackFPS(info.FPS)
 
 	if info.Frames <= 0 {
 		n, err := countFrames(ctx, c, limits.MaxCountFrames)
@@ -140,13 +126,19 @@ func probe(ctx context.Context, path string, limits Limits) (media.VideoInfo, er
 	return info, nil
 }
 
-// PlaybackFPS returns fps if it is a plausible frame rate and FallbackFPS
-// otherwise (NaN, not positive, above MaxPlayableFPS).
-func PlaybackFPS(fps float64) float64 {
-	if math.IsNaN(fps) || fps <= 0 || fps > MaxPlayableFPS {
-		return FallbackFPS
+// checkFPS refuses a frame rate above media.MaxFileFPS: taken as
+// media.FallbackFPS it would play a 1,000 fps clip 40 times slowed down,
+// and paced as it is it would make the decoder grab every frame. A rate
+// that is missing (zero, negative, NaN) is not refused: it plays at
+// media.FallbackFPS.
+func checkFPS(fps float64) error {
+	if fps > media.MaxFileFPS { // +Inf included
+		if math.IsInf(fps, 0) {
+			return media.Errorf(media.KindUnusable, "the video's frame rate is not usable")
+		}
+		return media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is above the %d per second livemon plays", fps, media.MaxFileFPS)
 	}
-	return fps
+	return nil
 }
 
 // countFrames counts the frames after the first by grabbing them. It

@@ -75,7 +75,7 @@ func (s *source) Encode(quality int) ([]byte, error) {
 }
 
 func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
-	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, min(max(quality, 1), 100)})
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, media.JPEGQuality(quality)})
 	if err != nil {
 		return nil, fmt.Errorf("encode jpeg: %w", err)
 	}

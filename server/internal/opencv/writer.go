@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/livemon/livemon/server/internal/marker"
+	"github.com/livemon/livemon/server/internal/media"
 )
 
 // VideoSpec describes a generated test video.
@@ -18,7 +19,7 @@ type VideoSpec struct {
 	Frames  int
 	Width   int
 	Height  int
-	FPS     float64 // 0 means FallbackFPS
+	FPS     float64 // 0 means media.FallbackFPS
 	// Quality, if set (1-100), is applied to every frame as a JPEG
 	// round trip before it is written, to imitate a compressed source.
 	Quality int
@@ -37,7 +38,7 @@ func WriteVideo(path string, spec VideoSpec) error {
 		return fmt.Errorf("write test video: bad spec %dx%d, %d frames", spec.Width, spec.Height, spec.Frames)
 	}
 	if spec.FPS <= 0 {
-		spec.FPS = FallbackFPS
+		spec.FPS = media.FallbackFPS
 	}
 	if spec.Label == "" {
 		spec.Label = fmt.Sprintf("video %d", spec.VideoID)

@@ -31,6 +31,9 @@ type Upload struct {
 
 var uploadIDPattern = regexp.MustCompile(`^u_[0-9a-f]{16}$`)
 
+// IsUploadID reports whether s has the form of an upload id.
+func IsUploadID(s string) bool { return uploadIDPattern.MatchString(s) }
+
 // NewUploadID returns a fresh random upload id.
 func NewUploadID() string { return "u_" + randomHex(8) }
 

@@ -20,7 +20,7 @@ type Spares struct {
 	n int
 
 	mu       sync.Mutex
-	ready    []*child
+	ready    []*process
 	starting int
 	closed   bool
 	failedAt time.Time // last failed start: the next waits retryAfter
@@ -43,13 +43,13 @@ func NewSpares(o Opener, n int) *Spares {
 
 // take returns a ready spare, or nil if none is (s may be nil), and starts
 // replacements.
-func (s *Spares) take() *child {
+func (s *Spares) take() *process {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var c *child
+	var c *process
 	for n := len(s.ready); n > 0 && c == nil; n = len(s.ready) {
 		c, s.ready = s.ready[n-1], s.ready[:n-1]
 		if c.exited() { // died waiting (already reaped)

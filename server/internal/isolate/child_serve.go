@@ -10,98 +10,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/media"
 )
-
-// FaultEnv is the test-only fault switch; see the package documentation.
-const FaultEnv = "LIVEMON_CHILD_FAULT"
-
-// ProbeFunc checks that a file is a playable video (camera.Prober's
-// method; in the server, opencv.Probe with its limits bound).
-type ProbeFunc func(ctx context.Context, path string) (media.VideoInfo, error)
-
-// DecodeChild is the body of the hidden "decode-child" subcommand: it
-// applies the limits its flags give, then serves the protocol on stdin and
-// stdout with opener until told to close or until stdin ends.
-func DecodeChild(args []string, opener decoder.Opener) error {
-	lim, rest, err := parseChildArgs(DecodeCommand, args, os.Stderr)
-	if err != nil {
-		return err
-	}
-	fb, err := openFrameBuffer(lim.frameBuffer)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "livemon child: %v; frames go through the pipe\n", err)
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", DecodeCommand, rest[0])
-	}
-	oneProc()
-	out, err := takeStdout()
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	if err := lim.apply(os.Stderr); err != nil {
-		return err
-	}
-	return serveChild(os.Stdin, out, opener, fb)
-}
-
-// ProbeChild is the body of the hidden "probe-child" subcommand:
-// "probe-child [limit flags] -- PATH".
-func ProbeChild(ctx context.Context, args []string, probe ProbeFunc) error {
-	lim, rest, err := parseChildArgs(ProbeCommand, args, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return fmt.Errorf("%s: want exactly one file", ProbeCommand)
-	}
-	oneProc()
-	out, err := takeStdout()
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	if err := lim.apply(os.Stderr); err != nil {
-		return err
-	}
-	return ServeProbe(ctx, out, rest[0], probe)
-}
-
-// oneProc runs the child's Go code on one processor (unless GOMAXPROCS is
-// set): it is one loop waiting on a pipe, while the decoding runs in C
-// threads Go does not count. With more, every wake-up of that loop can
-// also wake an idle processor to look for work, which cost a watched
-// 720p30 camera about 5 % more CPU on two cores.
-func oneProc() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-}
-
-// takeStdout returns the process's standard output for the protocol alone
-// and points file descriptor 1 at standard error, so whatever C code
-// prints cannot corrupt the replies.
-func takeStdout() (*os.File, error) {
-	fd, err := syscall.Dup(1)
-	if err != nil {
-		return nil, fmt.Errorf("dup stdout: %w", err)
-	}
-	syscall.CloseOnExec(fd)
-	if err := syscall.Dup3(2, 1, 0); err != nil {
-		syscall.Close(fd)
-		return nil, fmt.Errorf("redirect stdout: %w", err)
-	}
-	return os.NewFile(uintptr(fd), "protocol"), nil
-}
 
 // ServeChild serves the decode protocol: requests from r, replies to w. It
 // returns nil after a close request or when r ends (the parent is gone),
@@ -203,26 +117,6 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 	}
 }
 
-// probeOutput is the probe child's one line of JSON.
-type probeOutput struct {
-	Info  *probeInfo  `json:"info,omitempty"`
-	Error *probeError `json:"error,omitempty"`
-}
-
-type probeInfo struct {
-	Width      int     `json:"width"`
-	Height     int     `json:"height"`
-	FPS        float64 `json:"fps"`
-	Frames     int64   `json:"frames"`
-	DurationNS int64   `json:"duration_ns"`
-	Codec      string  `json:"codec,omitempty"`
-}
-
-type probeError struct {
-	Kind    media.Kind `json:"kind"`
-	Message string     `json:"message"`
-}
-
 // ServeProbe probes path and writes the result to w as JSON. A probe
 // failure is part of the output, not an error; the fault switch (FaultEnv)
 // applies when set.
@@ -251,48 +145,6 @@ func ServeProbe(ctx context.Context, w io.Writer, path string, probe ProbeFunc) 
 			DurationNS: int64(info.Duration), Codec: info.Codec}
 	}
 	return json.NewEncoder(w).Encode(out)
-}
-
-// fault is a parsed LIVEMON_CHILD_FAULT.
-type fault struct {
-	kind  string // crash, hang, garbage; empty: none
-	after int    // frames encoded before it strikes
-}
-
-func parseFault(v string) (fault, error) {
-	if v == "" {
-		return fault{}, nil
-	}
-	kind, n, hasN := strings.Cut(v, ":")
-	f := fault{kind: kind}
-	if hasN {
-		var err error
-		if f.after, err = strconv.Atoi(n); err != nil || f.after < 0 {
-			return fault{}, fmt.Errorf("%s=%q: bad frame count", FaultEnv, v)
-		}
-	}
-	switch kind {
-	case "crash", "hang", "garbage":
-		return f, nil
-	}
-	return fault{}, fmt.Errorf("%s=%q: want crash, hang or garbage, optionally with :N", FaultEnv, v)
-}
-
-// strike makes the child misbehave: crash and hang do not return.
-func (f *fault) strike(w io.Writer) {
-	switch f.kind {
-	case "crash":
-		// What a segfault in C does to a Go program: the runtime reports
-		// it and the process dies.
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
-		time.Sleep(time.Hour) // the signal is delivered before this ends
-		os.Exit(2)
-	case "hang":
-		time.Sleep(math.MaxInt64)
-	case "garbage":
-		_, _ = io.WriteString(w, "\x7fELF garbage from the test fault switch\n")
-		f.kind = "" // strike once, then serve on
-	}
 }
 
 // pipeFitter grows the pipe a child writes its replies to so that it holds

@@ -2,201 +2,17 @@ package isolate
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/media"
 )
-
-// Opener opens video files in decode children. The zero value runs the
-// running binary's "decode-child" with default limits.
-type Opener struct {
-	// Exe is the binary to run as the child; empty means the running one
-	// (/proc/self/exe, which survives the file being replaced on disk).
-	Exe string
-	// Limits bound each child's resources.
-	Limits Limits
-	// CallTimeout bounds every request, open included; a child that does
-	// not answer in time is killed. 0 means decoder.StallTimeout.
-	CallTimeout time.Duration
-	// Stderr receives the children's standard error; nil means os.Stderr.
-	Stderr io.Writer
-	// Env is added to the children's environment (tests set the fault
-	// switch with it).
-	Env []string
-	// Spares, if not nil, holds children started ahead of need; Open uses
-	// one when it can.
-	Spares *Spares
-}
-
-var (
-	_ decoder.Opener        = Opener{}
-	_ decoder.ContextOpener = Opener{}
-	_ decoder.GrabEncoder   = (*source)(nil)
-	_ decoder.EncodeTimer   = (*source)(nil)
-)
-
-// Open starts a child and opens path in it.
-func (o Opener) Open(path string) (decoder.Source, error) {
-	return o.OpenContext(context.Background(), path)
-}
-
-// OpenContext opens path in a decode child: a spare one if Spares has one
-// ready, else one it starts. When ctx ends the child is killed, so an Open
-// in progress and every call on the Source fail promptly.
-func (o Opener) OpenContext(ctx context.Context, path string) (decoder.Source, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if c := o.Spares.take(); c != nil {
-		src, err := o.attach(ctx, c, path)
-		if err == nil || !errors.Is(err, decoder.ErrSourceBroken) || ctx.Err() != nil {
-			return src, err
-		}
-		// The spare died while it waited (or at once): a fresh child
-		// tells a broken spare from a file that breaks children.
-	}
-	c, err := o.start()
-	if err != nil {
-		return nil, err
-	}
-	return o.attach(ctx, c, path)
-}
-
-// child is a started decode child. A goroutine reaps it the moment it
-// exits (so it is never a zombie, even while nobody talks to it) and then
-// closes done; whoever owns the child waits for done.
-type child struct {
-	cmd     *exec.Cmd
-	w       *os.File     // its stdin
-	rf      *os.File     // its stdout
-	fb      *frameBuffer // nil: JPEGs come through rf
-	done    chan struct{}
-	waitErr error // cmd.Wait's result, once done is closed
-}
-
-func (c *child) exited() bool { return isClosed(c.done) }
-
-// kill kills the child if it still runs and waits until it is reaped
-// (a kill of a child that already exited fails harmlessly).
-func (c *child) kill() error {
-	_ = c.cmd.Process.Kill()
-	<-c.done
-	return c.waitErr
-}
-
-// start starts a decode child. It is not tied to any ctx: attach ties it.
-func (o Opener) start() (*child, error) {
-	var extra []string
-	fb, fbFile, err := newFrameBuffer()
-	if err == nil {
-		extra = []string{"--frame-buffer", strconv.Itoa(len(fb.mem))}
-	} // else frames go through the pipe: slower, still correct
-	cmd := spawn{exe: o.Exe, limits: o.Limits, env: o.Env, stderr: o.Stderr}.command(context.Background(), DecodeCommand, extra...)
-	if fbFile != nil {
-		cmd.ExtraFiles = []*os.File{fbFile}
-		defer fbFile.Close() // the child has its own after Start; ours maps it
-	}
-	// Blocking pipes on both sides. Ours stay out of Go's poller, whose
-	// thread would otherwise wake for every reply that arrives while the
-	// decoder sleeps (read-ahead makes that every frame); a call's time
-	// limit is a timer that kills the child instead of a deadline.
-	inR, inW, err := blockingPipe()
-	if err != nil {
-		fb.close()
-		return nil, startError(err)
-	}
-	outR, outW, err := blockingPipe()
-	if err != nil {
-		fb.close()
-		inR.Close()
-		inW.Close()
-		return nil, startError(err)
-	}
-	cmd.Stdin, cmd.Stdout = inR, outW
-	err = cmd.Start()
-	// The child has its ends now (or never will).
-	inR.Close()
-	outW.Close()
-	if err != nil {
-		fb.close()
-		inW.Close()
-		outR.Close()
-		return nil, startError(err)
-	}
-	c := &child{cmd: cmd, w: inW, rf: outR, fb: fb, done: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		close(c.done)
-	}()
-	return c, nil
-}
-
-// discard kills and reaps a child nobody uses and releases its resources.
-func (c *child) discard() {
-	c.w.Close()
-	_ = c.kill()
-	c.rf.Close()
-	c.fb.close()
-}
-
-// attach makes c the source of path: it ties c to ctx and opens path in
-// it. On failure c is gone.
-func (o Opener) attach(ctx context.Context, c *child, path string) (decoder.Source, error) {
-	timeout := o.CallTimeout
-	if timeout <= 0 {
-		timeout = decoder.StallTimeout
-	}
-	s := &source{
-		child:   c,
-		stop:    ctx.Done(),
-		timeout: timeout,
-	}
-	cmd := c.cmd
-	s.unbind = context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
-	s.watch = time.AfterFunc(time.Hour, func() {
-		s.expired.Store(true)
-		_ = cmd.Process.Kill()
-	})
-	s.watch.Stop()
-	body, err := s.call(opOpen, []byte(path), false)
-	if err == nil {
-		s.info, err = decodeInfo(body)
-		if err != nil {
-			err = s.fail(fmt.Errorf("open reply: %w", err))
-		}
-	}
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// blockingPipe is os.Pipe without the poller: reads and writes block in
-// the kernel.
-func blockingPipe() (r, w *os.File, err error) {
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return nil, nil, err
-	}
-	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
-}
-
-func startError(err error) error {
-	return media.WrapError(media.KindInternal, fmt.Errorf("%w: start decoder process: %w", decoder.ErrSourceBroken, err),
-		"the video decoder process could not be started")
-}
 
 // source is a decoder.Source served by a child. Owned by one goroutine.
 //
@@ -210,12 +26,12 @@ func startError(err error) error {
 // call needs: for Grab it is the grab (its JPEG kept for an Encode that
 // follows), for SeekFrame and Close it is dropped.
 type source struct {
-	*child                  // rf is read unbuffered: a JPEG goes straight into its slice
-	stop    <-chan struct{} // the OpenContext ctx's Done: the child was killed
-	timeout time.Duration
-	info    media.VideoInfo
-	req     []byte // reused request buffer
-	small   []byte // reused buffer for small reply payloads
+	*process                 // rf is read unbuffered: a JPEG goes straight into its slice
+	stop     <-chan struct{} // the OpenContext ctx's Done: the child was killed
+	timeout  time.Duration
+	info     media.VideoInfo
+	req      []byte // reused request buffer
+	small    []byte // reused buffer for small reply payloads
 
 	ahead   bool   // a frame request was sent ahead and its reply is unread
 	aheadQ  byte   // its quality
@@ -294,7 +110,7 @@ func (s *source) GrabEncode(quality int) ([]byte, error) {
 	return b, nil
 }
 
-func jpegQuality(quality int) byte { return byte(min(max(quality, 1), 100)) }
+func jpegQuality(quality int) byte { return byte(media.JPEGQuality(quality)) }
 
 // sendAhead asks the child for the next frame without waiting. A failure
 // breaks the source for the next call; the frame in hand is still good.
