@@ -32,13 +32,46 @@ export type ApiErrorCode =
 export class ApiError extends Error {
   readonly status: number
   readonly code: ApiErrorCode
+  /** Seconds from a Retry-After header (429, 503), when the server sent one. */
+  readonly retryAfterSeconds: number | null
 
-  constructor(status: number, code: ApiErrorCode, message: string) {
+  constructor(status: number, code: ApiErrorCode, message: string, retryAfterSeconds: number | null = null) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
+    this.retryAfterSeconds = retryAfterSeconds
   }
+}
+
+/** Seconds in a Retry-After header (delta-seconds or an HTTP date); null if absent or unreadable. */
+export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | null {
+  if (!header) return null
+  const v = header.trim()
+  if (/^\d+$/.test(v)) return Number(v)
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+// ---- 401 after sign-in -------------------------------------------------------
+
+const unauthorizedListeners = new Set<() => void>()
+
+/**
+ * Calls `listener` whenever an API call answers 401 (the token changed on
+ * the server or the cookie expired), except POST /api/login, whose 401
+ * means "wrong token". Returns the unsubscribe function.
+ */
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorizedListeners.add(listener)
+  return () => {
+    unauthorizedListeners.delete(listener)
+  }
+}
+
+function noteStatus(status: number, path: string): void {
+  if (status !== 401 || path === LOGIN_PATH) return
+  for (const l of [...unauthorizedListeners]) l()
 }
 
 const codeByStatus: Record<number, ApiErrorCode> = {
@@ -54,8 +87,10 @@ const codeByStatus: Record<number, ApiErrorCode> = {
   507: 'disk_full',
 }
 
+const LOGIN_PATH = '/api/login'
+
 /** Builds an ApiError from a non-2xx status and its (maybe JSON) body. */
-export function errorFromResponse(status: number, bodyText: string): ApiError {
+export function errorFromResponse(status: number, bodyText: string, retryAfter?: string | null): ApiError {
   let code: ApiErrorCode = codeByStatus[status] ?? (status >= 500 ? 'internal' : 'bad_response')
   let message = `HTTP ${status}`
   try {
@@ -71,7 +106,7 @@ export function errorFromResponse(status: number, bodyText: string): ApiError {
   } catch {
     // not JSON: keep the status-derived code
   }
-  return new ApiError(status, code, message)
+  return new ApiError(status, code, message, parseRetryAfter(retryAfter))
 }
 
 export interface RequestOptions {
@@ -102,7 +137,8 @@ async function request<T>(
     throw new ApiError(0, 'unreachable', 'server unreachable')
   }
   const text = await res.text().catch(() => '')
-  if (!res.ok) throw errorFromResponse(res.status, text)
+  noteStatus(res.status, path)
+  if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('Retry-After'))
   if (res.status === 204 || text === '') return undefined as T
   try {
     return JSON.parse(text) as T
@@ -143,7 +179,7 @@ export const getAuthStatus = (o?: RequestOptions) =>
   request<AuthStatus>('GET', '/api/auth', undefined, o)
 /** Checks the access token; the server keeps it in an HttpOnly cookie. */
 export const login = (token: string, o?: RequestOptions) =>
-  request<{ ok: boolean }>('POST', '/api/login', { token }, o)
+  request<{ ok: boolean }>('POST', LOGIN_PATH, { token }, o)
 
 export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
 export const snapshotUrl = (id: string) => `${cam(id)}/snapshot.jpg`
@@ -232,7 +268,8 @@ export function uploadVideo(cameraId: string, file: Blob, opts: UploadOptions = 
         }
         return
       }
-      const err = errorFromResponse(xhr.status, text)
+      noteStatus(xhr.status, '')
+      const err = errorFromResponse(xhr.status, text, xhr.getResponseHeader('Retry-After'))
       finish(() => reject(err))
     }
     xhr.onerror = () => {

@@ -9,14 +9,13 @@ import {
 } from 'react'
 import { CameraSocket, type CameraSocketOptions, type SocketSnapshot } from '@/lib/camera-socket'
 
-// One socket per tab, shared by every tile and page.
+// One socket per tab, shared by every tile and page. The provider connects
+// it while mounted and closes it when unmounted (the sign-in form replaced
+// the app), so a signed-out tab does not keep knocking with a stale cookie.
 let shared: CameraSocket | null = null
 
-export function getSharedSocket(options?: CameraSocketOptions): CameraSocket {
-  if (!shared) {
-    shared = new CameraSocket(options)
-    shared.connect()
-  }
+function getSharedSocket(options?: CameraSocketOptions): CameraSocket {
+  shared ??= new CameraSocket(options)
   return shared
 }
 
@@ -41,6 +40,11 @@ export function CameraSocketProvider({ socket, options, onStateChange, children 
     onStateChangeRef.current = onStateChange
   })
   const [instance] = useState(() => socket ?? getSharedSocket(options))
+  useEffect(() => {
+    if (instance === socket) return
+    instance.connect()
+    return () => instance.close()
+  }, [instance, socket])
   useEffect(() => instance.onStateChange((s) => onStateChangeRef.current?.(s)), [instance])
   return <SocketContext.Provider value={instance}>{children}</SocketContext.Provider>
 }
