@@ -8,26 +8,54 @@ import type {
   UploadResult,
 } from '@/types/api'
 
-/** Codes from docs/api.md plus the client-side ones below. */
-export type ApiErrorCode =
-  | 'invalid_argument'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'too_large'
-  | 'unsupported_media'
-  | 'unusable_video'
-  | 'over_capacity'
-  | 'disk_full'
-  | 'internal'
-  // client side
-  | 'unreachable' // nothing reached the server
-  | 'connection_lost' // the connection broke in the middle of an upload
-  | 'timeout'
-  | 'aborted'
-  | 'bad_response'
-  | (string & {})
+/**
+ * The API's error codes: exactly the codes of the server's error kinds
+ * (server/internal/media/media.go, Kind.Code). One per line, in the
+ * server's order: server/internal/httpapi/contract_test.go reads this list
+ * and fails when the two differ.
+ */
+export const SERVER_ERROR_CODES = [
+  'internal',
+  'invalid_argument',
+  'not_found',
+  'conflict',
+  'too_large',
+  'unsupported_media',
+  'unusable_video',
+  'over_capacity',
+  'disk_full',
+  'unauthorized',
+  'forbidden',
+  'rate_limited',
+  'unknown_host',
+  'request_timeout',
+  'camera_limit',
+  'subscription_limit',
+  'decoder_limit',
+  'upload_limit',
+] as const
+
+/** Codes this client makes itself when no server answer explains the failure. */
+export const CLIENT_ERROR_CODES = [
+  'unreachable', // nothing reached the server
+  'connection_lost', // the connection broke in the middle of an upload
+  'timeout', // an upload made no progress for too long
+  'aborted',
+  'bad_response', // an answer that is not what the API documents
+] as const
+
+export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number]
+export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number]
+/** Every code with its own text (i18n `error.<code>`). */
+export type KnownErrorCode = ServerErrorCode | ClientErrorCode
+/** A code from an ApiError; other strings come from a newer server and get the generic text. */
+export type ApiErrorCode = KnownErrorCode | (string & {})
+
+const knownErrorCodes: ReadonlySet<string> = new Set<string>([...SERVER_ERROR_CODES, ...CLIENT_ERROR_CODES])
+
+export function isKnownErrorCode(code: string): code is KnownErrorCode {
+  return knownErrorCodes.has(code)
+}
 
 export class ApiError extends Error {
   readonly status: number
@@ -74,7 +102,8 @@ function noteStatus(status: number, path: string): void {
   for (const l of [...unauthorizedListeners]) l()
 }
 
-const codeByStatus: Record<number, ApiErrorCode> = {
+/** For error answers without a JSON body (a proxy in between). */
+const codeByStatus: Record<number, ServerErrorCode> = {
   400: 'invalid_argument',
   401: 'unauthorized',
   403: 'forbidden',
@@ -83,6 +112,9 @@ const codeByStatus: Record<number, ApiErrorCode> = {
   413: 'too_large',
   415: 'unsupported_media',
   422: 'unusable_video',
+  408: 'request_timeout',
+  421: 'unknown_host',
+  429: 'rate_limited',
   503: 'over_capacity',
   507: 'disk_full',
 }
@@ -90,7 +122,7 @@ const codeByStatus: Record<number, ApiErrorCode> = {
 const LOGIN_PATH = '/api/login'
 
 /** Builds an ApiError from a non-2xx status and its (maybe JSON) body. */
-export function errorFromResponse(status: number, bodyText: string, retryAfter?: string | null): ApiError {
+function errorFromResponse(status: number, bodyText: string, retryAfter?: string | null): ApiError {
   let code: ApiErrorCode = codeByStatus[status] ?? (status >= 500 ? 'internal' : 'bad_response')
   let message = `HTTP ${status}`
   try {
@@ -156,8 +188,6 @@ export async function listCameras(o?: RequestOptions): Promise<Camera[]> {
   const res = await request<{ cameras: Camera[] | null }>('GET', '/api/cameras', undefined, o)
   return res.cameras ?? []
 }
-export const getCamera = (id: string, o?: RequestOptions) =>
-  request<Camera>('GET', cam(id), undefined, o)
 export const createCamera = (input: CreateCameraInput, o?: RequestOptions) =>
   request<Camera>('POST', '/api/cameras', input, o)
 export const updateCamera = (id: string, patch: UpdateCameraInput, o?: RequestOptions) =>
@@ -182,7 +212,6 @@ export const login = (token: string, o?: RequestOptions) =>
   request<{ ok: boolean }>('POST', LOGIN_PATH, { token }, o)
 
 export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
-export const snapshotUrl = (id: string) => `${cam(id)}/snapshot.jpg`
 
 export interface UploadProgress {
   loaded: number

@@ -106,8 +106,8 @@ describe('AuthGate', () => {
   it.each([
     ['a network error', () => Promise.reject(new TypeError('Failed to fetch')), 'The server cannot be reached.'],
     ['a server error', async () => json(500, { error: { code: 'internal', message: 'x' } }), 'internal error'],
-    ['an answer that is not JSON', async () => new Response('<!doctype html>', { status: 200 }), 'invalid JSON'],
-    ['JSON that is not the auth status', async () => json(200, {}), 'unexpected answer'],
+    ['an answer that is not JSON', async () => new Response('<!doctype html>', { status: 200 }), 'an answer this app does not understand'],
+    ['JSON that is not the auth status', async () => json(200, {}), 'an answer this app does not understand'],
   ])('shows a retry, not the app, on %s', async (_name, failing, text) => {
     let fail = true
     vi.stubGlobal(

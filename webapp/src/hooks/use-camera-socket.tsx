@@ -2,7 +2,6 @@ import {
   createContext,
   useContext,
   useEffect,
-  useRef,
   useState,
   useSyncExternalStore,
   type ReactNode,
@@ -26,26 +25,17 @@ interface ProviderProps {
   socket?: CameraSocket
   /** Only used when the shared socket is created; later changes never reconnect. */
   options?: CameraSocketOptions
-  /** Called on every state change; may change between renders. */
-  onStateChange?: (s: SocketSnapshot) => void
   children: ReactNode
 }
 
-export function CameraSocketProvider({ socket, options, onStateChange, children }: ProviderProps) {
-  // Options live in a ref so that a new options object does not make a new socket.
-  const optionsRef = useRef(options)
-  const onStateChangeRef = useRef(onStateChange)
-  useEffect(() => {
-    optionsRef.current = options
-    onStateChangeRef.current = onStateChange
-  })
+export function CameraSocketProvider({ socket, options, children }: ProviderProps) {
+  // Created once: a new options object does not make a new socket.
   const [instance] = useState(() => socket ?? getSharedSocket(options))
   useEffect(() => {
     if (instance === socket) return
     instance.connect()
     return () => instance.close()
   }, [instance, socket])
-  useEffect(() => instance.onStateChange((s) => onStateChangeRef.current?.(s)), [instance])
   return <SocketContext.Provider value={instance}>{children}</SocketContext.Provider>
 }
 
