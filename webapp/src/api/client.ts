@@ -1,6 +1,7 @@
 // The one HTTP client of the web app. Every call throws ApiError on failure.
 import type {
   Camera,
+  CameraList,
   CreateCameraInput,
   Health,
   Stats,
@@ -185,7 +186,7 @@ export const getHealth = (o?: RequestOptions) => request<Health>('GET', '/health
 export const getStats = (o?: RequestOptions) => request<Stats>('GET', '/api/stats', undefined, o)
 
 export async function listCameras(o?: RequestOptions): Promise<Camera[]> {
-  const res = await request<{ cameras: Camera[] | null }>('GET', '/api/cameras', undefined, o)
+  const res = await request<CameraList>('GET', '/api/cameras', undefined, o)
   return res.cameras ?? []
 }
 export const createCamera = (input: CreateCameraInput, o?: RequestOptions) =>
