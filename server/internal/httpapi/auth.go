@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +23,10 @@ const tokenCookie = "livemon_token"
 // every request from that address that carries a token is answered 429
 // with Retry-After until the window ends, without looking at the token,
 // so the answer says nothing about it. Requests without a token are not
-// guesses: they get 401 and count nothing. Nothing is ever delayed.
+// guesses: they get 401 and count nothing. Only distinct wrong tokens
+// count: a browser that keeps sending a stale cookie (the token changed)
+// makes one guess, not one per request, so it does not lock its user out
+// of signing in again. Nothing is ever delayed.
 const (
 	maxFailures   = 10
 	failureWindow = time.Minute
@@ -38,10 +44,27 @@ type auth struct {
 	failures map[netip.Prefix]*failures
 }
 
-// failures counts wrong tokens from one address since start.
+// failures holds the distinct wrong tokens (as hashes) one address sent
+// since start.
 type failures struct {
-	count int
 	start time.Time
+	count int
+	seen  [maxFailures]uint64
+}
+
+// add counts the token with hash h unless it was seen already.
+func (f *failures) add(h uint64) {
+	if f.count >= maxFailures || slices.Contains(f.seen[:f.count], h) {
+		return
+	}
+	f.seen[f.count] = h
+	f.count++
+}
+
+// tokenHash identifies a wrong token without keeping it.
+func tokenHash(tok string) uint64 {
+	sum := sha256.Sum256([]byte(tok))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 func newAuth(token string) *auth {
@@ -107,7 +130,7 @@ func (a *auth) check(key netip.Prefix, tok string) (ok bool, retry time.Duration
 	if subtle.ConstantTimeCompare([]byte(tok), a.token) == 1 {
 		return true, 0
 	}
-	a.fail(key, now)
+	a.fail(key, tokenHash(tok), now)
 	return false, 0
 }
 
@@ -128,7 +151,7 @@ func (a *auth) limited(key netip.Prefix, now time.Time) time.Duration {
 	return 0
 }
 
-func (a *auth) fail(key netip.Prefix, now time.Time) {
+func (a *auth) fail(key netip.Prefix, h uint64, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f := a.failures[key]
@@ -139,7 +162,7 @@ func (a *auth) fail(key netip.Prefix, now time.Time) {
 		f = &failures{start: now}
 		a.failures[key] = f
 	}
-	f.count++
+	f.add(h)
 }
 
 // prune drops expired entries, or one live entry if none has expired.

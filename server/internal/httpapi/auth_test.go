@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -111,7 +112,7 @@ func TestAuthStatusIsPublic(t *testing.T) {
 	}
 }
 
-// Wrong tokens are limited per address with 429 and Retry-After; nothing
+// Distinct wrong tokens are limited per address with 429 and Retry-After; nothing
 // is delayed; requests without a token, /api/auth and the web app are
 // never limited; over the limit even the right token gets 429 (else the
 // answer would still tell right from wrong).
@@ -124,10 +125,10 @@ func TestTokenGuessingLimited(t *testing.T) {
 	start := time.Now()
 	codes := make(chan int, 3*maxFailures)
 	var wg sync.WaitGroup
-	for range 3 * maxFailures {
+	for i := range 3 * maxFailures {
 		wg.Go(func() {
 			req, _ := http.NewRequest(http.MethodGet, e.url("/api/cameras"), nil)
-			req.Header = wrong.Clone()
+			req.Header.Set("Authorization", fmt.Sprintf("Bearer guess-%d", i))
 			resp, err := e.srv.Client().Do(req)
 			if err != nil {
 				codes <- 0
@@ -183,11 +184,11 @@ func TestTokenGuessingLimited(t *testing.T) {
 // tokens sent to it count, and over the limit it does not look at the token.
 func TestAuthStatusIsNoOracle(t *testing.T) {
 	e := newEnvWith(t, envOptions{}, func(c *Config) { c.Token = "tok" })
-	for range maxFailures {
+	for i := range maxFailures {
 		if status, body := e.json(http.MethodGet, "/api/auth", nil); status != http.StatusOK || body["authenticated"] != false {
 			t.Fatalf("/api/auth without token: %d %v", status, body)
 		}
-		if status, _ := e.do(http.MethodGet, "/api/auth", nil, http.Header{"Authorization": {"Bearer nope"}}); status != http.StatusOK {
+		if status, _ := e.do(http.MethodGet, "/api/auth", nil, http.Header{"Authorization": {fmt.Sprintf("Bearer guess-%d", i)}}); status != http.StatusOK {
 			t.Fatalf("/api/auth with a wrong token: %d", status)
 		}
 	}
@@ -206,8 +207,8 @@ func TestTokenFailureWindowAndBound(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	a.now = func() time.Time { return now }
 	key := netip.MustParsePrefix("192.0.2.1/32")
-	for range maxFailures {
-		if ok, retry := a.check(key, "nope"); ok || retry != 0 {
+	for i := range maxFailures {
+		if ok, retry := a.check(key, fmt.Sprint("guess-", i)); ok || retry != 0 {
 			t.Fatalf("failure within the limit: %v %v", ok, retry)
 		}
 	}
@@ -217,6 +218,16 @@ func TestTokenFailureWindowAndBound(t *testing.T) {
 	now = now.Add(failureWindow)
 	if ok, retry := a.check(key, "tok"); !ok || retry != 0 {
 		t.Fatalf("after the window: %v %v", ok, retry)
+	}
+	// The same wrong token again and again (a stale cookie) is one guess.
+	stale := netip.MustParsePrefix("192.0.2.2/32")
+	for range 3 * maxFailures {
+		if _, retry := a.check(stale, "old-token"); retry != 0 {
+			t.Fatal("a repeated stale token hit the limit")
+		}
+	}
+	if ok, retry := a.check(stale, "tok"); !ok || retry != 0 {
+		t.Fatalf("right token after a stale one: %v %v", ok, retry)
 	}
 	// The table stays bounded, whatever the number of addresses.
 	for i := range maxTracked + 500 {
