@@ -79,6 +79,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	c.MaxUpload = n
 	c.AllowedOrigins = splitList(origins)
 	c.AllowedHosts = splitList(hosts)
+	for _, h := range c.AllowedHosts {
+		if strings.ContainsAny(h, "/@ ") {
+			return c, fmt.Errorf("--allowed-hosts: %q is not a host name (give names like cams.example.com, without scheme or path)", h)
+		}
+	}
 	if name := listenName(c.Addr); name != "" {
 		c.AllowedHosts = append(c.AllowedHosts, name)
 	}

@@ -330,6 +330,9 @@ func TestAllowedHostsConfig(t *testing.T) {
 			}
 		})
 	}
+	if _, err := parseConfig([]string{"--allowed-hosts", "https://cams.example.com"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "not a host name") {
+		t.Fatalf("a URL in --allowed-hosts: %v", err)
+	}
 }
 
 // The whole program refuses unknown Host names (DNS rebinding) and
