@@ -3,37 +3,13 @@
 import { createReadStream } from 'node:fs'
 import { basename } from 'node:path'
 import { expect, type APIRequestContext, type APIResponse } from '@playwright/test'
+import type { Camera, CameraList, CreateCameraInput, UpdateCameraInput, UploadResult } from '../../webapp/src/types/api'
 
-export interface CameraView {
-  id: string
-  name: string
-  loop: boolean
-  speed: number
-  state: 'stopped' | 'starting' | 'running' | 'ended' | 'error'
-  error: string
-  epoch: number
-  seq: number
-  position: number
-  channel: number
-  fps: number
-  last_frame_age_ms: number | null
-  video: {
-    upload: string
-    name: string
-    size: number
-    width: number
-    height: number
-    fps: number
-    frames: number
-    duration: number
-  } | null
-}
-
-export interface UploadResult {
-  upload: string
-  probe: { width: number; height: number; fps: number; frames: number; duration: number }
-  camera: CameraView
-}
+/**
+ * The camera JSON is the web app's type: one owner, compared with what the
+ * server sends by server/internal/httpapi/contract_test.go.
+ */
+export type CameraView = Camera
 
 async function json<T>(res: APIResponse, what: string): Promise<T> {
   if (!res.ok()) throw new Error(`${what}: HTTP ${res.status()} ${await res.text()}`)
@@ -50,7 +26,7 @@ export class Api {
     return new URL(path, this.baseURL).toString()
   }
 
-  async createCamera(input: { id?: string; name: string; loop?: boolean; speed?: number }): Promise<CameraView> {
+  async createCamera(input: CreateCameraInput): Promise<CameraView> {
     const res = await this.request.post(this.url('/api/cameras'), { data: input })
     return json(res, `create camera ${input.id ?? input.name}`)
   }
@@ -60,11 +36,11 @@ export class Api {
   }
 
   async cameras(): Promise<CameraView[]> {
-    const body = await json<{ cameras: CameraView[] }>(await this.request.get(this.url('/api/cameras')), 'list cameras')
-    return body.cameras
+    const body = await json<CameraList>(await this.request.get(this.url('/api/cameras')), 'list cameras')
+    return body.cameras ?? []
   }
 
-  async update(id: string, patch: { name?: string; loop?: boolean; speed?: number }): Promise<CameraView> {
+  async update(id: string, patch: UpdateCameraInput): Promise<CameraView> {
     return json(await this.request.patch(this.url(`/api/cameras/${id}`), { data: patch }), `update camera ${id}`)
   }
 

@@ -45,9 +45,14 @@ export interface LivemonProcess {
   output(): string
 }
 
+export interface OwnServerOptions {
+  /** Started with `--token`; the process's `api` sends it as a Bearer token (the browser must sign in). */
+  token?: string
+}
+
 export interface OwnServer {
   /** A livemon process for this test only: fresh data dir, free port, `--demo=false` plus `args`. */
-  launch(args?: string[]): Promise<LivemonProcess>
+  launch(args?: string[], opts?: OwnServerOptions): Promise<LivemonProcess>
 }
 
 export interface Viewers {
@@ -121,11 +126,15 @@ export const test = base.extend<Fixtures>({
   ownServer: async ({ playwright }, use, testInfo) => {
     const started: { proc: LivemonProcess; dataDir: string; stopAll: () => Promise<void> }[] = []
     await use({
-      async launch(args = []) {
+      async launch(extra = [], opts = {}) {
         const dataDir = tempDataDir('livemon-e2e-own-')
+        const args = opts.token ? [...extra, '--token', opts.token] : extra
         let handle = await startLivemon({ dataDir, extraArgs: args })
         let log = ''
-        const request = await playwright.request.newContext({ baseURL: handle.url })
+        const request = await playwright.request.newContext({
+          baseURL: handle.url,
+          extraHTTPHeaders: opts.token ? { Authorization: `Bearer ${opts.token}` } : undefined,
+        })
         const proc: LivemonProcess = {
           url: handle.url,
           dataDir,

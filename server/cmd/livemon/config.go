@@ -23,6 +23,7 @@ type config struct {
 	MaxFPS         float64
 	SessionTTL     time.Duration
 	AllowedOrigins []string
+	AllowedHosts   []string
 	LogFormat      string
 	LogLevel       string
 	Demo           bool
@@ -49,7 +50,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 		return def
 	}
-	var maxUpload, origins string
+	var maxUpload, origins, hosts string
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8000"), "listen address")
 	fs.StringVar(&c.Data, "data", env("data", "./data"), "data directory (database and videos)")
 	fs.StringVar(&maxUpload, "max-upload", env("max-upload", "2GiB"), "largest accepted video file (bytes, or with KB/MB/GB/KiB/MiB/GiB)")
@@ -57,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Float64Var(&c.MaxFPS, "max-fps", envFloat(env("max-fps", ""), 30), "cap on frames per second sent per camera (0: no cap)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", envDuration(env("session-ttl", ""), 10*time.Minute), "how long a WebSocket session can be resumed after its last disconnect")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated extra origins allowed to write and open WebSockets (e.g. http://localhost:5173)")
+	fs.StringVar(&hosts, "allowed-hosts", env("allowed-hosts", ""), "comma-separated host names the server answers to besides localhost, IP addresses and the --addr name (.example.com: the domain and its subdomains; *: any); others get 421")
 	fs.StringVar(&c.LogFormat, "log-format", env("log-format", "text"), "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "log level: debug, info, warn, error")
 	fs.BoolVar(&c.Demo, "demo", envBool(env("demo", ""), true), "create a demo camera with a generated video when the database is empty")
@@ -80,10 +82,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("--max-upload: %w", err)
 	}
 	c.MaxUpload = n
-	for _, o := range strings.Split(origins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.AllowedOrigins = append(c.AllowedOrigins, o)
+	c.AllowedOrigins = splitList(origins)
+	c.AllowedHosts = splitList(hosts)
+	for _, h := range c.AllowedHosts {
+		if strings.ContainsAny(h, "/@ ") {
+			return c, fmt.Errorf("--allowed-hosts: %q is not a host name (give names like cams.example.com, without scheme or path)", h)
 		}
+	}
+	if name := listenName(c.Addr); name != "" {
+		c.AllowedHosts = append(c.AllowedHosts, name)
 	}
 	if c.Quality < 1 || c.Quality > media.MaxJPEGQuality {
 		return c, fmt.Errorf("--quality must be between 1 and %d", media.MaxJPEGQuality)
@@ -117,6 +124,27 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// listenName returns the host name of addr, or "" when addr binds an IP
+// address or every interface: the server then answers to that name too.
+func listenName(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host) != nil {
+		return ""
+	}
+	return host
 }
 
 // parseSize parses "1048576", "10MB", "2GiB".

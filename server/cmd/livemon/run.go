@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Config: httpapi.Config{
 			MaxUpload:           cfg.MaxUpload,
 			AllowedOrigins:      cfg.AllowedOrigins,
+			AllowedHosts:        cfg.AllowedHosts,
 			Version:             version,
 			Token:               cfg.Token,
 			MaxViewers:          cfg.MaxViewers,

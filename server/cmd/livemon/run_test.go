@@ -303,3 +303,59 @@ func TestRunRefusesPublicAddrWithoutToken(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestAllowedHostsConfig(t *testing.T) {
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"none", nil, nil, nil},
+		{"flag", []string{"--allowed-hosts", " cams.example.com, .lan.example ,"}, nil, []string{"cams.example.com", ".lan.example"}},
+		{"environment", nil, map[string]string{"LIVEMON_ALLOWED_HOSTS": "cams.example.com"}, []string{"cams.example.com"}},
+		{"flag wins", []string{"--allowed-hosts", "a.example"}, map[string]string{"LIVEMON_ALLOWED_HOSTS": "b.example"}, []string{"a.example"}},
+		{"listen name", []string{"--addr", "nvr.lan:8000", "--insecure"}, nil, []string{"nvr.lan"}},
+		{"listen address", []string{"--addr", "0.0.0.0:8000", "--insecure"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(c.AllowedHosts) != fmt.Sprint(tt.want) {
+				t.Fatalf("AllowedHosts = %q, want %q", c.AllowedHosts, tt.want)
+			}
+		})
+	}
+	if _, err := parseConfig([]string{"--allowed-hosts", "https://cams.example.com"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "not a host name") {
+		t.Fatalf("a URL in --allowed-hosts: %v", err)
+	}
+}
+
+// The whole program refuses unknown Host names (DNS rebinding) and
+// answers to --allowed-hosts.
+func TestRunRefusesUnknownHost(t *testing.T) {
+	addr := freeAddr(t)
+	s := start(t, addr, t.TempDir(), "--demo=false", "--allowed-hosts", "cams.example.com")
+	defer s.stop(t)
+	for host, want := range map[string]int{
+		"evil.example:8000":     http.StatusMisdirectedRequest,
+		"cams.example.com:8000": http.StatusOK,
+		"localhost:8000":        http.StatusOK,
+		addr:                    http.StatusOK,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/cameras", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

@@ -1,9 +1,13 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
-	"net"
+	"encoding/binary"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,43 +18,69 @@ import (
 // tokenCookie holds the access token for browsers, set by POST /api/login.
 const tokenCookie = "livemon_token"
 
-// Failed-attempt throttling: after freeFailures failures from one address
-// within failureWindow, each further failure is answered only after a pause
-// that grows by a second per failure up to maxPause.
+// Token guessing is limited per client address (IPv6: per /64, what one
+// host usually gets): after maxFailures wrong tokens within failureWindow,
+// every request from that address that carries a token is answered 429
+// with Retry-After until the window ends, without looking at the token,
+// so the answer says nothing about it. Requests without a token are not
+// guesses: they get 401 and count nothing. Only distinct wrong tokens
+// count: a browser that keeps sending a stale cookie (the token changed)
+// makes one guess, not one per request, so it does not lock its user out
+// of signing in again. Nothing is ever delayed.
 const (
-	freeFailures  = 5
+	maxFailures   = 10
 	failureWindow = time.Minute
-	maxPause      = 5 * time.Second
-	maxTracked    = 10000
+	// maxTracked bounds the table of addresses; when it is full of live
+	// entries an arbitrary one is dropped.
+	maxTracked = 10000
 )
 
 // auth checks the access token when one is configured.
 type auth struct {
 	token []byte
+	now   func() time.Time
 
 	mu       sync.Mutex
-	failures map[string]*failure
+	failures map[netip.Prefix]*failures
 }
 
-type failure struct {
+// failures holds the distinct wrong tokens (as hashes) one address sent
+// since start.
+type failures struct {
+	start time.Time
 	count int
-	last  time.Time
+	seen  [maxFailures]uint64
+}
+
+// add counts the token with hash h unless it was seen already.
+func (f *failures) add(h uint64) {
+	if f.count >= maxFailures || slices.Contains(f.seen[:f.count], h) {
+		return
+	}
+	f.seen[f.count] = h
+	f.count++
+}
+
+// tokenHash identifies a wrong token without keeping it.
+func tokenHash(tok string) uint64 {
+	sum := sha256.Sum256([]byte(tok))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 func newAuth(token string) *auth {
-	return &auth{token: []byte(token), failures: make(map[string]*failure)}
+	return &auth{token: []byte(token), now: time.Now, failures: make(map[netip.Prefix]*failures)}
 }
 
 // open reports whether requests need no token at all.
 func (a *auth) open() bool { return len(a.token) == 0 }
 
 // public lists paths served without a token: liveness and readiness
-// probes, the login route and the web app's static shell (which asks for
-// the token itself).
+// probes, the sign-in routes and the web app's static shell (which asks
+// for the token itself).
 func public(r *http.Request) bool {
 	p := r.URL.Path
 	switch {
-	case p == "/healthz", p == "/readyz", p == "/api/login":
+	case p == "/healthz", p == "/readyz", p == "/api/login", p == "/api/auth":
 		return true
 	case strings.HasPrefix(p, "/api/"), p == "/metrics":
 		return false
@@ -70,71 +100,122 @@ func presented(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
-func (a *auth) valid(tok string) bool {
-	return subtle.ConstantTimeCompare([]byte(tok), a.token) == 1
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientKey is the unit of the failure limit: the address for IPv4, its
+// /64 for IPv6.
+func clientKey(r *http.Request) netip.Prefix {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return netip.Prefix{}
 	}
-	return host
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
-// fail records a failed attempt and returns how long to pause.
-func (a *auth) fail(host string, now time.Time) time.Duration {
+// check reports whether tok is the token. retry > 0 means the client is
+// over its failure limit and must wait that long; the token was not looked
+// at. An empty token is simply not valid and counts nothing.
+func (a *auth) check(key netip.Prefix, tok string) (ok bool, retry time.Duration) {
+	if tok == "" {
+		return false, 0
+	}
+	now := a.now()
+	if retry := a.limited(key, now); retry > 0 {
+		return false, retry
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), a.token) == 1 {
+		return true, 0
+	}
+	a.fail(key, tokenHash(tok), now)
+	return false, 0
+}
+
+func (a *auth) limited(key netip.Prefix, now time.Time) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f := a.failures[host]
-	if f == nil || now.Sub(f.last) > failureWindow {
-		if len(a.failures) >= maxTracked {
-			for k, v := range a.failures {
-				if now.Sub(v.last) > failureWindow {
-					delete(a.failures, k)
-				}
-			}
-		}
-		f = &failure{}
-		a.failures[host] = f
-	}
-	f.count++
-	f.last = now
-	if f.count <= freeFailures {
+	f := a.failures[key]
+	if f == nil {
 		return 0
 	}
-	return min(time.Duration(f.count-freeFailures)*time.Second, maxPause)
+	if left := f.start.Add(failureWindow).Sub(now); left > 0 {
+		if f.count >= maxFailures {
+			return left
+		}
+		return 0
+	}
+	delete(a.failures, key)
+	return 0
 }
 
-func (a *auth) succeed(host string) {
+func (a *auth) fail(key netip.Prefix, h uint64, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.failures, host)
+	f := a.failures[key]
+	if f == nil || now.Sub(f.start) >= failureWindow {
+		if f == nil && len(a.failures) >= maxTracked {
+			a.prune(now)
+		}
+		f = &failures{start: now}
+		a.failures[key] = f
+	}
+	f.add(h)
 }
 
-// middleware rejects requests without the token with 401.
+// prune drops expired entries, or one live entry if none has expired.
+func (a *auth) prune(now time.Time) {
+	for k, v := range a.failures {
+		if now.Sub(v.start) >= failureWindow {
+			delete(a.failures, k)
+		}
+	}
+	if len(a.failures) < maxTracked {
+		return
+	}
+	for k := range a.failures {
+		delete(a.failures, k)
+		return
+	}
+}
+
+func (a *auth) succeed(key netip.Prefix) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.failures, key)
+}
+
+// requireToken rejects requests without the token with 401, and clients
+// over the failure limit with 429.
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	a := s.auth
 	if a.open() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if public(r) || a.valid(presented(r)) {
+		if public(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.rejectToken(w, r)
+		ok, retry := a.check(clientKey(r), presented(r))
+		if ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.rejectToken(w, r, retry)
 	})
 }
 
-func (s *Server) rejectToken(w http.ResponseWriter, r *http.Request) {
-	if pause := s.auth.fail(remoteHost(r), time.Now()); pause > 0 {
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		t.Stop()
+// rejectToken answers 401, or 429 with Retry-After when retry > 0.
+func (s *Server) rejectToken(w http.ResponseWriter, r *http.Request, retry time.Duration) {
+	if retry > 0 {
+		secs := int((retry + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, r, s.log, media.Errorf(media.KindRateLimited,
+			"too many wrong tokens from this address; try again in %d s", secs))
+		return
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="livemon"`)
 	writeError(w, r, s.log, media.Errorf(media.KindUnauthorized, "a valid access token is required"))
@@ -156,11 +237,12 @@ func (s *Server) handleLogin() http.Handler {
 			writeJSON(w, http.StatusOK, map[string]bool{"ok": true, "required": false})
 			return
 		}
-		if !s.auth.valid(req.Token) {
-			s.rejectToken(w, r)
+		key := clientKey(r)
+		if ok, retry := s.auth.check(key, req.Token); !ok {
+			s.rejectToken(w, r, retry)
 			return
 		}
-		s.auth.succeed(remoteHost(r))
+		s.auth.succeed(key)
 		http.SetCookie(w, &http.Cookie{
 			Name: tokenCookie, Value: req.Token, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600,
@@ -169,10 +251,18 @@ func (s *Server) handleLogin() http.Handler {
 	})
 }
 
-// handleAuthStatus tells the web app whether it must ask for a token.
+// handleAuthStatus tells the web app whether it must ask for a token and
+// whether this request carries a valid one. It is public and never
+// limited or delayed; a wrong token still counts as a failure (else it
+// would be a free oracle), and a client over the limit is told
+// "not authenticated" without its token being looked at.
 func (s *Server) handleAuthStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		required := !s.auth.open()
-		writeJSON(w, http.StatusOK, map[string]bool{"required": required, "authenticated": !required || s.auth.valid(presented(r))})
+		authenticated := !required
+		if required {
+			authenticated, _ = s.auth.check(clientKey(r), presented(r))
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"required": required, "authenticated": authenticated})
 	})
 }

@@ -8,8 +8,11 @@ import (
 
 // routes maps the whole API. docs/api.md describes each route.
 func (s *Server) routes(r *httprouter.Router) {
-	r.Handler(http.MethodGet, "/healthz", s.handleHealth())
-	r.Handler(http.MethodGet, "/readyz", s.handleReady())
+	// Probes answer HEAD too (load balancers and uptime checkers use it).
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.Handler(m, "/healthz", s.handleHealth())
+		r.Handler(m, "/readyz", s.handleReady())
+	}
 	if s.deps.Metrics != nil {
 		r.Handler(http.MethodGet, "/metrics", s.deps.Metrics.Handler())
 	}

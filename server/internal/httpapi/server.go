@@ -29,7 +29,11 @@ import (
 type Config struct {
 	MaxUpload      int64    // largest accepted video file, bytes
 	AllowedOrigins []string // extra origins allowed for writes and WebSockets
-	Version        string
+	// AllowedHosts are the host names (besides localhost and IP
+	// literals) accepted in the Host header: ".example.com" is that domain
+	// and its subdomains, "*" turns the check off.
+	AllowedHosts []string
+	Version      string
 	// Token, if set, is required on every API, WebSocket and stream request.
 	Token string
 	// MaxViewers and MaxViewersPerCamera cap viewers (0: no cap).
@@ -61,6 +65,8 @@ type Server struct {
 	started time.Time
 	wire    wireCache
 	auth    *auth
+	hosts   hostPolicy
+	origins originPolicy
 	viewers *capacity
 	timing  timing
 
@@ -87,6 +93,7 @@ func NewServer(deps Deps) *Server {
 		started: time.Now(),
 		wire:    newWireCache(),
 		auth:    newAuth(deps.Config.Token),
+		hosts:   newHostPolicy(deps.Config.AllowedHosts),
 		timing:  defaultTiming,
 		viewers: newCapacity(deps.Config.MaxViewers, deps.Config.MaxViewersPerCamera),
 		closing: make(chan struct{}),
@@ -106,8 +113,11 @@ func NewServer(deps Deps) *Server {
 	if deps.Metrics != nil {
 		deps.Metrics.WatchCameras(s.cameraFigures)
 	}
+	s.origins = newOriginPolicy(deps.Config.AllowedOrigins, func(o string, err error) {
+		s.log.Warn("ignoring allowed origin", "origin", o, "err", err)
+	})
 	s.routes(router)
-	s.handler = s.crossOrigin(s.requireToken(router))
+	s.handler = securityHeaders(s.checkHost(s.checkOrigin(s.requireToken(router))))
 	return s
 }
 
@@ -130,19 +140,4 @@ func (s *Server) stream() bool {
 	}
 	s.streams.Add(1)
 	return true
-}
-
-// crossOrigin rejects cross-site unsafe requests (POST, PATCH, DELETE from
-// another origin) with 403; the WebSocket upgrade has its own origin check.
-func (s *Server) crossOrigin(next http.Handler) http.Handler {
-	cop := http.NewCrossOriginProtection()
-	for _, o := range s.deps.Config.AllowedOrigins {
-		if err := cop.AddTrustedOrigin(o); err != nil {
-			s.log.Warn("ignoring allowed origin", "origin", o, "err", err)
-		}
-	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusForbidden, errorBody{Error: errorDetail{Code: "forbidden", Message: "cross-origin request rejected"}})
-	}))
-	return cop.Handler(next)
 }

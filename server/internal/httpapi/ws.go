@@ -6,8 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,28 +39,6 @@ type timing struct {
 }
 
 var defaultTiming = timing{writeWait: writeWait, pongWait: pongWait, pingPeriod: pingPeriod}
-
-// originAllowed accepts requests without an Origin (not a browser), from
-// the server's own origin, and from --allowed-origins.
-func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, o := range s.deps.Config.AllowedOrigins {
-		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
 
 func (s *Server) handleWebSocket() http.Handler {
 	up := websocket.Upgrader{

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, createCamera, listCameras, uploadVideo } from '@/api/client'
+import {
+  ApiError,
+  createCamera,
+  listCameras,
+  login,
+  onUnauthorized,
+  parseRetryAfter,
+  uploadVideo,
+} from '@/api/client'
 
 /** Just enough XMLHttpRequest for uploadVideo. */
 class FakeXhr {
@@ -9,6 +17,7 @@ class FakeXhr {
   responseText = ''
   body: FormData | null = null
   headers: Record<string, string> = {}
+  responseHeaders: Record<string, string> = {}
   aborted = false
   upload: { onprogress: ((e: ProgressEvent) => void) | null; onload: (() => void) | null } = {
     onprogress: null,
@@ -25,6 +34,9 @@ class FakeXhr {
   setRequestHeader(k: string, v: string) {
     this.headers[k] = v
   }
+  getResponseHeader(k: string): string | null {
+    return this.responseHeaders[k] ?? null
+  }
   send(body: FormData) {
     this.body = body
   }
@@ -35,7 +47,8 @@ class FakeXhr {
   progress(loaded: number, total: number) {
     this.upload.onprogress?.({ loaded, total, lengthComputable: true } as ProgressEvent)
   }
-  respond(status: number, body: unknown) {
+  respond(status: number, body: unknown, headers: Record<string, string> = {}) {
+    this.responseHeaders = headers
     this.status = status
     this.responseText = typeof body === 'string' ? body : JSON.stringify(body)
     this.onload?.()
@@ -159,5 +172,47 @@ describe('fetch wrapper', () => {
     vi.stubGlobal('fetch', fetchMock)
     await expect(listCameras()).resolves.toEqual([{ id: 'a' }])
     expect(fetchMock).toHaveBeenCalledWith('/api/cameras', expect.objectContaining({ method: 'GET' }))
+  })
+})
+
+describe('401 and Retry-After', () => {
+  const unauthorized = () =>
+    new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'token' } }), { status: 401 })
+
+  it('tells onUnauthorized listeners about a 401 from an API call or an upload, not from /api/login', async () => {
+    const heard = vi.fn()
+    const stop = onUnauthorized(heard)
+    vi.stubGlobal('fetch', vi.fn(async () => unauthorized()))
+    await expect(login('wrong')).rejects.toMatchObject({ status: 401 })
+    expect(heard).not.toHaveBeenCalled()
+    await expect(listCameras()).rejects.toMatchObject({ status: 401, code: 'unauthorized' })
+    expect(heard).toHaveBeenCalledTimes(1)
+    const { xhr, promise } = start()
+    xhr.respond(401, errorBody('unauthorized'))
+    await expect(promise).rejects.toMatchObject({ status: 401 })
+    expect(heard).toHaveBeenCalledTimes(2)
+    stop()
+    await expect(listCameras()).rejects.toMatchObject({ status: 401 })
+    expect(heard).toHaveBeenCalledTimes(2)
+  })
+
+  it('carries Retry-After seconds on the error', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify(errorBody('rate_limited')), { status: 429, headers: { 'Retry-After': '30' } })),
+    )
+    await expect(login('x')).rejects.toMatchObject({ status: 429, code: 'rate_limited', retryAfterSeconds: 30 })
+    const { xhr, promise } = start()
+    xhr.respond(503, errorBody('upload_limit'), { 'Retry-After': '5' })
+    await expect(promise).rejects.toMatchObject({ code: 'upload_limit', retryAfterSeconds: 5 })
+  })
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter(null)).toBeNull()
+    expect(parseRetryAfter('12')).toBe(12)
+    expect(parseRetryAfter('soon')).toBeNull()
+    const now = Date.parse('2026-12-03T00:00:00Z')
+    expect(parseRetryAfter('Thu, 03 Dec 2026 00:00:10 GMT', now)).toBe(10)
+    expect(parseRetryAfter('Thu, 03 Dec 2026 00:00:00 GMT', now + 5000)).toBe(0)
   })
 })

@@ -1,6 +1,7 @@
 // The one HTTP client of the web app. Every call throws ApiError on failure.
 import type {
   Camera,
+  CameraList,
   CreateCameraInput,
   Health,
   Stats,
@@ -8,40 +9,102 @@ import type {
   UploadResult,
 } from '@/types/api'
 
-/** Codes from docs/api.md plus the client-side ones below. */
-export type ApiErrorCode =
-  | 'invalid_argument'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'too_large'
-  | 'unsupported_media'
-  | 'unusable_video'
-  | 'over_capacity'
-  | 'disk_full'
-  | 'internal'
-  // client side
-  | 'unreachable' // nothing reached the server
-  | 'connection_lost' // the connection broke in the middle of an upload
-  | 'timeout'
-  | 'aborted'
-  | 'bad_response'
-  | (string & {})
+/**
+ * The API's error codes: exactly the codes of the server's error kinds
+ * (server/internal/media/media.go, Kind.Code). One per line, in the
+ * server's order: server/internal/httpapi/contract_test.go reads this list
+ * and fails when the two differ.
+ */
+export const SERVER_ERROR_CODES = [
+  'internal',
+  'invalid_argument',
+  'not_found',
+  'conflict',
+  'too_large',
+  'unsupported_media',
+  'unusable_video',
+  'over_capacity',
+  'disk_full',
+  'unauthorized',
+  'forbidden',
+  'rate_limited',
+  'unknown_host',
+  'request_timeout',
+  'camera_limit',
+  'subscription_limit',
+  'decoder_limit',
+  'upload_limit',
+] as const
+
+/** Codes this client makes itself when no server answer explains the failure. */
+export const CLIENT_ERROR_CODES = [
+  'unreachable', // nothing reached the server
+  'connection_lost', // the connection broke in the middle of an upload
+  'timeout', // an upload made no progress for too long
+  'aborted',
+  'bad_response', // an answer that is not what the API documents
+] as const
+
+export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number]
+export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number]
+/** Every code with its own text (i18n `error.<code>`). */
+export type KnownErrorCode = ServerErrorCode | ClientErrorCode
+/** A code from an ApiError; other strings come from a newer server and get the generic text. */
+export type ApiErrorCode = KnownErrorCode | (string & {})
+
+const knownErrorCodes: ReadonlySet<string> = new Set<string>([...SERVER_ERROR_CODES, ...CLIENT_ERROR_CODES])
+
+export function isKnownErrorCode(code: string): code is KnownErrorCode {
+  return knownErrorCodes.has(code)
+}
 
 export class ApiError extends Error {
   readonly status: number
   readonly code: ApiErrorCode
+  /** Seconds from a Retry-After header (429, 503), when the server sent one. */
+  readonly retryAfterSeconds: number | null
 
-  constructor(status: number, code: ApiErrorCode, message: string) {
+  constructor(status: number, code: ApiErrorCode, message: string, retryAfterSeconds: number | null = null) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
+    this.retryAfterSeconds = retryAfterSeconds
   }
 }
 
-const codeByStatus: Record<number, ApiErrorCode> = {
+/** Seconds in a Retry-After header (delta-seconds or an HTTP date); null if absent or unreadable. */
+export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | null {
+  if (!header) return null
+  const v = header.trim()
+  if (/^\d+$/.test(v)) return Number(v)
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+// ---- 401 after sign-in -------------------------------------------------------
+
+const unauthorizedListeners = new Set<() => void>()
+
+/**
+ * Calls `listener` whenever an API call answers 401 (the token changed on
+ * the server or the cookie expired), except POST /api/login, whose 401
+ * means "wrong token". Returns the unsubscribe function.
+ */
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorizedListeners.add(listener)
+  return () => {
+    unauthorizedListeners.delete(listener)
+  }
+}
+
+function noteStatus(status: number, path: string): void {
+  if (status !== 401 || path === LOGIN_PATH) return
+  for (const l of [...unauthorizedListeners]) l()
+}
+
+/** For error answers without a JSON body (a proxy in between). */
+const codeByStatus: Record<number, ServerErrorCode> = {
   400: 'invalid_argument',
   401: 'unauthorized',
   403: 'forbidden',
@@ -50,12 +113,17 @@ const codeByStatus: Record<number, ApiErrorCode> = {
   413: 'too_large',
   415: 'unsupported_media',
   422: 'unusable_video',
+  408: 'request_timeout',
+  421: 'unknown_host',
+  429: 'rate_limited',
   503: 'over_capacity',
   507: 'disk_full',
 }
 
+const LOGIN_PATH = '/api/login'
+
 /** Builds an ApiError from a non-2xx status and its (maybe JSON) body. */
-export function errorFromResponse(status: number, bodyText: string): ApiError {
+function errorFromResponse(status: number, bodyText: string, retryAfter?: string | null): ApiError {
   let code: ApiErrorCode = codeByStatus[status] ?? (status >= 500 ? 'internal' : 'bad_response')
   let message = `HTTP ${status}`
   try {
@@ -71,7 +139,7 @@ export function errorFromResponse(status: number, bodyText: string): ApiError {
   } catch {
     // not JSON: keep the status-derived code
   }
-  return new ApiError(status, code, message)
+  return new ApiError(status, code, message, parseRetryAfter(retryAfter))
 }
 
 export interface RequestOptions {
@@ -102,7 +170,8 @@ async function request<T>(
     throw new ApiError(0, 'unreachable', 'server unreachable')
   }
   const text = await res.text().catch(() => '')
-  if (!res.ok) throw errorFromResponse(res.status, text)
+  noteStatus(res.status, path)
+  if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('Retry-After'))
   if (res.status === 204 || text === '') return undefined as T
   try {
     return JSON.parse(text) as T
@@ -117,11 +186,9 @@ export const getHealth = (o?: RequestOptions) => request<Health>('GET', '/health
 export const getStats = (o?: RequestOptions) => request<Stats>('GET', '/api/stats', undefined, o)
 
 export async function listCameras(o?: RequestOptions): Promise<Camera[]> {
-  const res = await request<{ cameras: Camera[] | null }>('GET', '/api/cameras', undefined, o)
+  const res = await request<CameraList>('GET', '/api/cameras', undefined, o)
   return res.cameras ?? []
 }
-export const getCamera = (id: string, o?: RequestOptions) =>
-  request<Camera>('GET', cam(id), undefined, o)
 export const createCamera = (input: CreateCameraInput, o?: RequestOptions) =>
   request<Camera>('POST', '/api/cameras', input, o)
 export const updateCamera = (id: string, patch: UpdateCameraInput, o?: RequestOptions) =>
@@ -143,10 +210,9 @@ export const getAuthStatus = (o?: RequestOptions) =>
   request<AuthStatus>('GET', '/api/auth', undefined, o)
 /** Checks the access token; the server keeps it in an HttpOnly cookie. */
 export const login = (token: string, o?: RequestOptions) =>
-  request<{ ok: boolean }>('POST', '/api/login', { token }, o)
+  request<{ ok: boolean }>('POST', LOGIN_PATH, { token }, o)
 
 export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
-export const snapshotUrl = (id: string) => `${cam(id)}/snapshot.jpg`
 
 export interface UploadProgress {
   loaded: number
@@ -232,7 +298,8 @@ export function uploadVideo(cameraId: string, file: Blob, opts: UploadOptions = 
         }
         return
       }
-      const err = errorFromResponse(xhr.status, text)
+      noteStatus(xhr.status, '')
+      const err = errorFromResponse(xhr.status, text, xhr.getResponseHeader('Retry-After'))
       finish(() => reject(err))
     }
     xhr.onerror = () => {

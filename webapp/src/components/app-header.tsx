@@ -1,13 +1,11 @@
 import { NavLink } from 'react-router'
-import { LANGS, type Lang } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
 import { useSettings } from '@/hooks/use-settings'
 import { useSocketStatus } from '@/hooks/use-camera-socket'
-
-const langNames: Record<Lang, string> = { en: 'English', ko: '한국어' }
+import { LanguageSelect } from '@/components/language-select'
 
 export function AppHeader() {
-  const { t, lang, setLang } = useI18n()
+  const { t } = useI18n()
   const { forceMjpeg, setForceMjpeg } = useSettings()
   const socket = useSocketStatus()
   const connText = t(`conn.${socket.state}`, { n: socket.attempt })
@@ -45,16 +43,7 @@ export function AppHeader() {
           <input type="checkbox" checked={forceMjpeg} onChange={(e) => setForceMjpeg(e.target.checked)} />
           {t('header.forceMjpeg')}
         </label>
-        <label className="lang">
-          <span className="visually-hidden">{t('header.language')}</span>
-          <select value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
-            {LANGS.map((l) => (
-              <option key={l} value={l} lang={l}>
-                {langNames[l]}
-              </option>
-            ))}
-          </select>
-        </label>
+        <LanguageSelect />
       </div>
     </header>
   )

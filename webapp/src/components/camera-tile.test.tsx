@@ -140,7 +140,7 @@ describe('CameraTile with a fake socket', () => {
           factory.last.fail()
         })
       }
-      expect(socket.attempt).toBe(5)
+      expect(socket.getSnapshot().attempt).toBe(5)
       const img = screen.getByTestId('mjpeg-demo')
       expect(img).toHaveAttribute('src', '/api/cameras/demo/mjpeg')
       expect(screen.queryByTestId('frame-demo')).toBeNull()

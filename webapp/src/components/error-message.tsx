@@ -8,7 +8,7 @@ export function ErrorMessage({ error, prefix }: { error: unknown; prefix?: (text
   if (!error) return null
   const text =
     error instanceof ApiError
-      ? errorText(t, error.code, error.message)
+      ? errorText(t, error.code, error.message, error.retryAfterSeconds)
       : errorText(t, 'unknown', error instanceof Error ? error.message : String(error))
   return (
     <p role="alert" className="message message-error">

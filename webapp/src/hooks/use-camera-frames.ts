@@ -1,5 +1,6 @@
 import { useEffect, useState, type RefObject } from 'react'
-import type { CameraFrame, CameraReceiveStats } from '@/lib/camera-socket'
+import type { CameraFrame } from '@/lib/camera-protocol'
+import type { CameraReceiveStats } from '@/lib/receive-stats'
 import { useCameraSocket } from '@/hooks/use-camera-socket'
 
 /** Without a frame for this long a camera no longer counts as receiving. */

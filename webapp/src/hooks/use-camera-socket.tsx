@@ -2,21 +2,19 @@ import {
   createContext,
   useContext,
   useEffect,
-  useRef,
   useState,
   useSyncExternalStore,
   type ReactNode,
 } from 'react'
 import { CameraSocket, type CameraSocketOptions, type SocketSnapshot } from '@/lib/camera-socket'
 
-// One socket per tab, shared by every tile and page.
+// One socket per tab, shared by every tile and page. The provider connects
+// it while mounted and closes it when unmounted (the sign-in form replaced
+// the app), so a signed-out tab does not keep knocking with a stale cookie.
 let shared: CameraSocket | null = null
 
-export function getSharedSocket(options?: CameraSocketOptions): CameraSocket {
-  if (!shared) {
-    shared = new CameraSocket(options)
-    shared.connect()
-  }
+function getSharedSocket(options?: CameraSocketOptions): CameraSocket {
+  shared ??= new CameraSocket(options)
   return shared
 }
 
@@ -27,21 +25,17 @@ interface ProviderProps {
   socket?: CameraSocket
   /** Only used when the shared socket is created; later changes never reconnect. */
   options?: CameraSocketOptions
-  /** Called on every state change; may change between renders. */
-  onStateChange?: (s: SocketSnapshot) => void
   children: ReactNode
 }
 
-export function CameraSocketProvider({ socket, options, onStateChange, children }: ProviderProps) {
-  // Options live in a ref so that a new options object does not make a new socket.
-  const optionsRef = useRef(options)
-  const onStateChangeRef = useRef(onStateChange)
-  useEffect(() => {
-    optionsRef.current = options
-    onStateChangeRef.current = onStateChange
-  })
+export function CameraSocketProvider({ socket, options, children }: ProviderProps) {
+  // Created once: a new options object does not make a new socket.
   const [instance] = useState(() => socket ?? getSharedSocket(options))
-  useEffect(() => instance.onStateChange((s) => onStateChangeRef.current?.(s)), [instance])
+  useEffect(() => {
+    if (instance === socket) return
+    instance.connect()
+    return () => instance.close()
+  }, [instance, socket])
   return <SocketContext.Provider value={instance}>{children}</SocketContext.Provider>
 }
 

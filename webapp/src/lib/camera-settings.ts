@@ -5,8 +5,6 @@ export const CAMERA_ID_RE = /^[A-Za-z0-9_-]{1,64}$/
 /** The same rule for the HTML pattern attribute (v flag: "-" escaped). */
 export const CAMERA_ID_PATTERN = '[A-Za-z0-9_\\-]{1,64}'
 
-export const MIN_SPEED = 0.1
-export const MAX_SPEED = 8
 export const SPEEDS: readonly number[] = [0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 8]
 
 /** The preset speeds plus the current one when it is not a preset. */

@@ -1,7 +1,16 @@
 // CameraSocket owns the tab's one WebSocket to /api/ws (docs/protocol.md):
-// session resume, subscriptions, reconnects with backoff, frame parsing and
-// per-camera receive statistics. It knows nothing about React.
-import type { Camera } from '@/types/api'
+// session resume, subscriptions and reconnects with backoff. The wire format
+// is in camera-protocol.ts, the receive figures in receive-stats.ts. It
+// knows nothing about React.
+import {
+  frameFromHeader,
+  parseFrameHeader,
+  parseServerMessage,
+  type CameraFrame,
+  type ClientMessage,
+  type ServerMessage,
+} from '@/lib/camera-protocol'
+import { ReceiveStats, type CameraReceiveStats } from '@/lib/receive-stats'
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed'
 
@@ -10,75 +19,6 @@ export interface SocketSnapshot {
   /** Consecutive failed connection attempts; 0 once a welcome arrived. */
   attempt: number
   sessionId: string | null
-}
-
-/** A decoded binary frame message. `jpeg` is a view into the received buffer. */
-export interface CameraFrame {
-  camera: string
-  epoch: number
-  seq: number
-  /** Unix ms when the server published the frame. */
-  serverTime: number
-  /** Seconds into the video file. */
-  position: number
-  width: number
-  height: number
-  jpeg: Uint8Array<ArrayBuffer>
-}
-
-export interface FrameHeader {
-  type: number
-  flags: number
-  headerLength: number
-  channel: number
-  epoch: number
-  seq: number
-  serverTime: number
-  positionMs: number
-  width: number
-  height: number
-}
-
-export interface SubscriptionInfo {
-  camera: string
-  channel: number
-  epoch: number
-  seq: number
-  skipped?: number
-}
-
-export type ServerMessage =
-  | {
-      type: 'welcome'
-      session: string
-      resumed: boolean
-      server_time?: number
-      subscriptions: SubscriptionInfo[] | null
-    }
-  | ({ type: 'subscribed' } & SubscriptionInfo)
-  | { type: 'unsubscribed'; camera: string }
-  | {
-      type: 'event'
-      event: 'epoch' | 'state' | 'settings' | 'deleted' | (string & {})
-      camera: string
-      camera_state?: Camera
-    }
-  | { type: 'stats'; camera: string; fps: number; viewers: number; drops: number; position: number }
-  | { type: 'error'; code: string; message: string; camera?: string }
-
-export interface CameraReceiveStats {
-  /** Frames received in the last second. */
-  fps: number
-  /** Date.now() - serverTime of the last painted frame, ms. */
-  latencyMs: number | null
-  /** Frames missing from the seq sequence since subscribing. */
-  dropped: number
-  /** Seconds into the video of the newest frame (or stats message). */
-  position: number | null
-  epoch: number | null
-  seq: number | null
-  /** now() when the last frame arrived. */
-  lastFrameAt: number | null
 }
 
 export type WebSocketLike = Pick<
@@ -116,32 +56,7 @@ export interface CameraSocketOptions {
 }
 
 export const SESSION_KEY = 'livemon.session'
-export const FRAME_MESSAGE = 1
-export const MIN_HEADER_LENGTH = 40
 const SESSION_RE = /^[0-9a-f]{32}$/
-
-/** Parses the fixed binary frame header; null if it is not a valid frame. */
-export function parseFrameHeader(buf: ArrayBuffer): FrameHeader | null {
-  if (buf.byteLength < MIN_HEADER_LENGTH) return null
-  const v = new DataView(buf)
-  const type = v.getUint8(0)
-  const headerLength = v.getUint16(2)
-  if (type !== FRAME_MESSAGE || headerLength < MIN_HEADER_LENGTH || headerLength > buf.byteLength) {
-    return null
-  }
-  return {
-    type,
-    flags: v.getUint8(1),
-    headerLength,
-    channel: v.getUint32(4),
-    epoch: Number(v.getBigUint64(8)),
-    seq: Number(v.getBigUint64(16)),
-    serverTime: Number(v.getBigUint64(24)),
-    positionMs: v.getUint32(32),
-    width: v.getUint16(36),
-    height: v.getUint16(38),
-  }
-}
 
 function defaultUrl(): string {
   const loc = globalThis.location
@@ -160,16 +75,6 @@ function safeStorage(): Storage | null {
 const defaultTimers: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
-}
-
-interface Track {
-  epoch: number | null
-  seq: number | null
-  times: number[]
-  dropped: number
-  position: number | null
-  latencyMs: number | null
-  lastFrameAt: number | null
 }
 
 type FrameListener = (frame: CameraFrame) => void
@@ -204,7 +109,7 @@ export class CameraSocket {
   /** Cameras the server has subscribed for this connection, as far as we know. */
   private readonly serverSubs = new Set<string>()
   private readonly channels = new Map<number, string>()
-  private readonly tracks = new Map<string, Track>()
+  private readonly stats = new ReceiveStats()
   private readonly stateListeners = new Set<(s: SocketSnapshot) => void>()
   private readonly messageListeners = new Set<(m: ServerMessage) => void>()
 
@@ -227,15 +132,6 @@ export class CameraSocket {
 
   // ---- public API ----------------------------------------------------------
 
-  get state(): ConnectionState {
-    return this.snapshot.state
-  }
-  get attempt(): number {
-    return this.snapshot.attempt
-  }
-  get sessionId(): string | null {
-    return this.snapshot.sessionId
-  }
   /** Immutable; a new object after every change (for useSyncExternalStore). */
   getSnapshot = (): SocketSnapshot => this.snapshot
 
@@ -295,11 +191,6 @@ export class CameraSocket {
     }
   }
 
-  /** Cameras somebody wants, whether or not they are subscribed right now. */
-  wantedCameras(): string[] {
-    return [...this.wanted.keys()]
-  }
-
   onStateChange(listener: (s: SocketSnapshot) => void): () => void {
     this.stateListeners.add(listener)
     return () => this.stateListeners.delete(listener)
@@ -312,31 +203,16 @@ export class CameraSocket {
   }
 
   getCameraStats(camera: string): CameraReceiveStats {
-    const t = this.tracks.get(camera)
-    if (!t) {
-      return { fps: 0, latencyMs: null, dropped: 0, position: null, epoch: null, seq: null, lastFrameAt: null }
-    }
-    const now = this.now()
-    this.prune(t, now)
-    return {
-      fps: t.times.length,
-      latencyMs: t.latencyMs,
-      dropped: t.dropped,
-      position: t.position,
-      epoch: t.epoch,
-      seq: t.seq,
-      lastFrameAt: t.lastFrameAt,
-    }
+    return this.stats.get(camera, this.now())
   }
 
   /** Called by the painter when a frame reached the screen. */
   markPainted(frame: CameraFrame): void {
-    const t = this.track(frame.camera)
-    t.latencyMs = Math.max(0, this.now() - frame.serverTime)
+    this.stats.painted(frame.camera, frame.serverTime, this.now())
   }
 
   /** Skips the backoff wait and tries now (used on 'online' and when visible). */
-  reconnectNow(): void {
+  private reconnectNow(): void {
     if (!this.started || this.ws) return
     this.clearTimer('reconnectTimer')
     this.open()
@@ -409,7 +285,7 @@ export class CameraSocket {
     this.clearTimer('welcomeTimer')
   }
 
-  private send(msg: object): void {
+  private send(msg: ClientMessage): void {
     const ws = this.ws
     if (!ws) return
     try {
@@ -479,29 +355,27 @@ export class CameraSocket {
   // ---- messages ------------------------------------------------------------
 
   private handleText(data: string): void {
-    let msg: ServerMessage
-    try {
-      msg = JSON.parse(data) as ServerMessage
-    } catch {
-      return
-    }
-    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return
+    const msg = parseServerMessage(data)
+    if (!msg) return
     switch (msg.type) {
       case 'welcome':
         this.handleWelcome(msg)
         break
       case 'subscribed':
         this.channels.set(msg.channel, msg.camera)
-        this.resetBaseline(msg)
+        this.stats.resetBaseline(msg.camera, msg.epoch)
         break
       case 'unsubscribed':
         break
       case 'event':
-        if (msg.event === 'deleted') this.serverSubs.delete(msg.camera)
-        if (msg.event === 'epoch') this.track(msg.camera).seq = null
+        if (msg.event === 'deleted') {
+          this.serverSubs.delete(msg.camera)
+          this.stats.forget(msg.camera)
+        }
+        if (msg.event === 'epoch') this.stats.resetBaseline(msg.camera)
         break
       case 'stats':
-        if (typeof msg.position === 'number') this.track(msg.camera).position = msg.position
+        if (typeof msg.position === 'number') this.stats.setPosition(msg.camera, msg.position)
         break
       case 'error':
         if (msg.code === 'invalid_session') this.storage?.removeItem(SESSION_KEY)
@@ -535,7 +409,7 @@ export class CameraSocket {
       for (const sub of msg.subscriptions ?? []) {
         this.serverSubs.add(sub.camera)
         this.channels.set(sub.channel, sub.camera)
-        this.resetBaseline(sub)
+        this.stats.resetBaseline(sub.camera, sub.epoch)
       }
     }
     this.setSnapshot({ state: 'live', attempt: 0, sessionId: msg.session || this.snapshot.sessionId })
@@ -549,27 +423,8 @@ export class CameraSocket {
     if (camera === undefined) return
     const listeners = this.wanted.get(camera)
     if (!listeners || listeners.size === 0) return
-    const now = this.now()
-    const t = this.track(camera)
-    if (t.seq !== null && t.epoch === h.epoch && h.seq > t.seq + 1) t.dropped += h.seq - t.seq - 1
-    if (t.seq === null || t.epoch !== h.epoch || h.seq > t.seq) {
-      t.epoch = h.epoch
-      t.seq = h.seq
-    }
-    t.position = h.positionMs / 1000
-    t.times.push(now)
-    this.prune(t, now)
-    t.lastFrameAt = now
-    const frame: CameraFrame = {
-      camera,
-      epoch: h.epoch,
-      seq: h.seq,
-      serverTime: h.serverTime,
-      position: h.positionMs / 1000,
-      width: h.width,
-      height: h.height,
-      jpeg: new Uint8Array(buf, h.headerLength),
-    }
+    const frame = frameFromHeader(camera, h, buf)
+    this.stats.frame(camera, frame, this.now())
     for (const l of [...listeners.values()]) {
       try {
         l(frame)
@@ -580,27 +435,6 @@ export class CameraSocket {
   }
 
   // ---- helpers -------------------------------------------------------------
-
-  private resetBaseline(sub: { camera: string; epoch: number }): void {
-    const t = this.track(sub.camera)
-    t.epoch = sub.epoch
-    t.seq = null // the next frame sets the baseline; time away is not "dropped"
-  }
-
-  private track(camera: string): Track {
-    let t = this.tracks.get(camera)
-    if (!t) {
-      t = { epoch: null, seq: null, times: [], dropped: 0, position: null, latencyMs: null, lastFrameAt: null }
-      this.tracks.set(camera, t)
-    }
-    return t
-  }
-
-  private prune(t: Track, now: number): void {
-    let i = 0
-    while (i < t.times.length && (t.times[i] ?? 0) <= now - 1000) i++
-    if (i > 0) t.times.splice(0, i)
-  }
 
   private readStoredSession(): string | null {
     try {

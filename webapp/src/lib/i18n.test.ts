@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { detectLang, messages, translate, uploadErrorText, type Lang, type MessageKey } from '@/lib/i18n'
+import { CLIENT_ERROR_CODES, SERVER_ERROR_CODES } from '@/api/client'
+import { detectLang, errorText, messages, translate, uploadErrorText, type Lang, type MessageKey } from '@/lib/i18n'
 
 const t = (lang: Lang) => (key: MessageKey, vars?: Record<string, string | number>) => translate(lang, key, vars)
 
@@ -26,6 +27,22 @@ describe('i18n', () => {
   it('fills placeholders', () => {
     expect(translate('en', 'state.reconnecting', { n: 3 })).toBe('Reconnecting (attempt 3)')
     expect(translate('ko', 'state.reconnecting', { n: 3 })).toBe('재연결 중 (시도 3)')
+  })
+})
+
+describe('error texts', () => {
+  const codes = [...SERVER_ERROR_CODES, ...CLIENT_ERROR_CODES]
+
+  it.each(['en', 'ko'] as const)('every code has its own %s sentence, none the generic one', (lang) => {
+    const texts = codes.map((code) => errorText(t(lang), code, 'detail'))
+    expect(new Set(texts).size).toBe(codes.length)
+    const generic = errorText(t(lang), 'no_such_code', 'detail')
+    for (const text of texts) expect(text).not.toBe(generic)
+  })
+
+  it('adds the Retry-After wait', () => {
+    expect(errorText(t('en'), 'rate_limited', '', 30)).toBe('Too many requests from this address. Try again in 30 s.')
+    expect(errorText(t('ko'), 'rate_limited', '', 30)).toBe('이 주소에서 요청이 너무 많습니다. 30초 후에 다시 시도하세요.')
   })
 })
 

@@ -86,3 +86,24 @@ describe('CamerasPage', () => {
     )
   })
 })
+
+describe('CamerasPage limits', () => {
+  it.each([
+    ['en', 'The server already has as many cameras as it allows. Delete a camera first.'],
+    ['ko', '서버에 허용된 최대 개수의 카메라가 이미 있습니다. 먼저 카메라를 삭제하세요.'],
+  ] as const)('says the camera limit is reached (%s)', async (lang, text) => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (_url: string, init: RequestInit) =>
+        (init.method ?? 'GET') === 'GET'
+          ? new Response(JSON.stringify({ cameras: [demo] }), { status: 200 })
+          : new Response(JSON.stringify({ error: { code: 'camera_limit', message: 'at most 1 camera' } }), { status: 503 }),
+      ),
+    )
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />, { lang })
+    await user.type(screen.getByLabelText(lang === 'en' ? 'Name' : '이름'), 'Lobby')
+    await user.click(screen.getByRole('button', { name: lang === 'en' ? 'Create camera' : '카메라 만들기' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent(text)
+  })
+})

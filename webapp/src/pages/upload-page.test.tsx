@@ -38,6 +38,9 @@ describe('UploadPage errors', () => {
     [0, 'connection_lost', 'The connection was lost in the middle of the upload.'],
     [0, 'timeout', 'The upload timed out.'],
     [0, 'aborted', 'The upload was cancelled.'],
+    [503, 'upload_limit', 'Too many uploads are running right now.'],
+    [503, 'camera_limit', 'The server already has as many cameras as it allows.'],
+    [408, 'request_timeout', 'The request stopped arriving at the server'],
   ])('HTTP %i %s → a clear message in role=alert', async (status, code, text) => {
     vi.mocked(uploadVideo).mockRejectedValue(new ApiError(status, code, 'detail'))
     await chooseAndUpload()
@@ -45,6 +48,14 @@ describe('UploadPage errors', () => {
     expect(alert).toHaveTextContent(text)
     expect(alert).toHaveTextContent('The camera keeps playing its previous video.')
     expect(uploadVideo).toHaveBeenCalledWith('demo', expect.any(File), expect.anything())
+  })
+
+  it('says when to try again when the server sent Retry-After', async () => {
+    vi.mocked(uploadVideo).mockRejectedValue(new ApiError(503, 'upload_limit', 'busy', 20))
+    await chooseAndUpload()
+    const alert = await screen.findByRole('alert')
+    expect(alert).toHaveTextContent('Too many uploads are running right now. Try again when one has finished. Try again in 20 s.')
+    expect(alert).toHaveAttribute('data-code', 'upload_limit')
   })
 
   it('speaks Korean too', async () => {

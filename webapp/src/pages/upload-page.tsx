@@ -17,7 +17,7 @@ type Phase =
   | { kind: 'idle' }
   | { kind: 'uploading'; progress: UploadProgress | null }
   | { kind: 'done'; cameraId: string; result: UploadResult; fileName: string }
-  | { kind: 'failed'; code: string; message: string }
+  | { kind: 'failed'; code: string; message: string; retryAfterSeconds: number | null }
   | { kind: 'invalid'; key: 'upload.noFile' | 'upload.badId' | 'upload.noCamera' }
 
 export function UploadPage() {
@@ -67,7 +67,8 @@ export function UploadPage() {
     } catch (err) {
       const code = err instanceof ApiError ? err.code : 'unknown'
       const message = err instanceof Error ? err.message : String(err)
-      setPhase({ kind: 'failed', code, message })
+      const retryAfterSeconds = err instanceof ApiError ? err.retryAfterSeconds : null
+      setPhase({ kind: 'failed', code, message, retryAfterSeconds })
     } finally {
       if (abortRef.current === ctrl) abortRef.current = null
     }
@@ -182,7 +183,7 @@ export function UploadPage() {
         )}
         {phase.kind === 'failed' && (
           <p role="alert" className="message message-error" data-code={phase.code}>
-            {uploadErrorText(t, phase.code, phase.message)}
+            {uploadErrorText(t, phase.code, phase.message, phase.retryAfterSeconds)}
           </p>
         )}
         {phase.kind === 'done' && (

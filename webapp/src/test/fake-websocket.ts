@@ -1,4 +1,5 @@
 // A scriptable WebSocket for tests of CameraSocket and the hooks.
+import type { FrameHeader } from '@/lib/camera-protocol'
 import type { WebSocketLike } from '@/lib/camera-socket'
 
 export class FakeWebSocket implements WebSocketLike {
@@ -83,14 +84,7 @@ export function fakeSocketFactory() {
   }
 }
 
-export interface FrameSpec {
-  channel: number
-  epoch: number
-  seq: number
-  serverTime: number
-  positionMs: number
-  width: number
-  height: number
+export type FrameSpec = Pick<FrameHeader, 'channel' | 'epoch' | 'seq' | 'serverTime' | 'positionMs' | 'width' | 'height'> & {
   jpeg?: Uint8Array
   /** Defaults to 40; larger values add padding the client must skip. */
   headerLength?: number

@@ -1,4 +1,9 @@
 // Shapes of the HTTP API and WebSocket payloads (docs/api.md, docs/protocol.md).
+//
+// server/internal/httpapi/contract_test.go reads the interfaces below and
+// compares their fields with the JSON the real handlers send, so keep the
+// file simple: one `name: type` per line, no inline object types (name
+// them), `| null` where the server may send null.
 
 export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error'
 
@@ -13,6 +18,11 @@ export interface VideoDescription {
   duration: number
 }
 
+/** How a viewer receives frames. */
+export type Transport = 'websocket' | 'mjpeg' | 'snapshot'
+/** Per-transport counts; transports with nothing to count may be absent. */
+export type TransportCounts = Partial<Record<Transport, number>>
+
 export interface Camera {
   id: string
   name: string
@@ -24,10 +34,15 @@ export interface Camera {
   seq: number
   position: number
   channel: number
-  viewers: { websocket?: number; mjpeg?: number }
+  viewers: TransportCounts
   last_frame_age_ms: number | null
   fps: number
   video: VideoDescription | null
+}
+
+/** GET /api/cameras */
+export interface CameraList {
+  cameras: Camera[] | null
 }
 
 export interface CreateCameraInput {
@@ -53,21 +68,31 @@ export interface UploadResult {
   camera: Camera
 }
 
-export interface CameraStatsEntry {
-  id: string
-  state: CameraRunState
-  fps: number
-  seq: number
-  viewers: { websocket?: number; mjpeg?: number }
-  drops: { websocket?: number; mjpeg?: number }
-  last_frame_age_ms: number | null
-  restarts: number
-  errors: { time: string; message: string }[]
-  video: VideoDescription | null
+export interface CameraErrorRecord {
+  time: string
+  message: string
 }
 
+/** A camera in GET /api/stats: the camera object plus its counters. */
+export interface CameraStatsEntry extends Camera {
+  drops: TransportCounts
+  published: number
+  encoded: number
+  grabbed: number
+  restarts: number
+  errors: CameraErrorRecord[] | null
+}
+
+export interface ServerStats {
+  version: string
+  uptime_s: number
+  sessions: number
+  ws_connections: number
+}
+
+/** GET /api/stats */
 export interface Stats {
-  server: { version: string; uptime_s: number; sessions: number; ws_connections: number }
+  server: ServerStats
   cameras: CameraStatsEntry[]
 }
 
