@@ -16,6 +16,7 @@ type config struct {
 	Addr           string
 	Data           string
 	MaxUpload      int64
+	MaxUploadText  string // --max-upload as given, for messages
 	Quality        int
 	MaxFPS         float64
 	SessionTTL     time.Duration
@@ -75,6 +76,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("--max-upload: %w", err)
 	}
 	c.MaxUpload = n
+	c.MaxUploadText = sizeText(maxUpload, n)
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)
@@ -135,6 +137,16 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("not a positive size: %q", s)
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// sizeText is how messages name a size the operator gave as s (parsed as
+// n): in the operator's own unit, so "5MB" is not reported as "4.8 MiB".
+func sizeText(s string, n int64) string {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	return s
 }
 
 func envInt(s string, def int) int {

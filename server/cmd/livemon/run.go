@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{
 			MaxUpload:           cfg.MaxUpload,
+			MaxUploadText:       cfg.MaxUploadText,
 			AllowedOrigins:      cfg.AllowedOrigins,
 			Version:             version,
 			Token:               cfg.Token,

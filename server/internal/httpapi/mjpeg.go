@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -104,9 +105,12 @@ func (s *Server) writePart(rc *http.ResponseController, w http.ResponseWriter, f
 
 var crlf = []byte("\r\n")
 
-// handleSnapshot serves one current JPEG. For a running camera it waits for
-// the next frame (subscribing makes the camera encode), so it never serves a
-// stale picture; an ended or stopped camera serves its last frame.
+// handleSnapshot serves one current JPEG. For a running or starting camera
+// it waits up to snapshotWait for the next frame (subscribing makes the
+// camera encode), so it never serves a stale picture; a stopped, ended or
+// failed camera serves the last frame of its current run. Without such a
+// frame it answers at once: 409 for a camera with no video or one that is
+// not playing, 503 decoder_limit for one waiting for a decoder.
 func (s *Server) handleSnapshot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.lookupCamera(w, r, pathCamera)
@@ -114,14 +118,18 @@ func (s *Server) handleSnapshot() http.Handler {
 			return
 		}
 		id := v.ID
+		if v.Video == nil {
+			writeError(w, r, s.log, media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first", id))
+			return
+		}
 		f := s.deps.Hub.Latest(id)
-		if v.State == media.StateRunning || v.State == media.StateStarting || f == nil {
+		if v.State == media.StateRunning || v.State == media.StateStarting {
 			if fresh := s.waitFrame(r.Context(), id); fresh != nil {
 				f = fresh
 			}
 		}
 		if f == nil || f.Epoch != v.Epoch {
-			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "camera %q has no frame yet", id))
+			writeError(w, r, s.log, noFrame(v))
 			return
 		}
 		h := w.Header()
@@ -131,6 +139,17 @@ func (s *Server) handleSnapshot() http.Handler {
 		h.Set("X-Seq", uitoa(f.Seq))
 		_, _ = w.Write(f.JPEG)
 	})
+}
+
+// noFrame says why camera v has no frame of its current run to show.
+func noFrame(v camera.View) error {
+	switch v.State {
+	case media.StateRunning, media.StateStarting:
+		return media.Errorf(media.KindConflict, "camera %q has not produced a frame yet: try again", v.ID)
+	case media.StateError:
+		return media.Errorf(media.KindConflict, "camera %q has no frame: %s", v.ID, v.Error)
+	}
+	return media.Errorf(media.KindConflict, "camera %q is %s and has no frame of its current video: start it", v.ID, v.State)
 }
 
 // waitFrame waits for the next frame published after the call.

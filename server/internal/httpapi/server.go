@@ -27,7 +27,10 @@ import (
 
 // Config are the HTTP layer's settings.
 type Config struct {
-	MaxUpload      int64    // largest accepted video file, bytes
+	MaxUpload int64 // largest accepted video file, bytes
+	// MaxUploadText is MaxUpload as the operator wrote it ("5MB"), for
+	// messages; empty: MaxUpload in binary units.
+	MaxUploadText  string
 	AllowedOrigins []string // extra origins allowed for writes and WebSockets
 	Version        string
 	// Token, if set, is required on every API, WebSocket and stream request.

@@ -29,8 +29,14 @@ type uploadBody struct {
 	Camera camera.View `json:"camera"`
 }
 
-func tooLarge(max int64) error {
-	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", humanBytes(max))
+// tooLarge is the error of an upload over --max-upload, which it names as
+// the operator wrote it ("5MB" stays "5MB").
+func (s *Server) tooLarge() error {
+	text := s.deps.Config.MaxUploadText
+	if text == "" {
+		text = humanBytes(s.deps.Config.MaxUpload)
+	}
+	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", text)
 }
 
 // handleUpload streams the multipart field "video" to a temp file in the
@@ -64,7 +70,7 @@ func (s *Server) handleUpload(from cameraFrom) http.Handler {
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.CameraID) (int64, error) {
 	limit := s.deps.Config.MaxUpload
 	if r.ContentLength > limit+multipartSlack {
-		return 0, tooLarge(limit)
+		return 0, s.tooLarge()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	mr, err := r.MultipartReader()
@@ -78,13 +84,13 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 		}
 		if err != nil {
 			if errors.As(err, new(*http.MaxBytesError)) {
-				return 0, tooLarge(limit)
+				return 0, s.tooLarge()
 			}
 			return 0, media.WrapError(media.KindInvalid, err, "the multipart body is malformed or was cut off")
 		}
 		if part.FormName() != "video" {
 			if _, err := io.Copy(io.Discard, io.LimitReader(part, multipartSlack)); err != nil {
-				return 0, uploadReadError(err, limit)
+				return 0, s.uploadReadError(err)
 			}
 			continue
 		}
@@ -95,11 +101,11 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 		n, err := io.Copy(tf, io.LimitReader(part, limit+1))
 		if err != nil {
 			tf.Abort()
-			return n, uploadReadError(err, limit)
+			return n, s.uploadReadError(err)
 		}
 		if n > limit {
 			tf.Abort()
-			return n, tooLarge(limit)
+			return n, s.tooLarge()
 		}
 		if n == 0 {
 			tf.Abort()
@@ -126,10 +132,10 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 }
 
 // uploadReadError classifies an error met while reading the request body.
-func uploadReadError(err error, limit int64) error {
+func (s *Server) uploadReadError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return tooLarge(limit)
+		return s.tooLarge()
 	}
 	var me *media.Error
 	if errors.As(err, &me) {
