@@ -2,11 +2,18 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livemon/livemon/server/internal/synth"
 )
 
 // Issue 18 item 7: names with control or bidi characters are refused on
@@ -131,5 +138,59 @@ func TestUploadLimitInOperatorsUnit(t *testing.T) {
 	msg, _ := body["error"].(map[string]any)["message"].(string)
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "5KB") {
 		t.Fatalf("%d %q", status, msg)
+	}
+}
+
+// Issue 18 item 3: the legacy stream route (an <img> on any site can load
+// it) never starts a stopped camera. It shows a "stopped" picture and
+// continues with the camera's frames when an operator starts it.
+func TestLegacyStreamDoesNotStartCamera(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.upload("/api/cameras/old/video", "a.avi", synthVideo(4, 900))
+	before := e.snapshotMarker(t, "old")
+	e.json(http.MethodPost, "/api/cameras/old/stop", nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url("/api/live-monitoring/stream/old?loop=true&speed=1&t=0"), nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Sec-Fetch-Dest", "image")
+	req.Header.Set("Referer", "http://evil.example/")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(p)
+	if p.Header.Get("X-Camera-State") != "stopped" || !bytes.HasPrefix(data, []byte{0xFF, 0xD8}) {
+		t.Fatalf("first part: %v, %d bytes", p.Header, len(data))
+	}
+	if _, _, ok := synth.ReadMarker(data); ok {
+		t.Fatal("the first part is a video frame, not the stopped picture")
+	}
+	// Still stopped a while later: the viewer started nothing.
+	time.Sleep(300 * time.Millisecond)
+	if _, cam := e.json(http.MethodGet, "/api/cameras/old", nil); cam["state"] != "stopped" {
+		t.Fatalf("the legacy stream started the camera: %v", cam["state"])
+	}
+	// The operator starts it: the same stream continues with its frames,
+	// same epoch, later seq.
+	e.json(http.MethodPost, "/api/cameras/old/start", nil)
+	p, err = mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ = io.ReadAll(p)
+	v, _, ok := synth.ReadMarker(data)
+	epoch, _ := strconv.ParseUint(p.Header.Get("X-Epoch"), 10, 64)
+	seq, _ := strconv.ParseUint(p.Header.Get("X-Seq"), 10, 64)
+	if !ok || v != 4 || epoch != before.epoch || seq <= before.seq {
+		t.Fatalf("after start: video %d epoch %d seq %d; before %+v", v, epoch, seq, before)
 	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/camera"
@@ -15,21 +16,21 @@ const (
 	snapshotWait = 5 * time.Second
 )
 
-// handleMJPEG serves the camera as multipart/x-mixed-replace. With attach
-// set (the legacy route) a stopped camera is started; a running one is
-// never restarted, and query parameters are ignored.
-func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
+// handleMJPEG serves the camera as multipart/x-mixed-replace. A viewer
+// never starts, restarts or changes a camera. With legacy set (the earlier
+// prototype's route) query parameters are ignored and a stopped camera is
+// shown as a "stopped" picture (stoppedJPEG) until an operator starts it;
+// the stream then continues with its frames.
+func (s *Server) handleMJPEG(from cameraFrom, legacy bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.lookupCamera(w, r, from)
 		if !ok {
 			return
 		}
 		id := v.ID
-		if attach && v.State == media.StateStopped && v.Video != nil {
-			if _, err := s.deps.Cameras.Start(r.Context(), id); err != nil {
-				writeError(w, r, s.log, err)
-				return
-			}
+		var still []byte
+		if legacy && v.State == media.StateStopped {
+			still = stoppedJPEG()
 		}
 		if err := s.viewers.acquire(id); err != nil {
 			writeError(w, r, s.log, err)
@@ -41,9 +42,10 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 			return
 		}
 		defer s.streams.Done()
-		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "mjpeg"})
+		// Behind the "stopped" picture a stale last frame would hide it.
+		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: "mjpeg", SkipLatest: still != nil})
 		defer sub.Close()
-		if err := s.streamMJPEG(w, r, sub, s.closing, nil); err != nil {
+		if err := s.streamMJPEG(w, r, sub, s.closing, still, nil); err != nil {
 			s.log.Debug("mjpeg viewer gone", "camera", id, "remote", r.RemoteAddr, "err", err)
 		}
 	})
@@ -51,9 +53,10 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 
 // streamMJPEG writes sub's frames as a multipart/x-mixed-replace response
 // until the client leaves, stop closes, the camera goes away or a write
-// fails (its error is returned). onPart, if set, sees each part's result
-// (the write-path benchmark times parts with it).
-func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, stop <-chan struct{}, onPart func(error)) error {
+// fails (its error is returned). still, if set, is a JPEG sent as the
+// first part. onPart, if set, sees each frame part's result (the
+// write-path benchmark times parts with it).
+func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, stop <-chan struct{}, still []byte, onPart func(error)) error {
 	h := w.Header()
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
 	h.Set("Cache-Control", "no-store")
@@ -62,6 +65,17 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {
 		return err
+	}
+	// skip is how much of the next part's header was already sent: the
+	// still part is followed at once by the next boundary, so a client
+	// that waits for it to show a part shows the still now.
+	skip := 0
+	if still != nil {
+		head := boundaryLine + "Content-Type: image/jpeg\r\nContent-Length: " + strconv.Itoa(len(still)) + "\r\nX-Camera-State: stopped\r\n\r\n"
+		if err := s.writeChunks(rc, w, []byte(head), still, crlf, []byte(boundaryLine)); err != nil {
+			return err
+		}
+		skip = len(boundaryLine)
 	}
 	for {
 		select {
@@ -76,7 +90,8 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 			if !ok {
 				continue
 			}
-			err := s.writePart(rc, w, f)
+			err := s.writeChunks(rc, w, s.wire.mjpegHeader(f)[skip:], f.JPEG, crlf)
+			skip = 0
 			if onPart != nil {
 				onPart(err)
 			}
@@ -87,23 +102,23 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 	}
 }
 
-func (s *Server) writePart(rc *http.ResponseController, w http.ResponseWriter, f *media.Frame) error {
+// writeChunks writes one MJPEG part under a write deadline and flushes it.
+func (s *Server) writeChunks(rc *http.ResponseController, w http.ResponseWriter, chunks ...[]byte) error {
 	if err := rc.SetWriteDeadline(time.Now().Add(s.timing.writeWait)); err != nil {
 		return err
 	}
-	if _, err := w.Write(s.wire.mjpegHeader(f)); err != nil {
-		return err
-	}
-	if _, err := w.Write(f.JPEG); err != nil {
-		return err
-	}
-	if _, err := w.Write(crlf); err != nil {
-		return err
+	for _, c := range chunks {
+		if _, err := w.Write(c); err != nil {
+			return err
+		}
 	}
 	return rc.Flush()
 }
 
 var crlf = []byte("\r\n")
+
+// boundaryLine starts every MJPEG part (wireCache.mjpegHeader too).
+const boundaryLine = "--" + mjpegBoundary + "\r\n"
 
 // handleSnapshot serves one current JPEG. For a running or starting camera
 // it waits up to snapshotWait for the next frame (subscribing makes the
