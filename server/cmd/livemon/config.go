@@ -32,6 +32,10 @@ type config struct {
 	MaxPerCamera   int
 	Decoder        string
 	DecoderSpares  int
+	// Request and resource limits (issue 18).
+	BodyIdleTimeout     time.Duration
+	MaxUploads          int
+	MaxUploadsPerClient int
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -65,6 +69,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
 	fs.StringVar(&c.Decoder, "decoder", env("decoder", decoderIsolated), "where videos are decoded: isolated (a child process per camera and per probe) or inprocess")
 	fs.IntVar(&c.DecoderSpares, "decoder-spares", envInt(env("decoder-spares", ""), 1), "isolated decoder: child processes kept started ahead of need, so a camera's first viewer does not wait for one to start (0-16)")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", envDuration(env("body-idle-timeout", ""), 30*time.Second), "cut a request body (upload or JSON) that sends nothing for this long, with 408 (0: never)")
+	fs.IntVar(&c.MaxUploads, "max-uploads", envInt(env("max-uploads", ""), 8), "cap on uploads in progress over the server, 503 above it (0: none)")
+	fs.IntVar(&c.MaxUploadsPerClient, "max-uploads-per-client", envInt(env("max-uploads-per-client", ""), 4), "cap on uploads in progress from one client address, 503 above it (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -90,6 +97,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.DecoderSpares < 0 || c.DecoderSpares > 16 {
 		return c, errors.New("--decoder-spares must be between 0 and 16")
+	}
+	if c.BodyIdleTimeout < 0 || c.MaxUploads < 0 || c.MaxUploadsPerClient < 0 {
+		return c, errors.New("--body-idle-timeout, --max-uploads and --max-uploads-per-client must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, errors.New("--log-format must be text or json")

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 // Issue 18 item 7: --max-upload 5MB is reported as 5MB, not 4.8 MiB.
@@ -17,5 +18,25 @@ func TestMaxUploadText(t *testing.T) {
 		if c.MaxUploadText != tt.text {
 			t.Fatalf("--max-upload %q: text %q, want %q", tt.flag, c.MaxUploadText, tt.text)
 		}
+	}
+}
+
+// Issue 18 item 4: the body and upload limits have defaults and flags.
+func TestLimitFlags(t *testing.T) {
+	c, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BodyIdleTimeout != 30*time.Second || c.MaxUploads != 8 || c.MaxUploadsPerClient != 4 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = parseConfig([]string{"--body-idle-timeout", "5s", "--max-uploads", "0"}, func(k string) string {
+		return map[string]string{"LIVEMON_MAX_UPLOADS_PER_CLIENT": "1"}[k]
+	}, io.Discard)
+	if err != nil || c.BodyIdleTimeout != 5*time.Second || c.MaxUploads != 0 || c.MaxUploadsPerClient != 1 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := parseConfig([]string{"--max-uploads", "-1"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("negative cap accepted")
 	}
 }

@@ -74,6 +74,9 @@ func errorCode(err error) (int, string, string) {
 // once, here at the edge.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code, msg := errorCode(err)
+	if media.IsKind(err, media.KindTimeout) {
+		w.Header().Set("Connection", "close") // the body was not read to its end
+	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 	} else {

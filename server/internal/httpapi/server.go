@@ -38,6 +38,16 @@ type Config struct {
 	// MaxViewers and MaxViewersPerCamera cap viewers (0: no cap).
 	MaxViewers          int
 	MaxViewersPerCamera int
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long (408); 0: no limit. See bodyIdle.
+	BodyIdleTimeout time.Duration
+	// MaxUploads and MaxUploadsPerClient cap uploads in progress over the
+	// server and per client address (503 upload_limit; 0: no cap).
+	MaxUploads          int
+	MaxUploadsPerClient int
+	// MaxSubscriptions caps the cameras one WebSocket subscribes to
+	// (subscription_limit; 0: no cap).
+	MaxSubscriptions int
 }
 
 // Deps are the HTTP layer's collaborators.
@@ -65,6 +75,7 @@ type Server struct {
 	wire    wireCache
 	auth    *auth
 	viewers *capacity
+	uploads *uploadSlots
 	timing  timing
 
 	// closing is closed by Close; streams watch it.
@@ -92,6 +103,7 @@ func NewServer(deps Deps) *Server {
 		auth:    newAuth(deps.Config.Token),
 		timing:  defaultTiming,
 		viewers: newCapacity(deps.Config.MaxViewers, deps.Config.MaxViewersPerCamera),
+		uploads: newUploadSlots(deps.Config.MaxUploads, deps.Config.MaxUploadsPerClient),
 		closing: make(chan struct{}),
 		conns:   make(map[*wsConn]struct{}),
 	}
@@ -107,7 +119,7 @@ func NewServer(deps Deps) *Server {
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal server error"}})
 	}
 	s.routes(router)
-	s.handler = s.crossOrigin(s.requireToken(router))
+	s.handler = s.crossOrigin(s.requireToken(s.bodyIdle(router)))
 	return s
 }
 

@@ -51,11 +51,19 @@ func (s *Server) handleUpload(from cameraFrom) http.Handler {
 			return
 		}
 		log := s.log.With("camera", id, "remote", r.RemoteAddr)
-		size, err := s.receiveUpload(w, r, id)
+		var size int64
+		release, err := s.uploads.acquire(r)
+		if err == nil {
+			size, err = s.receiveUpload(w, r, id)
+			release()
+		}
 		if err != nil {
-			var me *media.Error
-			if errors.As(err, &me) && me.Kind == media.KindTooLarge {
+			if media.IsKind(err, media.KindTooLarge) || media.IsKind(err, media.KindUploadLimit) {
+				// The rest of the body is not read: don't reuse the connection.
 				w.Header().Set("Connection", "close")
+			}
+			if media.IsKind(err, media.KindUploadLimit) {
+				w.Header().Set("Retry-After", "5")
 			}
 			_, code, _ := errorCode(err)
 			s.deps.Metrics.Upload(code, size)
@@ -83,8 +91,8 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 			return 0, media.Errorf(media.KindInvalid, "the form has no field named \"video\"")
 		}
 		if err != nil {
-			if errors.As(err, new(*http.MaxBytesError)) {
-				return 0, s.tooLarge()
+			if errors.As(err, new(*http.MaxBytesError)) || errors.As(err, new(*media.Error)) {
+				return 0, s.uploadReadError(err)
 			}
 			return 0, media.WrapError(media.KindInvalid, err, "the multipart body is malformed or was cut off")
 		}
@@ -137,9 +145,8 @@ func (s *Server) uploadReadError(err error) error {
 	if errors.As(err, &mbe) {
 		return s.tooLarge()
 	}
-	var me *media.Error
-	if errors.As(err, &me) {
-		return err // e.g. disk full from the temp file
+	if errors.As(err, new(*media.Error)) {
+		return err // disk full from the temp file, a body that stopped arriving
 	}
 	return media.WrapError(media.KindInvalid, err, "the upload was interrupted before it completed")
 }
