@@ -133,7 +133,7 @@ func TestSnapshotWithoutFrame(t *testing.T) {
 
 // Issue 18 item 7: the upload limit is named as the operator wrote it.
 func TestUploadLimitInOperatorsUnit(t *testing.T) {
-	e := newEnvWith(t, envOptions{maxUpload: 5000}, func(c *Config) { _ = c })
+	e := newEnvWith(t, envOptions{maxUpload: 5000}, func(c *Config) { c.MaxUploadText = "5KB" })
 	status, body := e.upload("/api/cameras/c/video", "a.avi", bytes.Repeat([]byte(" "), 6000))
 	msg, _ := body["error"].(map[string]any)["message"].(string)
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "5KB") {
