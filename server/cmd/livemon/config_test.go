@@ -27,7 +27,7 @@ func TestLimitFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BodyIdleTimeout != 30*time.Second || c.MaxUploads != 8 || c.MaxUploadsPerClient != 4 {
+	if c.BodyIdleTimeout != 30*time.Second || c.MaxUploads != 8 || c.MaxUploadsPerClient != 4 || c.MaxSubscriptions != 64 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c, err = parseConfig([]string{"--body-idle-timeout", "5s", "--max-uploads", "0"}, func(k string) string {
