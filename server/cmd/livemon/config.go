@@ -37,6 +37,7 @@ type config struct {
 	MaxUploads          int
 	MaxUploadsPerClient int
 	MaxSubscriptions    int
+	MaxDecoders         int
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -74,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxUploads, "max-uploads", envInt(env("max-uploads", ""), 8), "cap on uploads in progress over the server, 503 above it (0: none)")
 	fs.IntVar(&c.MaxUploadsPerClient, "max-uploads-per-client", envInt(env("max-uploads-per-client", ""), 4), "cap on uploads in progress from one client address, 503 above it (0: none)")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", envInt(env("max-subscriptions", ""), 64), "cap on cameras one WebSocket (one browser tab) subscribes to (0: none)")
+	fs.IntVar(&c.MaxDecoders, "max-decoders", envInt(env("max-decoders", ""), machineDecoders()), "cap on cameras decoding at once; the default follows this machine's cores and memory (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -100,8 +102,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.DecoderSpares < 0 || c.DecoderSpares > 16 {
 		return c, errors.New("--decoder-spares must be between 0 and 16")
 	}
-	if c.BodyIdleTimeout < 0 || c.MaxUploads < 0 || c.MaxUploadsPerClient < 0 || c.MaxSubscriptions < 0 {
-		return c, errors.New("--body-idle-timeout, --max-uploads, --max-uploads-per-client and --max-subscriptions must not be negative")
+	if c.BodyIdleTimeout < 0 || c.MaxUploads < 0 || c.MaxUploadsPerClient < 0 || c.MaxSubscriptions < 0 || c.MaxDecoders < 0 {
+		return c, errors.New("--body-idle-timeout, --max-uploads, --max-uploads-per-client, --max-subscriptions and --max-decoders must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, errors.New("--log-format must be text or json")

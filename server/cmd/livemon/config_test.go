@@ -40,3 +40,32 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatal("negative cap accepted")
 	}
 }
+
+// Issue 18 item 5: the default cap on decoding cameras follows cores and
+// memory.
+func TestDefaultMaxDecoders(t *testing.T) {
+	for _, tt := range []struct {
+		cores int
+		mem   int64
+		want  int
+	}{
+		{2, 24 << 30, 8},  // CPU-bound: four per core
+		{16, 4 << 30, 18}, // memory-bound: half of 4 GiB at 110 MB
+		{1, 512 << 20, 2}, // never below 2
+		{4, 0, 16},        // memory unknown
+	} {
+		if got := defaultMaxDecoders(tt.cores, tt.mem); got != tt.want {
+			t.Fatalf("defaultMaxDecoders(%d, %d) = %d, want %d", tt.cores, tt.mem, got, tt.want)
+		}
+	}
+	if machineMemory() <= 0 {
+		t.Fatal("cannot read this machine's memory")
+	}
+	c, err := parseConfig([]string{"--max-decoders", "3"}, func(string) string { return "" }, io.Discard)
+	if err != nil || c.MaxDecoders != 3 {
+		t.Fatalf("%+v %v", c.MaxDecoders, err)
+	}
+	if c, _ := parseConfig(nil, func(string) string { return "" }, io.Discard); c.MaxDecoders != machineDecoders() {
+		t.Fatalf("default %d, want %d", c.MaxDecoders, machineDecoders())
+	}
+}

@@ -14,6 +14,7 @@ type View struct {
 	Speed          float64        `json:"speed"`
 	State          media.State    `json:"state"`
 	Error          string         `json:"error"`
+	ErrorCode      string         `json:"error_code"` // API code of Error, e.g. "decoder_limit"; "" if none
 	Epoch          uint64         `json:"epoch"`
 	Seq            uint64         `json:"seq"`
 	Position       float64        `json:"position"`
@@ -59,7 +60,7 @@ func (m *Manager) viewLocked(e *entry) View {
 		v.State, v.Seq, v.FPS = st.State, st.Seq, st.FPS
 		v.Position = st.Position.Seconds()
 		if st.State == media.StateError {
-			v.Error = st.Err
+			v.Error, v.ErrorCode = st.Err, st.ErrCode
 		}
 	} else if e.video != nil && e.video.Info.FPS > 0 {
 		v.Position = float64(e.rec.Frame) / e.video.Info.FPS

@@ -162,6 +162,9 @@ func noFrame(v camera.View) error {
 	case media.StateRunning, media.StateStarting:
 		return media.Errorf(media.KindConflict, "camera %q has not produced a frame yet: try again", v.ID)
 	case media.StateError:
+		if v.ErrorCode == media.KindDecoderLimit.Code() {
+			return media.Errorf(media.KindDecoderLimit, "camera %q has no frame: %s", v.ID, v.Error)
+		}
 		return media.Errorf(media.KindConflict, "camera %q has no frame: %s", v.ID, v.Error)
 	}
 	return media.Errorf(media.KindConflict, "camera %q is %s and has no frame of its current video: start it", v.ID, v.State)

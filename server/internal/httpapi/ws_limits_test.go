@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,4 +89,55 @@ func TestWebSocketStatsBatched(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Issue 18 item 5: a camera that cannot get a decoder slot shows why, to
+// WebSocket viewers (an event with error_code decoder_limit), in the HTTP
+// API and in a snapshot (503 decoder_limit at once), and plays as soon as
+// a slot frees.
+func TestDecoderLimitIsVisible(t *testing.T) {
+	e := newEnv(t, envOptions{maxDecoders: 1})
+	e.upload("/api/cameras/a/video", "a.avi", synthVideo(1, 900))
+	waitFor(t, "a running", 3*time.Second, func() bool {
+		_, cam := e.json(http.MethodGet, "/api/cameras/a", nil)
+		return cam["state"] == "running"
+	})
+	c := e.mustDial(t)
+	c.hello("")
+	e.json(http.MethodPost, "/api/cameras", map[string]any{"id": "b", "name": "b"})
+	for _, cam := range []string{"a", "b"} {
+		c.send(map[string]any{"type": "subscribe", "camera": cam})
+		c.message("subscribed")
+	}
+	e.upload("/api/cameras/b/video", "b.avi", synthVideo(2, 900))
+	var ev map[string]any
+	waitFor(t, "b's decoder_limit event", 3*time.Second, func() bool {
+		m := c.message("event")
+		st, _ := m["camera_state"].(map[string]any)
+		if m["camera"] == "b" && st["error_code"] == "decoder_limit" {
+			ev = st
+			return true
+		}
+		return false
+	})
+	if ev["state"] != "error" || !strings.Contains(ev["error"].(string), "decoder") {
+		t.Fatalf("b: %v", ev)
+	}
+	if _, cam := e.json(http.MethodGet, "/api/cameras/b", nil); cam["error_code"] != "decoder_limit" {
+		t.Fatalf("HTTP camera b: %v", cam)
+	}
+	start := time.Now()
+	if status, body := e.json(http.MethodGet, "/api/cameras/b/snapshot.jpg", nil); status != http.StatusServiceUnavailable || errCode(body) != "decoder_limit" || time.Since(start) > time.Second {
+		t.Fatalf("snapshot of b: %d %v after %v", status, body, time.Since(start))
+	}
+	// The operator stops a: b gets the slot at once and its frames come.
+	e.json(http.MethodPost, "/api/cameras/a/stop", nil)
+	waitFor(t, "b running", 3*time.Second, func() bool {
+		m := c.message("event")
+		st, _ := m["camera_state"].(map[string]any)
+		return m["camera"] == "b" && st["state"] == "running" && st["error_code"] == ""
+	})
+	_, cam := e.json(http.MethodGet, "/api/cameras/b", nil)
+	ch := uint32(cam["channel"].(float64))
+	waitFor(t, "a frame of b", 3*time.Second, func() bool { return c.frame().channel == ch })
 }
