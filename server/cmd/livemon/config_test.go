@@ -49,10 +49,10 @@ func TestDefaultMaxDecoders(t *testing.T) {
 		mem   int64
 		want  int
 	}{
-		{2, 24 << 30, 8},  // CPU-bound: four per core
+		{2, 24 << 30, 16}, // CPU-bound: eight per core
 		{16, 4 << 30, 18}, // memory-bound: half of 4 GiB at 110 MB
 		{1, 512 << 20, 2}, // never below 2
-		{4, 0, 16},        // memory unknown
+		{4, 0, 32},        // memory unknown
 	} {
 		if got := defaultMaxDecoders(tt.cores, tt.mem); got != tt.want {
 			t.Fatalf("defaultMaxDecoders(%d, %d) = %d, want %d", tt.cores, tt.mem, got, tt.want)

@@ -15,12 +15,16 @@ const decoderMemory = 110 << 20
 
 // defaultMaxDecoders is the default cap on decoding cameras
 // (--max-decoders) for a machine with cores usable CPUs and mem bytes of
-// memory (0: unknown): four per core, because a 720p30 camera takes about
-// a quarter of a core, and no more than half the memory at decoderMemory
+// memory (0: unknown): no more than half the memory at decoderMemory
 // each, leaving the rest to the server, the page cache and everything
-// else. At least 2, so a small machine still plays two cameras.
+// else, and eight per core. Memory is the hard bound (too many children
+// and the machine swaps or kills); CPU is the soft one (a late camera
+// skips frames, newest wins): a 720p30 camera takes about a quarter of a
+// core, smaller ones less, so eight per core allows twice what a core
+// decodes at 720p while still bounding the number of children. At least
+// 2, so a small machine still plays two cameras.
 func defaultMaxDecoders(cores int, mem int64) int {
-	n := 4 * max(cores, 1)
+	n := 8 * max(cores, 1)
 	if mem > 0 {
 		n = min(n, int(mem/2/decoderMemory))
 	}
