@@ -19,6 +19,7 @@ type config struct {
 	Addr           string
 	Data           string
 	MaxUpload      int64
+	MaxUploadText  string // --max-upload as given, for messages
 	Quality        int
 	MaxFPS         float64
 	SessionTTL     time.Duration
@@ -36,6 +37,12 @@ type config struct {
 	MaxCameras     int
 	Decoder        string
 	DecoderSpares  int
+	// Request and resource limits (issue 18).
+	BodyIdleTimeout     time.Duration
+	MaxUploads          int
+	MaxUploadsPerClient int
+	MaxSubscriptions    int
+	MaxDecoders         int
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -71,6 +78,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxCameras, "max-cameras", envInt(env("max-cameras", ""), camera.DefaultMaxCameras), "cap on cameras, counting those an upload is creating (0: none)")
 	fs.StringVar(&c.Decoder, "decoder", env("decoder", decoderIsolated), "where videos are decoded: isolated (a child process per camera and per probe) or inprocess")
 	fs.IntVar(&c.DecoderSpares, "decoder-spares", envInt(env("decoder-spares", ""), 1), "isolated decoder: child processes kept started ahead of need, so a camera's first viewer does not wait for one to start (0-16)")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", envDuration(env("body-idle-timeout", ""), 30*time.Second), "cut a request body (upload or JSON) that sends nothing for this long, with 408 (0: never)")
+	fs.IntVar(&c.MaxUploads, "max-uploads", envInt(env("max-uploads", ""), 8), "cap on uploads in progress over the server, 503 above it (0: none)")
+	fs.IntVar(&c.MaxUploadsPerClient, "max-uploads-per-client", envInt(env("max-uploads-per-client", ""), 4), "cap on uploads in progress from one client address, 503 above it (0: none)")
+	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", envInt(env("max-subscriptions", ""), 64), "cap on cameras one WebSocket (one browser tab) subscribes to (0: none)")
+	fs.IntVar(&c.MaxDecoders, "max-decoders", envInt(env("max-decoders", ""), machineDecoders()), "cap on cameras decoding at once; the default follows this machine's cores and memory (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -82,6 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("--max-upload: %w", err)
 	}
 	c.MaxUpload = n
+	c.MaxUploadText = sizeText(maxUpload, n)
 	c.AllowedOrigins = splitList(origins)
 	c.AllowedHosts = splitList(hosts)
 	for _, h := range c.AllowedHosts {
@@ -103,6 +116,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.DecoderSpares < 0 || c.DecoderSpares > 16 {
 		return c, errors.New("--decoder-spares must be between 0 and 16")
+	}
+	if c.BodyIdleTimeout < 0 || c.MaxUploads < 0 || c.MaxUploadsPerClient < 0 || c.MaxSubscriptions < 0 || c.MaxDecoders < 0 {
+		return c, errors.New("--body-idle-timeout, --max-uploads, --max-uploads-per-client, --max-subscriptions and --max-decoders must not be negative")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, errors.New("--log-format must be text or json")
@@ -171,6 +187,16 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("not a positive size: %q", s)
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// sizeText is how messages name a size the operator gave as s (parsed as
+// n): in the operator's own unit, so "5MB" is not reported as "4.8 MiB".
+func sizeText(s string, n int64) string {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	return s
 }
 
 func envInt(s string, def int) int {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/httpapi"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/media"
@@ -54,6 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
 	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	if cfg.MaxDecoders > 0 {
+		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
+	}
 	defer closeSpares() // after the decoders: wg.Wait below, or never started
 	mets := metrics.New()
 	cams := camera.New(camera.Config{
@@ -75,12 +79,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{
 			MaxUpload:           cfg.MaxUpload,
+			MaxUploadText:       cfg.MaxUploadText,
 			AllowedOrigins:      cfg.AllowedOrigins,
 			AllowedHosts:        cfg.AllowedHosts,
 			Version:             version,
 			Token:               cfg.Token,
 			MaxViewers:          cfg.MaxViewers,
 			MaxViewersPerCamera: cfg.MaxPerCamera,
+			BodyIdleTimeout:     cfg.BodyIdleTimeout,
+			MaxUploads:          cfg.MaxUploads,
+			MaxUploadsPerClient: cfg.MaxUploadsPerClient,
+			MaxSubscriptions:    cfg.MaxSubscriptions,
 		},
 		Cameras:  cams,
 		Hub:      h,
@@ -107,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version, "decoder", cfg.Decoder)
+	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version, "decoder", cfg.Decoder, "max_decoders", cfg.MaxDecoders)
 
 	// Background work, each owned here and waited for below.
 	bgCtx, stopBG := context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package camera
 
 import (
 	"context"
-	"strings"
 
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/store"
@@ -18,9 +17,9 @@ type Settings struct {
 // Validate checks the settings' ranges.
 func (s Settings) Validate() error {
 	if s.Name != nil {
-		n := strings.TrimSpace(*s.Name)
-		if n == "" || len([]rune(n)) > 100 {
-			return media.Errorf(media.KindInvalid, "name must be 1 to 100 characters")
+		n, err := media.ParseCameraName(*s.Name)
+		if err != nil {
+			return err
 		}
 		*s.Name = n
 	}

@@ -12,17 +12,19 @@ import (
 
 // View is a camera as clients see it.
 type View struct {
-	ID       media.CameraID
-	Name     string
-	Loop     bool
-	Speed    float64
-	State    media.State
-	Error    string // why, while State is error
-	Epoch    uint64
-	Seq      uint64
-	Position float64 // seconds into the current file
-	Channel  uint32
-	Viewers  map[string]int // by transport
+	ID    media.CameraID
+	Name  string
+	Loop  bool
+	Speed float64
+	State media.State
+	Error string // why, while State is error
+	// ErrorCode is Error's API code (e.g. "decoder_limit"); "" if none.
+	ErrorCode string
+	Epoch     uint64
+	Seq       uint64
+	Position  float64 // seconds into the current file
+	Channel   uint32
+	Viewers   map[string]int // by transport
 	// LastFrameAge is the age of the run's latest frame; nil without one.
 	LastFrameAge *time.Duration
 	FPS          float64
@@ -143,7 +145,7 @@ func (m *Manager) viewLocked(e *entry) View {
 		v.State, v.Seq, v.FPS = st.State, st.Seq, st.FPS
 		v.Position = st.Position.Seconds()
 		if st.State == media.StateError {
-			v.Error = st.Err
+			v.Error, v.ErrorCode = st.Err, st.ErrCode
 		}
 	} else if e.video != nil && e.video.Info.FPS > 0 {
 		v.Position = float64(e.rec.Frame) / e.video.Info.FPS

@@ -31,6 +31,10 @@
 // every 250ms or on Watcher.Wake. When watched again it seeks to the
 // current frame (or reopens and grabs forward) and publishes from there.
 //
+// A Limit (the cap on open Sources) refusing an open sets state error with
+// ErrCode "decoder_limit"; the loop then waits for a freed slot, not its
+// backoff, and such waits do not count in Restarts.
+//
 // Errors (open or read failures) set state error with a readable Err that
 // never names the file, and the loop retries after 0.5s, doubling to 30s,
 // back to 0.5s after a published frame; each retry counts in Restarts. The
@@ -166,6 +170,9 @@ type Status struct {
 	Position time.Duration // Frame / fps
 	Info     media.VideoInfo
 	Err      string // readable reason while State is error
+	// ErrCode is the API error code of Err when it has one (for example
+	// "decoder_limit" while waiting for a Limit's slot), else "".
+	ErrCode  string
 	Restarts int
 	FPS      float64 // measured output frames per second (published)
 	Encoded  uint64  // frames encoded to JPEG

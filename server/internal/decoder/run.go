@@ -513,12 +513,16 @@ func (p *player) sleep(ctx context.Context, dur time.Duration, extra <-chan stru
 }
 
 // fail reports err, closes the file and waits out the backoff before the
-// loop reopens it.
+// loop reopens it. A refusal by a Limit waits for a freed slot instead.
 func (p *player) fail(ctx context.Context, err error) {
 	p.closeSource()
+	if freed, busy := slotFreed(err); busy {
+		p.waitSlot(ctx, err, freed)
+		return
+	}
 	p.failed = true
 	p.d.log.Warn("decoder error; retrying", "err", err, "retry_in", p.backoff)
-	p.setState(media.StateError, readable(err))
+	p.setStatus(media.StateError, readable(err), errorCode(err))
 	p.timer.Reset(p.backoff)
 	select {
 	case <-ctx.Done():
@@ -532,12 +536,44 @@ func (p *player) fail(ctx context.Context, err error) {
 	p.d.mu.Unlock()
 }
 
+// waitSlot shows that the run waits for a decoder slot and waits until
+// one frees (or a control change, or BackoffMax as a safety net). A run
+// whose clock already started and that nobody watches need not open its
+// file, so it stops competing until a viewer arrives.
+func (p *player) waitSlot(ctx context.Context, err error, freed <-chan struct{}) {
+	p.failed = !p.opened
+	p.d.log.Debug("waiting for a decoder slot", "err", err)
+	p.setStatus(media.StateError, readable(err), errorCode(err))
+	p.timer.Reset(BackoffMax)
+	select {
+	case <-ctx.Done():
+	case <-freed:
+	case <-p.d.ctl:
+	case <-p.timer.C:
+	}
+	p.timer.Stop()
+	p.lastFrameAt = time.Time{}
+}
+
+// errorCode is the API code of err's media kind, or "".
+func errorCode(err error) string {
+	var me *media.Error
+	if errors.As(err, &me) {
+		return me.Kind.Code()
+	}
+	return ""
+}
+
 // setState records a state change and reports it through OnStatus.
-func (p *player) setState(s media.State, reason string) {
+func (p *player) setState(s media.State, reason string) { p.setStatus(s, reason, "") }
+
+// setStatus records a state, its reason and the reason's code, and reports
+// a change through OnStatus.
+func (p *player) setStatus(s media.State, reason, code string) {
 	d := p.d
 	d.mu.Lock()
-	changed := d.status.State != s || d.status.Err != reason
-	d.status.State, d.status.Err = s, reason
+	changed := d.status.State != s || d.status.Err != reason || d.status.ErrCode != code
+	d.status.State, d.status.Err, d.status.ErrCode = s, reason, code
 	d.mu.Unlock()
 	if changed && d.deps.OnStatus != nil {
 		d.deps.OnStatus(d.Status())

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"regexp"
 	"strings"
@@ -101,18 +103,31 @@ type cameraRequest struct {
 	Speed *float64 `json:"speed"`
 }
 
-var nonIDChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+var nonIDChars = regexp.MustCompile(`[^a-z0-9_-]+`)
 
-// idFromName derives a camera id from a display name.
-func idFromName(name string) string {
-	id := strings.Trim(nonIDChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(name)), "-"), "-")
-	if len(id) > 64 {
-		id = id[:64]
+// nameHashLen is how many hex digits of the name's SHA-256 an id derived
+// from a name carries when its readable form is not enough (40 bits).
+const nameHashLen = 10
+
+// idsFromName returns the ids a camera created with only a name tries, in
+// order: the readable slug of the name ("Front Door" -> "front-door"), then
+// the slug followed by a hash of the exact name ("front-door-1f2e3d4c5b").
+// A name with no ASCII letters or digits (Korean, for example) has only the
+// hashed form, "camera-<hash>". Distinct names therefore never share all
+// their candidates, so two different names created at the same moment get
+// two different ids without the client retrying; the same name twice gets
+// the slug, then the hashed form, then a conflict.
+func idsFromName(name string) []string {
+	name = strings.TrimSpace(name)
+	slug := strings.Trim(nonIDChars.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	sum := sha256.Sum256([]byte(name))
+	hash := hex.EncodeToString(sum[:])[:nameHashLen]
+	if slug == "" {
+		return []string{"camera-" + hash}
 	}
-	if id == "" {
-		id = "camera-" + time.Now().UTC().Format("150405")
-	}
-	return id
+	slug = strings.TrimRight(slug[:min(len(slug), 64)], "-")
+	short := strings.TrimRight(slug[:min(len(slug), 64-1-nameHashLen)], "-")
+	return []string{slug, short + "-" + hash}
 }
 
 func (s *Server) handleCreateCamera() http.Handler {
@@ -126,18 +141,24 @@ func (s *Server) handleCreateCamera() http.Handler {
 			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "name is required"))
 			return
 		}
-		raw := ""
+		var ids []string
 		if req.ID != nil {
-			raw = *req.ID
+			ids = []string{*req.ID}
 		} else {
-			raw = idFromName(*req.Name)
+			ids = idsFromName(*req.Name)
 		}
-		id, err := media.ParseCameraID(raw)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		var v camera.View
+		var err error
+		for i, raw := range ids {
+			var id media.CameraID
+			if id, err = media.ParseCameraID(raw); err != nil {
+				break
+			}
+			v, err = s.deps.Cameras.Create(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
+			if !media.IsKind(err, media.KindConflict) || i == len(ids)-1 {
+				break
+			}
 		}
-		v, err := s.deps.Cameras.Create(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/metrics"
 	"github.com/livemon/livemon/server/internal/session"
@@ -45,6 +46,8 @@ type envOptions struct {
 	// sendBuffer, if set, is the server's socket send buffer in bytes, so
 	// a client that does not read stalls the server's writes soon.
 	sendBuffer int
+	// maxDecoders, if set, caps decoding cameras (decoder.Limit).
+	maxDecoders int
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -77,8 +80,12 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := hub.New(hub.WithLinger(300 * time.Millisecond))
 	mets := metrics.New()
+	var opener decoder.Opener = synth.Opener{}
+	if o.maxDecoders > 0 {
+		opener = decoder.NewLimit(opener, o.maxDecoders)
+	}
 	cams := camera.New(camera.Config{Quality: 70, MaxFPS: 30, CheckpointEvery: 100 * time.Millisecond, MaxCameras: o.maxCameras},
-		camera.Deps{Store: st, Hub: h, Opener: synth.Opener{}, Prober: synth.Prober{}, Logger: log, OnEncode: mets.Encoded})
+		camera.Deps{Store: st, Hub: h, Opener: opener, Prober: synth.Prober{}, Logger: log, OnEncode: mets.Encoded})
 	if err := cams.Load(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -21,17 +21,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON reads a JSON body of at most maxJSONBody bytes into v,
-// rejecting unknown fields.
+// rejecting unknown fields. A larger body is 413; a body that stops
+// arriving is 408 (the bodyIdle middleware's error).
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody))
+	if r.ContentLength > maxJSONBody {
+		return jsonTooLarge()
+	}
+	lr := &io.LimitedReader{R: r.Body, N: maxJSONBody + 1}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
+		var me *media.Error
+		switch {
+		case errors.As(err, &me):
+			return err
+		case lr.N <= 0:
+			return jsonTooLarge()
+		case errors.Is(err, io.EOF):
 			return media.Errorf(media.KindInvalid, "request body is empty: JSON expected")
 		}
 		return media.WrapError(media.KindInvalid, err, "request body is not valid JSON for this request")
 	}
 	return nil
+}
+
+func jsonTooLarge() error {
+	return media.Errorf(media.KindTooLarge, "the JSON body is larger than %d KiB", maxJSONBody>>10)
 }
 
 type errorBody struct {
@@ -59,6 +74,9 @@ func errorCode(err error) (int, string, string) {
 // once, here at the edge.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code, msg := errorCode(err)
+	if media.IsKind(err, media.KindTimeout) {
+		w.Header().Set("Connection", "close") // the body was not read to its end
+	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 	} else {

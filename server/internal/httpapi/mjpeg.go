@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -14,21 +16,21 @@ const (
 	snapshotWait = 5 * time.Second
 )
 
-// handleMJPEG serves the camera as multipart/x-mixed-replace. With attach
-// set (the legacy route) a stopped camera is started; a running one is
-// never restarted, and query parameters are ignored.
-func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
+// handleMJPEG serves the camera as multipart/x-mixed-replace. A viewer
+// never starts, restarts or changes a camera. With legacy set (the earlier
+// prototype's route) query parameters are ignored and a stopped camera is
+// shown as a "stopped" picture (stoppedJPEG) until an operator starts it;
+// the stream then continues with its frames.
+func (s *Server) handleMJPEG(from cameraFrom, legacy bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.lookupCamera(w, r, from)
 		if !ok {
 			return
 		}
 		id := v.ID
-		if attach && v.State == media.StateStopped && v.Video != nil {
-			if _, err := s.deps.Cameras.Start(r.Context(), id); err != nil {
-				writeError(w, r, s.log, err)
-				return
-			}
+		var still []byte
+		if legacy && v.State == media.StateStopped {
+			still = stoppedJPEG()
 		}
 		if err := s.viewers.acquire(id); err != nil {
 			writeError(w, r, s.log, err)
@@ -40,9 +42,10 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 			return
 		}
 		defer s.streams.Done()
-		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportMJPEG})
+		// Behind the "stopped" picture a stale last frame would hide it.
+		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportMJPEG, SkipLatest: still != nil})
 		defer sub.Close()
-		if err := s.streamMJPEG(w, r, sub, s.closing, nil); err != nil {
+		if err := s.streamMJPEG(w, r, sub, s.closing, still, nil); err != nil {
 			s.log.Debug("mjpeg viewer gone", "camera", id, "remote", r.RemoteAddr, "err", err)
 		}
 	})
@@ -50,9 +53,10 @@ func (s *Server) handleMJPEG(from cameraFrom, attach bool) http.Handler {
 
 // streamMJPEG writes sub's frames as a multipart/x-mixed-replace response
 // until the client leaves, stop closes, the camera goes away or a write
-// fails (its error is returned). onPart, if set, sees each part's result
-// (the write-path benchmark times parts with it).
-func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, stop <-chan struct{}, onPart func(error)) error {
+// fails (its error is returned). still, if set, is a JPEG sent as the
+// first part. onPart, if set, sees each frame part's result (the
+// write-path benchmark times parts with it).
+func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, stop <-chan struct{}, still []byte, onPart func(error)) error {
 	h := w.Header()
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
 	h.Set("Cache-Control", "no-store")
@@ -61,6 +65,17 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {
 		return err
+	}
+	// skip is how much of the next part's header was already sent: the
+	// still part is followed at once by the next boundary, so a client
+	// that waits for it to show a part shows the still now.
+	skip := 0
+	if still != nil {
+		head := boundaryLine + "Content-Type: image/jpeg\r\nContent-Length: " + strconv.Itoa(len(still)) + "\r\nX-Camera-State: stopped\r\n\r\n"
+		if err := s.writeChunks(rc, w, []byte(head), still, crlf, []byte(boundaryLine)); err != nil {
+			return err
+		}
+		skip = len(boundaryLine)
 	}
 	for {
 		select {
@@ -80,7 +95,8 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 			if !ok {
 				continue
 			}
-			err := s.writePart(rc, w, f)
+			err := s.writeChunks(rc, w, s.wire.mjpegHeader(f)[skip:], f.JPEG, crlf)
+			skip = 0
 			if onPart != nil {
 				onPart(err)
 			}
@@ -91,27 +107,30 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 	}
 }
 
-func (s *Server) writePart(rc *http.ResponseController, w http.ResponseWriter, f *media.Frame) error {
+// writeChunks writes one MJPEG part under a write deadline and flushes it.
+func (s *Server) writeChunks(rc *http.ResponseController, w http.ResponseWriter, chunks ...[]byte) error {
 	if err := rc.SetWriteDeadline(time.Now().Add(s.timing.writeWait)); err != nil {
 		return err
 	}
-	if _, err := w.Write(s.wire.mjpegHeader(f)); err != nil {
-		return err
-	}
-	if _, err := w.Write(f.JPEG); err != nil {
-		return err
-	}
-	if _, err := w.Write(crlf); err != nil {
-		return err
+	for _, c := range chunks {
+		if _, err := w.Write(c); err != nil {
+			return err
+		}
 	}
 	return rc.Flush()
 }
 
 var crlf = []byte("\r\n")
 
-// handleSnapshot serves one current JPEG. For a running camera it waits for
-// the next frame (subscribing makes the camera encode), so it never serves a
-// stale picture; an ended or stopped camera serves its last frame.
+// boundaryLine starts every MJPEG part (wireCache.mjpegHeader too).
+const boundaryLine = "--" + mjpegBoundary + "\r\n"
+
+// handleSnapshot serves one current JPEG. For a running or starting camera
+// it waits up to snapshotWait for the next frame (subscribing makes the
+// camera encode), so it never serves a stale picture; a stopped, ended or
+// failed camera serves the last frame of its current run. Without such a
+// frame it answers at once: 409 for a camera with no video or one that is
+// not playing, 503 decoder_limit for one waiting for a decoder.
 func (s *Server) handleSnapshot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.lookupCamera(w, r, pathCamera)
@@ -119,14 +138,18 @@ func (s *Server) handleSnapshot() http.Handler {
 			return
 		}
 		id := v.ID
+		if v.Video == nil {
+			writeError(w, r, s.log, media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first", id))
+			return
+		}
 		f := s.deps.Hub.Latest(id)
-		if v.State == media.StateRunning || v.State == media.StateStarting || f == nil {
+		if v.State == media.StateRunning || v.State == media.StateStarting {
 			if fresh := s.waitFrame(r.Context(), id); fresh != nil {
 				f = fresh
 			}
 		}
 		if f == nil || f.Epoch != v.Epoch {
-			writeError(w, r, s.log, media.Errorf(media.KindOverCapacity, "camera %q has no frame yet", id))
+			writeError(w, r, s.log, noFrame(v))
 			return
 		}
 		h := w.Header()
@@ -136,6 +159,20 @@ func (s *Server) handleSnapshot() http.Handler {
 		h.Set("X-Seq", uitoa(f.Seq))
 		_, _ = w.Write(f.JPEG)
 	})
+}
+
+// noFrame says why camera v has no frame of its current run to show.
+func noFrame(v camera.View) error {
+	switch v.State {
+	case media.StateRunning, media.StateStarting:
+		return media.Errorf(media.KindConflict, "camera %q has not produced a frame yet: try again", v.ID)
+	case media.StateError:
+		if v.ErrorCode == media.KindDecoderLimit.Code() {
+			return media.Errorf(media.KindDecoderLimit, "camera %q has no frame: %s", v.ID, v.Error)
+		}
+		return media.Errorf(media.KindConflict, "camera %q has no frame: %s", v.ID, v.Error)
+	}
+	return media.Errorf(media.KindConflict, "camera %q is %s and has no frame of its current video: start it", v.ID, v.State)
 }
 
 // waitFrame waits for the next frame published after the call.

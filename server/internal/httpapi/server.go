@@ -27,7 +27,10 @@ import (
 
 // Config are the HTTP layer's settings.
 type Config struct {
-	MaxUpload      int64    // largest accepted video file, bytes
+	MaxUpload int64 // largest accepted video file, bytes
+	// MaxUploadText is MaxUpload as the operator wrote it ("5MB"), for
+	// messages; empty: MaxUpload in binary units.
+	MaxUploadText  string
 	AllowedOrigins []string // extra origins allowed for writes and WebSockets
 	// AllowedHosts are the host names (besides localhost and IP
 	// literals) accepted in the Host header: ".example.com" is that domain
@@ -39,6 +42,16 @@ type Config struct {
 	// MaxViewers and MaxViewersPerCamera cap viewers (0: no cap).
 	MaxViewers          int
 	MaxViewersPerCamera int
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long (408); 0: no limit. See bodyIdle.
+	BodyIdleTimeout time.Duration
+	// MaxUploads and MaxUploadsPerClient cap uploads in progress over the
+	// server and per client address (503 upload_limit; 0: no cap).
+	MaxUploads          int
+	MaxUploadsPerClient int
+	// MaxSubscriptions caps the cameras one WebSocket subscribes to
+	// (subscription_limit; 0: no cap).
+	MaxSubscriptions int
 }
 
 // Deps are the HTTP layer's collaborators.
@@ -68,6 +81,7 @@ type Server struct {
 	hosts   hostPolicy
 	origins originPolicy
 	viewers *capacity
+	uploads *uploadSlots
 	timing  timing
 
 	// closing is closed by Close; streams watch it.
@@ -96,6 +110,7 @@ func NewServer(deps Deps) *Server {
 		hosts:   newHostPolicy(deps.Config.AllowedHosts),
 		timing:  defaultTiming,
 		viewers: newCapacity(deps.Config.MaxViewers, deps.Config.MaxViewersPerCamera),
+		uploads: newUploadSlots(deps.Config.MaxUploads, deps.Config.MaxUploadsPerClient),
 		closing: make(chan struct{}),
 		conns:   make(map[*wsConn]struct{}),
 	}
@@ -117,7 +132,7 @@ func NewServer(deps Deps) *Server {
 		s.log.Warn("ignoring allowed origin", "origin", o, "err", err)
 	})
 	s.routes(router)
-	s.handler = securityHeaders(s.checkHost(s.checkOrigin(s.requireToken(router))))
+	s.handler = securityHeaders(s.checkHost(s.checkOrigin(s.requireToken(s.bodyIdle(router)))))
 	return s
 }
 

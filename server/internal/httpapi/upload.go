@@ -90,8 +90,14 @@ func prefersKorean(header string) bool {
 	return best == "ko"
 }
 
-func tooLarge(max int64) error {
-	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", humanBytes(max))
+// tooLarge is the error of an upload over --max-upload, which it names as
+// the operator wrote it ("5MB" stays "5MB").
+func (s *Server) tooLarge() error {
+	text := s.deps.Config.MaxUploadText
+	if text == "" {
+		text = humanBytes(s.deps.Config.MaxUpload)
+	}
+	return media.Errorf(media.KindTooLarge, "the file is larger than the upload limit of %s", text)
 }
 
 // handleUpload streams the multipart field "video" to a temp file in the
@@ -107,11 +113,19 @@ func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, upload
 			return
 		}
 		log := s.log.With("camera", id, "remote", r.RemoteAddr)
-		size, err := s.receiveUpload(w, r, id, answer)
+		var size int64
+		release, err := s.uploads.acquire(r)
+		if err == nil {
+			size, err = s.receiveUpload(w, r, id, answer)
+			release()
+		}
 		if err != nil {
-			var me *media.Error
-			if errors.As(err, &me) && me.Kind == media.KindTooLarge {
+			if media.IsKind(err, media.KindTooLarge) || media.IsKind(err, media.KindUploadLimit) {
+				// The rest of the body is not read: don't reuse the connection.
 				w.Header().Set("Connection", "close")
+			}
+			if media.IsKind(err, media.KindUploadLimit) {
+				w.Header().Set("Retry-After", "5")
 			}
 			_, code, _ := errorCode(err)
 			s.deps.Metrics.Upload(code, size)
@@ -126,7 +140,7 @@ func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, upload
 func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.CameraID, answer func(*http.Request, uploadBody) any) (int64, error) {
 	limit := s.deps.Config.MaxUpload
 	if r.ContentLength > limit+multipartSlack {
-		return 0, tooLarge(limit)
+		return 0, s.tooLarge()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	mr, err := r.MultipartReader()
@@ -139,14 +153,14 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 			return 0, media.Errorf(media.KindInvalid, "the form has no field named \"video\"")
 		}
 		if err != nil {
-			if errors.As(err, new(*http.MaxBytesError)) {
-				return 0, tooLarge(limit)
+			if errors.As(err, new(*http.MaxBytesError)) || errors.As(err, new(*media.Error)) {
+				return 0, s.uploadReadError(err)
 			}
 			return 0, media.WrapError(media.KindInvalid, err, "the multipart body is malformed or was cut off")
 		}
 		if part.FormName() != "video" {
 			if _, err := io.Copy(io.Discard, io.LimitReader(part, multipartSlack)); err != nil {
-				return 0, uploadReadError(err, limit)
+				return 0, s.uploadReadError(err)
 			}
 			continue
 		}
@@ -157,11 +171,11 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 		n, err := io.Copy(tf, io.LimitReader(part, limit+1))
 		if err != nil {
 			tf.Abort()
-			return n, uploadReadError(err, limit)
+			return n, s.uploadReadError(err)
 		}
 		if n > limit {
 			tf.Abort()
-			return n, tooLarge(limit)
+			return n, s.tooLarge()
 		}
 		if n == 0 {
 			tf.Abort()
@@ -188,14 +202,13 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, id media.
 }
 
 // uploadReadError classifies an error met while reading the request body.
-func uploadReadError(err error, limit int64) error {
+func (s *Server) uploadReadError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return tooLarge(limit)
+		return s.tooLarge()
 	}
-	var me *media.Error
-	if errors.As(err, &me) {
-		return err // e.g. disk full from the temp file
+	if errors.As(err, new(*media.Error)) {
+		return err // disk full from the temp file, a body that stopped arriving
 	}
 	return media.WrapError(media.KindInvalid, err, "the upload was interrupted before it completed")
 }

@@ -20,6 +20,7 @@ type cameraJSON struct {
 	Speed          float64        `json:"speed"`
 	State          media.State    `json:"state"`
 	Error          string         `json:"error"`
+	ErrorCode      string         `json:"error_code"` // API code of Error, e.g. "decoder_limit"; "" if none
 	Epoch          uint64         `json:"epoch"`
 	Seq            uint64         `json:"seq"`
 	Position       float64        `json:"position"`
@@ -45,7 +46,7 @@ type videoJSON struct {
 
 func cameraView(v camera.View) cameraJSON {
 	out := cameraJSON{
-		ID: v.ID, Name: v.Name, Loop: v.Loop, Speed: v.Speed, State: v.State, Error: v.Error,
+		ID: v.ID, Name: v.Name, Loop: v.Loop, Speed: v.Speed, State: v.State, Error: v.Error, ErrorCode: v.ErrorCode,
 		Epoch: v.Epoch, Seq: v.Seq, Position: v.Position, Channel: v.Channel, Viewers: v.Viewers, FPS: v.FPS,
 	}
 	if out.Viewers == nil {

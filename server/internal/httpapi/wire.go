@@ -139,7 +139,7 @@ func (c *wireCache) mjpegHeader(f *media.Frame) []byte {
 	e := c.entry(f)
 	e.once.mjpeg.Do(func() {
 		h := make([]byte, 0, 128)
-		h = append(h, "--"+mjpegBoundary+"\r\nContent-Type: image/jpeg\r\nContent-Length: "...)
+		h = append(h, boundaryLine+"Content-Type: image/jpeg\r\nContent-Length: "...)
 		h = strconv.AppendInt(h, int64(len(f.JPEG)), 10)
 		h = append(h, "\r\nX-Epoch: "...)
 		h = strconv.AppendUint(h, f.Epoch, 10)

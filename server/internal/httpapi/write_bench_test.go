@@ -26,7 +26,7 @@ import (
 // camera's size to the hub and waits until every one of N viewers' writer
 // goroutines has written it to its loopback TCP socket, through the
 // server's own per-frame code (wireCache, wsConn.sendFrames with
-// WriteMessage and session.Delivered; Server.writePart for MJPEG).
+// WriteMessage and session.Delivered; Server.writeChunks for MJPEG).
 // The client ends only read raw bytes into a reused buffer, so they
 // allocate nothing and allocs/op is the server side's: the fixed per-frame
 // cost plus N times the per-viewer cost. ns/viewer is the wall time of an
@@ -213,7 +213,7 @@ func benchMJPEGWrite(b *testing.B, n int) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sub := h.Subscribe(benchCamera, hub.SubscribeOptions{Transport: "mjpeg"})
 		defer sub.Close()
-		_ = srv.streamMJPEG(w, r, sub, stop, func(err error) { acks <- err })
+		_ = srv.streamMJPEG(w, r, sub, stop, nil, func(err error) { acks <- err })
 	}))
 	defer ts.Close()
 

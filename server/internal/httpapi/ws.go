@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,7 +29,8 @@ const (
 	// maxMessageSize limits incoming text messages; larger ones close the
 	// socket with 1009.
 	maxMessageSize = 4096
-	// statsPeriod paces the stats message per subscribed camera.
+	// statsPeriod paces the stats message (one per connection, all of its
+	// cameras).
 	statsPeriod = time.Second
 	// opQueue is how many parsed client messages may wait for the writer.
 	opQueue = 16
@@ -345,6 +348,9 @@ func (c *wsConn) hello(m clientMsg) error {
 // slot. A camera that nobody watched has a stale latest frame; it is
 // skipped, and the first frame is the fresh one its decoder produces now.
 func (c *wsConn) attach(cam media.CameraID) error {
+	if max := c.srv.deps.Config.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+		return media.Errorf(media.KindSubscriptionLimit, "this connection watches %d cameras, its limit: unsubscribe from one first", max)
+	}
 	if err := c.srv.viewers.acquire(cam); err != nil {
 		return err
 	}
@@ -455,8 +461,14 @@ func (c *wsConn) sendEvent(ev camera.Event) error {
 	return c.writeJSON(eventMsg{Type: "event", Event: ev.Kind, Camera: ev.Camera, CameraState: cameraView(ev.View)})
 }
 
+// statsMsg carries the figures of every subscribed camera, once per
+// statsPeriod per connection.
 type statsMsg struct {
-	Type     string         `json:"type"`
+	Type    string          `json:"type"`
+	Cameras []wsCameraStats `json:"cameras"`
+}
+
+type wsCameraStats struct {
 	Camera   media.CameraID `json:"camera"`
 	FPS      float64        `json:"fps"`
 	Viewers  int            `json:"viewers"`
@@ -466,6 +478,10 @@ type statsMsg struct {
 }
 
 func (c *wsConn) sendStats() error {
+	if len(c.subs) == 0 {
+		return nil
+	}
+	msg := statsMsg{Type: "stats", Cameras: make([]wsCameraStats, 0, len(c.subs))}
 	for cam, ws := range c.subs {
 		v, err := c.srv.deps.Cameras.Get(cam)
 		if err != nil {
@@ -475,9 +491,8 @@ func (c *wsConn) sendStats() error {
 		for _, n := range v.Viewers {
 			viewers += n
 		}
-		if err := c.writeJSON(statsMsg{Type: "stats", Camera: cam, FPS: v.FPS, Viewers: viewers, Drops: ws.sub.Drops(), Position: v.Position, State: v.State}); err != nil {
-			return err
-		}
+		msg.Cameras = append(msg.Cameras, wsCameraStats{Camera: cam, FPS: v.FPS, Viewers: viewers, Drops: ws.sub.Drops(), Position: v.Position, State: v.State})
 	}
-	return nil
+	slices.SortFunc(msg.Cameras, func(a, b wsCameraStats) int { return strings.Compare(string(a.Camera), string(b.Camera)) })
+	return c.writeJSON(msg)
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // CameraID names a camera. Valid ids match ^[A-Za-z0-9_-]{1,64}$.
@@ -21,6 +23,28 @@ func ParseCameraID(s string) (CameraID, error) {
 		return "", Errorf(KindInvalid, "invalid camera id: must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
 	}
 	return CameraID(s), nil
+}
+
+// MaxNameRunes is the longest camera name, in characters.
+const MaxNameRunes = 100
+
+// ParseCameraName validates a camera's display name and returns it without
+// leading and trailing white space. It refuses control characters (line
+// breaks, tabs, NUL...), line and paragraph separators and bidirectional
+// formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F,
+// U+061C), which could make a name display as something it is not. This is
+// the only place names are checked.
+func ParseCameraName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if n == "" || len([]rune(n)) > MaxNameRunes {
+		return "", Errorf(KindInvalid, "name must be 1 to %d characters", MaxNameRunes)
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == '\uFFFD' {
+			return "", Errorf(KindInvalid, "name must not contain control, bidirectional formatting or invalid characters (found U+%04X)", r)
+		}
+	}
+	return n, nil
 }
 
 // Frame is one encoded picture of a camera's run. A published Frame is

@@ -72,3 +72,44 @@ func TestJPEGQuality(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCameraName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Lobby", "Lobby", true},
+		{"  로비 카메라 \n", "로비 카메라", true},
+		{"👩‍👩‍👧 family", "👩‍👩‍👧 family", true}, // ZWJ is not bidi control
+		{strings.Repeat("가", MaxNameRunes), strings.Repeat("가", MaxNameRunes), true},
+		{strings.Repeat("가", MaxNameRunes+1), "", false},
+		{"", "", false},
+		{"   ", "", false},
+		{"a\x00b", "", false},
+		{"line\nbreak", "", false},
+		{"tab\there", "", false},
+		{"a\x7fb", "", false},
+		{"esc\x1b[31m", "", false},
+		{"gpj.\u202Eexe", "", false},  // right-to-left override
+		{"a\u2066b\u2069", "", false}, // isolates
+		{"a\u200Fb", "", false},       // right-to-left mark
+		{"a\u061Cb", "", false},       // Arabic letter mark
+		{"a\u2028b", "", false},       // line separator
+		{"a\u0085b", "", false},       // next line (C1 control)
+		{"bad \xff utf8", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseCameraName(tt.in)
+			if tt.ok != (err == nil) {
+				t.Fatalf("ParseCameraName(%q) = %q, %v; want ok=%v", tt.in, got, err, tt.ok)
+			}
+			if err != nil && !IsKind(err, KindInvalid) {
+				t.Fatalf("want KindInvalid, got %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package decoder
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/livemon/livemon/server/internal/media"
+)
+
+// Limit is an Opener that caps how many Sources are open at once over
+// every decoder that shares it (--max-decoders): with the isolated decoder
+// each open Source is a child process of about 110 MB. An Open beyond the
+// cap fails at once with a media.KindDecoderLimit error; the loop shows it
+// as state error (Status.ErrCode "decoder_limit") and, instead of its
+// backoff, waits until a Source is closed anywhere, then tries again, so a
+// camera gets a slot the moment one frees. Which waiting camera gets it is
+// not ordered. A loop holds its slot while its file is open: an unwatched
+// camera closes it after idleClose and then does not compete for a slot
+// until a viewer arrives.
+//
+// Limit may be used from any goroutine. Sources it returns have the same
+// optional interfaces (GrabEncoder, EncodeTimer) as the wrapped ones.
+type Limit struct {
+	opener Opener
+	max    int
+
+	mu    sync.Mutex
+	open  int
+	freed chan struct{} // closed, and replaced, when a slot frees
+}
+
+var _ ContextOpener = (*Limit)(nil)
+
+// NewLimit returns o limited to max open Sources (max > 0).
+func NewLimit(o Opener, max int) *Limit {
+	return &Limit{opener: o, max: max, freed: make(chan struct{})}
+}
+
+// Max is the cap.
+func (l *Limit) Max() int { return l.max }
+
+// Open opens path if a slot is free.
+func (l *Limit) Open(path string) (Source, error) {
+	return l.OpenContext(context.Background(), path)
+}
+
+// OpenContext opens path if a slot is free; ctx reaches the wrapped Opener
+// if it is a ContextOpener.
+func (l *Limit) OpenContext(ctx context.Context, path string) (Source, error) {
+	if err := l.take(); err != nil {
+		return nil, err
+	}
+	var src Source
+	var err error
+	if co, ok := l.opener.(ContextOpener); ok {
+		src, err = co.OpenContext(ctx, path)
+	} else {
+		src, err = l.opener.Open(path)
+	}
+	if err != nil {
+		l.release()
+		return nil, err
+	}
+	return limited(src, l), nil
+}
+
+func (l *Limit) take() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open >= l.max {
+		return &busyError{
+			err:   media.Errorf(media.KindDecoderLimit, "waiting for a free decoder: the server decodes at most %d cameras at once", l.max),
+			freed: l.freed,
+		}
+	}
+	l.open++
+	return nil
+}
+
+func (l *Limit) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	close(l.freed)
+	l.freed = make(chan struct{})
+}
+
+// busyError is an Open refused for want of a slot; freed is closed when
+// one frees.
+type busyError struct {
+	err   error
+	freed <-chan struct{}
+}
+
+func (e *busyError) Error() string { return e.err.Error() }
+func (e *busyError) Unwrap() error { return e.err }
+
+// slotFreed returns the channel that closes when err's slot wait may end,
+// if err is a refusal by a Limit.
+func slotFreed(err error) (<-chan struct{}, bool) {
+	var b *busyError
+	if errors.As(err, &b) {
+		return b.freed, true
+	}
+	return nil, false
+}
+
+// limitedSource gives its slot back when closed.
+type limitedSource struct {
+	Source
+	once  sync.Once
+	limit *Limit
+}
+
+func (s *limitedSource) Close() error {
+	err := s.Source.Close()
+	s.once.Do(s.limit.release)
+	return err
+}
+
+type grabEncodeMethod interface {
+	GrabEncode(quality int) ([]byte, error)
+}
+
+// limited wraps src, keeping the optional interfaces it implements.
+func limited(src Source, l *Limit) Source {
+	ls := &limitedSource{Source: src, limit: l}
+	ge, isGE := src.(grabEncodeMethod)
+	et, isET := src.(EncodeTimer)
+	switch {
+	case isGE && isET:
+		return struct {
+			*limitedSource
+			grabEncodeMethod
+			EncodeTimer
+		}{ls, ge, et}
+	case isGE:
+		return struct {
+			*limitedSource
+			grabEncodeMethod
+		}{ls, ge}
+	case isET:
+		return struct {
+			*limitedSource
+			EncodeTimer
+		}{ls, et}
+	}
+	return ls
+}
