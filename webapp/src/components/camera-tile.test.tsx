@@ -49,6 +49,45 @@ const frame = (seq: number, epoch = 3) =>
   buildFrame({ channel: 1, epoch, seq, serverTime: Date.now(), positionMs: 65_000, width: 320, height: 180 })
 
 describe('CameraTile with a fake socket', () => {
+  it.each([
+    ['en', 'subscription_limit', 'This tab already shows as many cameras as the server allows.'],
+    ['ko', 'subscription_limit', '이 탭은 서버가 허용하는 최대 개수의 카메라를 이미 보여 주고 있습니다.'],
+    ['en', 'decoder_limit', 'The server is already playing as many cameras as it can.'],
+    ['ko', 'decoder_limit', '서버가 이미 재생할 수 있는 최대 개수의 카메라를 재생하고 있습니다.'],
+  ] as const)('shows a socket error for the camera (%s %s) and clears it when frames come', async (lang, code, text) => {
+    const { socket, ws } = liveSocket()
+    renderWithProviders(<CameraTile camera={camera} />, { socket, lang })
+    const tile = document.querySelector('[data-camera="demo"]')!
+    act(() => ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 100 }))
+    act(() => ws().receive({ type: 'error', code, message: 'limit reached', camera: 'demo' }))
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'error')
+    expect(tile.querySelector(`[data-error-code="${code}"]`)).toHaveTextContent(text)
+
+    // Another camera's messages do not touch this tile.
+    act(() => ws().receive({ type: 'subscribed', camera: 'other', channel: 2, epoch: 1, seq: 1 }))
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'error')
+
+    await act(async () => {
+      ws().receiveBinary(frame(100))
+    })
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'live')
+    expect(tile.querySelector('[data-error-code]')).toBeNull()
+    expect(socket.getCameraError('demo')).toBeNull()
+
+    // A later successful subscribe clears it too.
+    act(() => ws().receive({ type: 'error', code, message: 'limit reached', camera: 'demo' }))
+    expect(socket.getCameraError('demo')).toEqual({ code, message: 'limit reached' })
+    act(() => ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 101 }))
+    expect(socket.getCameraError('demo')).toBeNull()
+  })
+
+  it("shows the camera's own error text in the error state", () => {
+    const { socket } = liveSocket()
+    renderWithProviders(<CameraTile camera={{ ...camera, state: 'error', error: 'decoder failed' }} />, { socket })
+    expect(screen.getByRole('status')).toHaveAttribute('data-state', 'error')
+    expect(screen.getByText('decoder failed')).toBeInTheDocument()
+  })
+
   it('subscribes, paints frames to the canvas through the ref and turns live', async () => {
     const { socket, ws } = liveSocket()
     renderWithProviders(<CameraTile camera={camera} />, { socket })

@@ -7,7 +7,8 @@ import { formatNumber, formatPosition } from '@/lib/format'
 import { useI18n } from '@/hooks/use-i18n'
 import { useSettings } from '@/hooks/use-settings'
 import { useSocketStatus } from '@/hooks/use-camera-socket'
-import { useCameraFrames, useReceiveStats } from '@/hooks/use-camera-frames'
+import { useCameraError, useCameraFrames, useReceiveStats } from '@/hooks/use-camera-frames'
+import { errorText } from '@/lib/i18n'
 import { StateBadge } from '@/components/state-badge'
 
 interface Props {
@@ -30,6 +31,7 @@ export function CameraTile({ camera, large = false }: Props) {
   const canvasRef = useRef<HTMLCanvasElement>(null)
   const { receiving } = useCameraFrames(camera.id, canvasRef, !mjpeg)
   const stats = useReceiveStats(camera.id, !mjpeg)
+  const socketError = useCameraError(camera.id)
   const [mjpegFailed, setMjpegFailed] = useState(false)
   const [mjpegTry, setMjpegTry] = useState(0)
 
@@ -49,7 +51,15 @@ export function CameraTile({ camera, large = false }: Props) {
     receiving,
     mjpeg,
     mjpegFailed: mjpeg && mjpegFailed,
+    socketError: !mjpeg && !receiving && socketError !== null,
   })
+  // Why a tile is in the error state: the socket's error for it, else the camera's own.
+  let shownError: { code?: string; text: string } | null = null
+  if (state === 'error' && !mjpeg && socketError) {
+    shownError = { code: socketError.code, text: errorText(t, socketError.code, socketError.message) }
+  } else if (state === 'error' && camera.error) {
+    shownError = { text: camera.error }
+  }
   const label = t('tile.frameLabel', { name: camera.name })
   const position = stats?.position ?? camera.position
   // Grid tiles are always 16:9 (no layout jumps); the focused view uses the video's shape.
@@ -104,7 +114,13 @@ export function CameraTile({ camera, large = false }: Props) {
             {picture}
           </Link>
         )}
-        {!camera.video && <span className="tile-overlay">{t('tile.noVideo')}</span>}
+        {shownError ? (
+          <span className="tile-overlay tile-overlay-error" data-error-code={shownError.code}>
+            {shownError.text}
+          </span>
+        ) : (
+          !camera.video && <span className="tile-overlay">{t('tile.noVideo')}</span>
+        )}
         {mjpeg && <span className="tile-mode">{t('tile.mjpeg')}</span>}
       </div>
       <dl className="tile-stats">

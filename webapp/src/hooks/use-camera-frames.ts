@@ -1,6 +1,7 @@
-import { useEffect, useState, type RefObject } from 'react'
+import { useEffect, useState, useSyncExternalStore, type RefObject } from 'react'
 import type { CameraFrame } from '@/lib/camera-protocol'
 import type { CameraReceiveStats } from '@/lib/receive-stats'
+import type { CameraError } from '@/lib/camera-socket'
 import { useCameraSocket } from '@/hooks/use-camera-socket'
 
 /** Without a frame for this long a camera no longer counts as receiving. */
@@ -101,4 +102,14 @@ export function useReceiveStats(camera: string, enabled = true): CameraReceiveSt
     return () => clearInterval(id)
   }, [socket, camera, enabled])
   return enabled && stats?.camera === camera ? stats.stats : null
+}
+
+/** The server's last socket error for a camera (subscription_limit, decoder_limit, …), or null. */
+export function useCameraError(camera: string): CameraError | null {
+  const socket = useCameraSocket()
+  return useSyncExternalStore(
+    (cb) => socket.onCameraErrorChange(cb),
+    () => socket.getCameraError(camera),
+    () => socket.getCameraError(camera),
+  )
 }

@@ -55,6 +55,12 @@ export interface CameraSocketOptions {
   welcomeTimeoutMs?: number
 }
 
+/** An error the server sent over the socket about one camera. */
+export interface CameraError {
+  code: string
+  message: string
+}
+
 export const SESSION_KEY = 'livemon.session'
 const SESSION_RE = /^[0-9a-f]{32}$/
 
@@ -112,6 +118,9 @@ export class CameraSocket {
   private readonly stats = new ReceiveStats()
   private readonly stateListeners = new Set<(s: SocketSnapshot) => void>()
   private readonly messageListeners = new Set<(m: ServerMessage) => void>()
+  /** The server's last error for a camera (a refused subscribe, no decoder free), until it recovers. */
+  private readonly cameraErrors = new Map<string, CameraError>()
+  private readonly cameraErrorListeners = new Set<() => void>()
 
   constructor(opts: CameraSocketOptions = {}) {
     this.url = opts.url ?? defaultUrl()
@@ -200,6 +209,20 @@ export class CameraSocket {
   onMessage(listener: (m: ServerMessage) => void): () => void {
     this.messageListeners.add(listener)
     return () => this.messageListeners.delete(listener)
+  }
+
+  /**
+   * The error the server last reported for this camera over the socket
+   * (e.g. subscription_limit, decoder_limit); null once it subscribed,
+   * started or sent a frame. The same object until it changes.
+   */
+  getCameraError(camera: string): CameraError | null {
+    return this.cameraErrors.get(camera) ?? null
+  }
+
+  onCameraErrorChange(listener: () => void): () => void {
+    this.cameraErrorListeners.add(listener)
+    return () => this.cameraErrorListeners.delete(listener)
   }
 
   getCameraStats(camera: string): CameraReceiveStats {
@@ -364,6 +387,7 @@ export class CameraSocket {
       case 'subscribed':
         this.channels.set(msg.channel, msg.camera)
         this.stats.resetBaseline(msg.camera, msg.epoch)
+        this.setCameraError(msg.camera, null)
         break
       case 'unsubscribed':
         break
@@ -373,6 +397,9 @@ export class CameraSocket {
           this.stats.forget(msg.camera)
         }
         if (msg.event === 'epoch') this.stats.resetBaseline(msg.camera)
+        if (msg.event === 'deleted' || msg.event === 'epoch' || msg.camera_state?.state === 'running') {
+          this.setCameraError(msg.camera, null)
+        }
         break
       case 'stats':
         if (typeof msg.position === 'number') this.stats.setPosition(msg.camera, msg.position)
@@ -380,7 +407,10 @@ export class CameraSocket {
       case 'error':
         if (msg.code === 'invalid_session') this.storage?.removeItem(SESSION_KEY)
         // A failed subscribe: forget it so a later sync can retry.
-        if (msg.camera) this.serverSubs.delete(msg.camera)
+        if (msg.camera) {
+          this.serverSubs.delete(msg.camera)
+          this.setCameraError(msg.camera, { code: msg.code, message: msg.message })
+        }
         break
     }
     for (const l of [...this.messageListeners]) {
@@ -423,6 +453,7 @@ export class CameraSocket {
     if (camera === undefined) return
     const listeners = this.wanted.get(camera)
     if (!listeners || listeners.size === 0) return
+    this.setCameraError(camera, null)
     const frame = frameFromHeader(camera, h, buf)
     this.stats.frame(camera, frame, this.now())
     for (const l of [...listeners.values()]) {
@@ -435,6 +466,18 @@ export class CameraSocket {
   }
 
   // ---- helpers -------------------------------------------------------------
+
+  private setCameraError(camera: string, err: CameraError | null): void {
+    if (err !== null) this.cameraErrors.set(camera, err)
+    else if (!this.cameraErrors.delete(camera)) return
+    for (const l of [...this.cameraErrorListeners]) {
+      try {
+        l()
+      } catch (e) {
+        console.error(e)
+      }
+    }
+  }
 
   private readStoredSession(): string | null {
     try {

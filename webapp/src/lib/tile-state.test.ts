@@ -3,7 +3,7 @@ import type { SocketSnapshot } from '@/lib/camera-socket'
 import { deriveTileState, shouldUseMjpeg, type TileInputs } from '@/lib/tile-state'
 
 const live: SocketSnapshot = { state: 'live', attempt: 0, sessionId: 'x' }
-const base: TileInputs = { socket: live, cameraState: 'running', receiving: true, mjpeg: false, mjpegFailed: false }
+const base: TileInputs = { socket: live, cameraState: 'running', receiving: true, mjpeg: false, mjpegFailed: false, socketError: false }
 
 describe('deriveTileState', () => {
   it.each<[string, Partial<TileInputs>, string]>([
@@ -15,6 +15,8 @@ describe('deriveTileState', () => {
     ['camera stopped', { cameraState: 'stopped', receiving: false }, 'stopped'],
     ['camera ended', { cameraState: 'ended' }, 'ended'],
     ['camera error', { cameraState: 'error' }, 'error'],
+    ['the server refused the camera over the socket', { socketError: true, receiving: false }, 'error'],
+    ['socket error while the socket is down', { socketError: true, socket: { state: 'reconnecting', attempt: 1, sessionId: 'x' } }, 'reconnecting'],
     ['mjpeg running', { mjpeg: true, receiving: false, socket: { state: 'reconnecting', attempt: 6, sessionId: null } }, 'live'],
     [
       'mjpeg failing while the socket is down',

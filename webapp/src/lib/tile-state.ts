@@ -20,11 +20,14 @@ export interface TileInputs {
   mjpeg: boolean
   /** The MJPEG <img> reported an error. */
   mjpegFailed: boolean
+  /** The server reported an error for this camera over the socket and sends no frames. */
+  socketError: boolean
 }
 
 export function deriveTileState(i: TileInputs): TileState {
   // While the socket is down the camera state we hold is stale: say so.
   if (i.socket.state === 'reconnecting' && (!i.mjpeg || i.mjpegFailed)) return 'reconnecting'
+  if (i.socketError) return 'error'
   switch (i.cameraState) {
     case 'error':
       return 'error'
