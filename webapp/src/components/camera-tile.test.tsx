@@ -14,6 +14,7 @@ const camera: Camera = {
   speed: 1,
   state: 'running',
   error: '',
+  error_code: '',
   epoch: 3,
   seq: 100,
   position: 1,

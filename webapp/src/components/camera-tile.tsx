@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
-import { mjpegUrl } from '@/api/client'
+import { isKnownErrorCode, mjpegUrl } from '@/api/client'
 import type { Camera } from '@/types/api'
 import { deriveTileState, shouldUseMjpeg } from '@/lib/tile-state'
 import { formatNumber, formatPosition } from '@/lib/format'
@@ -57,6 +57,8 @@ export function CameraTile({ camera, large = false }: Props) {
   let shownError: { code?: string; text: string } | null = null
   if (state === 'error' && !mjpeg && socketError) {
     shownError = { code: socketError.code, text: errorText(t, socketError.code, socketError.message) }
+  } else if (state === 'error' && camera.error_code && isKnownErrorCode(camera.error_code)) {
+    shownError = { code: camera.error_code, text: errorText(t, camera.error_code, camera.error) }
   } else if (state === 'error' && camera.error) {
     shownError = { text: camera.error }
   }

@@ -10,6 +10,16 @@ export interface SubscriptionInfo {
   skipped?: number
 }
 
+/** One subscribed camera's figures in the once-a-second `stats` message. */
+export interface CameraStatsMessage {
+  camera: string
+  fps: number
+  viewers: number
+  drops: number
+  position: number
+  state: string
+}
+
 export type ClientMessage =
   | { type: 'hello'; session?: string }
   | { type: 'subscribe'; camera: string }
@@ -31,7 +41,7 @@ export type ServerMessage =
       camera: string
       camera_state?: Camera
     }
-  | { type: 'stats'; camera: string; fps: number; viewers: number; drops: number; position: number }
+  | { type: 'stats'; cameras: CameraStatsMessage[] | null }
   | { type: 'error'; code: string; message: string; camera?: string }
 
 /** A JSON control message from the server; null if it is not an object with a string `type`. */

@@ -377,8 +377,27 @@ describe('frames', () => {
     factory.last.open()
     welcome(factory.last, SESSION_A)
     factory.last.receive({ type: 'event', event: 'state', camera: 'a', camera_state: { id: 'a', state: 'stopped' } })
-    factory.last.receive({ type: 'stats', camera: 'a', fps: 30, viewers: 1, drops: 0, position: 3 })
+    factory.last.receive({
+      type: 'stats',
+      cameras: [{ camera: 'a', fps: 30, viewers: 1, drops: 0, position: 3, state: 'running' }],
+    })
     factory.last.receive({ type: 'error', code: 'not_found', message: 'x', camera: 'zz' })
     expect(seen).toEqual(['welcome', 'event', 'stats', 'error'])
+  })
+
+  it('takes each camera\'s position from the batched stats message', () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    factory.last.receive({
+      type: 'stats',
+      cameras: [
+        { camera: 'a', fps: 30, viewers: 1, drops: 0, position: 3, state: 'running' },
+        { camera: 'b', fps: 30, viewers: 1, drops: 0, position: 7.5, state: 'running' },
+      ],
+    })
+    expect(socket.getCameraStats('a').position).toBe(3)
+    expect(socket.getCameraStats('b').position).toBe(7.5)
   })
 })

@@ -402,7 +402,9 @@ export class CameraSocket {
         }
         break
       case 'stats':
-        if (typeof msg.position === 'number') this.stats.setPosition(msg.camera, msg.position)
+        for (const c of msg.cameras ?? []) {
+          if (typeof c.position === 'number') this.stats.setPosition(c.camera, c.position)
+        }
         break
       case 'error':
         if (msg.code === 'invalid_session') this.storage?.removeItem(SESSION_KEY)

@@ -12,6 +12,7 @@ const demo: Camera = {
   speed: 1,
   state: 'running',
   error: '',
+  error_code: '',
   epoch: 1,
   seq: 1,
   position: 0,

@@ -30,6 +30,8 @@ export interface Camera {
   speed: number
   state: CameraRunState
   error: string
+  /** API error code of `error` (e.g. decoder_limit); '' if none. */
+  error_code: string
   epoch: number
   seq: number
   position: number
