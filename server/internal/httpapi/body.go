@@ -31,6 +31,33 @@ func (s *Server) bodyIdle(next http.Handler) http.Handler {
 	})
 }
 
+// After an upload is refused before its body was read (too large, too many
+// uploads), the answer is sent and then up to lingerBytes of the body are
+// read and dropped for at most lingerTime before the connection closes.
+// Closing at once would reset a connection the client is still writing
+// to, and many clients (browsers, Node) then report a network error instead
+// of the 413 or 503 (nginx's lingering close does the same).
+const (
+	lingerBytes = 64 << 20
+	lingerTime  = 10 * time.Second
+)
+
+// lingerDrain flushes the answer, then reads and drops the rest of body
+// within the bounds above.
+func lingerDrain(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	if ib, ok := body.(*idleBody); ok {
+		body = ib.ReadCloser // its own deadline would replace ours
+	}
+	if rc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, body, lingerBytes)
+}
+
 // idleBody is a request body whose every Read has a deadline.
 type idleBody struct {
 	io.ReadCloser

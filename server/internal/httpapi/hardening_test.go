@@ -329,3 +329,37 @@ func TestDamagedVideo(t *testing.T) {
 		return c["state"] == "running"
 	})
 }
+
+// A client that sends its whole upload before reading the answer (browsers,
+// Node's fetch, Playwright) must get the 413, not a reset connection, when
+// the body is larger than the socket buffers: the server answers, then
+// drains the body (bounded) before closing.
+func TestTooLargeAnswerReachesWholeBodySender(t *testing.T) {
+	e := newEnv(t, envOptions{maxUpload: 1 << 20})
+	const size = 40 << 20 // well over loopback's socket buffers
+	conn, err := net.DialTimeout("tcp", e.srv.Listener.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	head := fmt.Sprintf("POST /api/cameras/big/video HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n",
+		e.srv.Listener.Addr(), size)
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for sent := 0; sent < size; sent += len(chunk) {
+		if _, err := conn.Write(chunk); err != nil {
+			t.Fatalf("the server reset the upload after %d MiB instead of answering: %v", sent>>20, err)
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}

@@ -113,6 +113,7 @@ func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, upload
 			return
 		}
 		log := s.log.With("camera", id, "remote", r.RemoteAddr)
+		body := r.Body // receiveUpload wraps r.Body; lingerDrain reads the original
 		var size int64
 		release, err := s.uploads.acquire(r)
 		if err == nil {
@@ -120,9 +121,13 @@ func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, upload
 			release()
 		}
 		if err != nil {
-			if media.IsKind(err, media.KindTooLarge) || media.IsKind(err, media.KindUploadLimit) {
-				// The rest of the body is not read: don't reuse the connection.
+			unread := media.IsKind(err, media.KindTooLarge) || media.IsKind(err, media.KindUploadLimit)
+			if unread {
+				// The rest of the body is not read: don't reuse the
+				// connection, but let the client see the answer.
 				w.Header().Set("Connection", "close")
+				_ = http.NewResponseController(w).EnableFullDuplex()
+				defer lingerDrain(w, body)
 			}
 			if media.IsKind(err, media.KindUploadLimit) {
 				w.Header().Set("Retry-After", "5")
