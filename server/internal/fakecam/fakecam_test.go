@@ -245,3 +245,15 @@ func TestControlRefusesBadMode(t *testing.T) {
 		t.Errorf("mode %s, want up", cam.Mode())
 	}
 }
+
+// BenchmarkFrame720p: the cost of one new frame (draw, marker, encode).
+func BenchmarkFrame720p(b *testing.B) {
+	cam := New(Config{Width: 1280, Height: 720})
+	i := 0
+	for b.Loop() {
+		i++
+		if _, _, err := cam.frameAt(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -303,3 +303,20 @@ func TestReaderReadError(t *testing.T) {
 		t.Fatalf("got %d frames, err %v; want 1 and the read error", len(got), err)
 	}
 }
+
+// BenchmarkReader: a 720p-sized stream without Content-Length, so every
+// byte goes through the structure scan.
+func BenchmarkReader(b *testing.B) {
+	j := testJPEG(b, 1280, 720, 1)
+	body := stream("--x", "\r\n", []part{{j, 0}, {j, 0}, {j, 0}, {j, 0}})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(bytes.NewReader(body), "")
+		for range 4 {
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
