@@ -29,6 +29,8 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.VideoID, "video-id", fakecam.DefaultVideoID, "marker video id, 1-255")
 	fs.IntVar(&cfg.Quality, "quality", fakecam.DefaultQuality, "JPEG quality, 1-100")
 	fs.BoolVar(&cfg.AVI1, "avi1", false, "send frames without Huffman tables, as USB cameras do")
+	fs.StringVar(&cfg.User, "user", "", "HTTP Basic user the camera requires (with --password)")
+	fs.StringVar(&cfg.Password, "password", "", "HTTP Basic password the camera requires")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

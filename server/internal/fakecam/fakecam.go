@@ -59,6 +59,10 @@ type Config struct {
 	Quality int     // JPEG quality 1-100, default 80
 	// AVI1 sends frames without Huffman tables, as USB cameras do.
 	AVI1 bool
+	// User and Password, when either is set, are the HTTP Basic
+	// credentials /mjpeg and /snapshot.jpg require (401 without them).
+	// /control stays open: it is the tests' remote, not the camera's.
+	User, Password string
 }
 
 // Defaults of Config.

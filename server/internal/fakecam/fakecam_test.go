@@ -257,3 +257,41 @@ func BenchmarkFrame720p(b *testing.B) {
 		}
 	}
 }
+
+func TestBasicAuth(t *testing.T) {
+	_, srv := newServer(t, Config{FPS: 20, Width: 160, Height: 90, User: "admin", Password: "s3cret"})
+	for _, tt := range []struct {
+		name, user, password string
+		want                 int
+	}{
+		{"no credentials", "", "", http.StatusUnauthorized},
+		{"wrong password", "admin", "guess", http.StatusUnauthorized},
+		{"wrong user", "root", "s3cret", http.StatusUnauthorized},
+		{"right", "admin", "s3cret", http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/snapshot.jpg", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.password)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+	// The stream is guarded too; /control is not.
+	if code := get(t, srv.URL+"/mjpeg"); code != http.StatusUnauthorized {
+		t.Errorf("GET /mjpeg without credentials: %d", code)
+	}
+	if code := control(t, srv.URL, "up"); code != http.StatusOK {
+		t.Errorf("POST /control: %d", code)
+	}
+}

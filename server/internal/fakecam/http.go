@@ -1,6 +1,7 @@
 package fakecam
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -22,8 +23,8 @@ const (
 //	GET  /               a short text index of the above
 func (c *Camera) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /mjpeg", c.serveStream)
-	mux.HandleFunc("GET /snapshot.jpg", c.serveSnapshot)
+	mux.HandleFunc("GET /mjpeg", c.authorized(c.serveStream))
+	mux.HandleFunc("GET /snapshot.jpg", c.authorized(c.serveSnapshot))
 	mux.HandleFunc("POST /control", c.serveControl)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -32,6 +33,24 @@ func (c *Camera) Handler() http.Handler {
 			c.cfg.VideoID, c.cfg.Width, c.cfg.Height, c.cfg.FPS, c.Mode())
 	})
 	return mux
+}
+
+// authorized requires the configured Basic credentials, if any.
+func (c *Camera) authorized(h http.HandlerFunc) http.HandlerFunc {
+	if c.cfg.User == "" && c.cfg.Password == "" {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, password, ok := r.BasicAuth()
+		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(c.cfg.User)) == 1
+		passwordOK := subtle.ConstantTimeCompare([]byte(password), []byte(c.cfg.Password)) == 1
+		if !ok || !userOK || !passwordOK {
+			w.Header().Set("WWW-Authenticate", `Basic realm="fake camera"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func refuse(w http.ResponseWriter) {
