@@ -14,7 +14,7 @@ WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -typ
 .PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 deps: ## install what is missing (apt: OpenCV, Chromium, ffmpeg; npm packages)
 	@scripts/deps.sh
