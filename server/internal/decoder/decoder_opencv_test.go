@@ -39,9 +39,11 @@ func TestRealVideo(t *testing.T) {
 		at    time.Time
 	}
 	var got []seen
-	deadline := time.After(2 * time.Second)
+	// Until 50 frames (2 s of video) arrived; the bound is generous so a
+	// loaded machine (frames skipped, seq gaps) does not fail the test.
+	deadline := time.After(10 * time.Second)
 collect:
-	for {
+	for len(got) < 50 {
 		select {
 		case <-deadline:
 			break collect
@@ -65,7 +67,7 @@ collect:
 		}
 	}
 	if len(got) < 40 {
-		t.Fatalf("received %d frames in 2s, want about 50", len(got))
+		t.Fatalf("received %d frames in 10s, want 50", len(got))
 	}
 	for _, s := range got {
 		// The file loops every 40 frames; seq counts timeline frames.
