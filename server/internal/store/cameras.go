@@ -167,22 +167,33 @@ func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
 // from fn aborts the update and is returned as is. Running=true for a
 // camera without a video is a KindConflict error.
 func (s *Store) UpdateCamera(ctx context.Context, id media.CameraID, fn func(*Camera) error) (Camera, error) {
-	var out Camera
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		old, err := getCamera(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		c := old
-		if err := fn(&c); err != nil {
+	return s.changeCamera(ctx, id, func(c *Camera) error {
+		old := *c
+		if err := fn(c); err != nil {
 			return err
 		}
 		c.ID, c.UploadID, c.CreatedAt = old.ID, old.UploadID, old.CreatedAt
 		c.SourceURL, c.SourceTransport = old.SourceURL, old.SourceTransport
-		c.UpdatedAt = s.now().UTC()
 		if c.Running && c.UploadID == "" && c.SourceURL == "" {
 			return media.Errorf(media.KindConflict, "camera %q has no video", id)
 		}
+		return nil
+	})
+}
+
+// changeCamera reads the camera, applies fn and writes the result with a
+// new UpdatedAt, in one transaction.
+func (s *Store) changeCamera(ctx context.Context, id media.CameraID, fn func(*Camera) error) (Camera, error) {
+	var out Camera
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		c, err := getCamera(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.now().UTC()
 		if err := updateCamera(ctx, tx, c); err != nil {
 			return err
 		}
@@ -199,26 +210,12 @@ func (s *Store) UpdateCamera(ctx context.Context, id media.CameraID, fn func(*Ca
 // Epoch+1, Seq=0, Frame=0, Running=true. Its uploaded video, if any, is
 // kept (an upload switches the camera back to a file).
 func (s *Store) SetCameraSource(ctx context.Context, id media.CameraID, rawURL, transport string) (Camera, error) {
-	var out Camera
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		c, err := getCamera(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return s.changeCamera(ctx, id, func(c *Camera) error {
 		c.SourceURL, c.SourceTransport = rawURL, transport
 		c.Epoch++
 		c.Seq, c.Frame, c.Running = 0, 0, true
-		c.UpdatedAt = s.now().UTC()
-		if err := updateCamera(ctx, tx, c); err != nil {
-			return err
-		}
-		out = c
 		return nil
 	})
-	if err != nil {
-		return Camera{}, mapDiskFull(err)
-	}
-	return out, nil
 }
 
 // RestartCamera starts the camera's video from the beginning as a new run:
