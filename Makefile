@@ -61,6 +61,7 @@ fuzz: ## run each fuzz target for FUZZTIME (60 s)
 	go test -run XXX -fuzz FuzzFrameHeader -fuzztime $(FUZZTIME) ./server/internal/httpapi/
 	go test -run XXX -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME) ./server/internal/store/
 	go test -run XXX -fuzz FuzzParseID -fuzztime $(FUZZTIME) ./server/internal/session/
+	go test -run XXX -fuzz FuzzReader -fuzztime $(FUZZTIME) ./server/internal/mjpeg/
 
 lint: deps ## gofmt, go vet, eslint
 	@test -z "$$(gofmt -l server)" || { gofmt -l server; echo "run make fmt"; exit 1; }
