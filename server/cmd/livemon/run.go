@@ -35,6 +35,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "gen-video" {
 		return genVideo(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "fake-camera" {
+		return fakeCamera(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && isChildCommand(args[0]) {
 		return runChild(ctx, args[0], args[1:])
 	}

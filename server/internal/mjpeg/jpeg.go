@@ -209,3 +209,26 @@ func (s *scan) next(b []byte) (int, scanResult) {
 		}
 	}
 }
+
+// StripHuffman returns jpeg without its DHT segments: the "AVI1" form that
+// USB cameras send, for test cameras and tests. FixHuffman undoes it for
+// JPEGs made with the standard tables (as Go's image/jpeg makes them). A
+// JPEG whose headers cannot be walked is returned unchanged.
+func StripHuffman(jpeg []byte) []byte {
+	out := make([]byte, 0, len(jpeg))
+	from := 0 // start of the bytes not yet copied
+	if err := segments(jpeg, func(m byte, at int) bool {
+		if m == markerDHT && at+4 <= len(jpeg) {
+			end := at + 2 + (int(jpeg[at+2])<<8 | int(jpeg[at+3]))
+			if end > len(jpeg) {
+				return false
+			}
+			out = append(out, jpeg[from:at]...)
+			from = end
+		}
+		return m != markerSOS
+	}); err != nil {
+		return jpeg
+	}
+	return append(out, jpeg[from:]...)
+}

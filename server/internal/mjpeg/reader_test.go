@@ -29,22 +29,13 @@ func testJPEG(t testing.TB, w, h, seed int) []byte {
 	return buf.Bytes()
 }
 
-// stripDHT removes every DHT segment, making an "AVI1"-style frame.
 func stripDHT(t testing.TB, j []byte) []byte {
 	t.Helper()
-	out := bytes.Clone(j[:2])
-	p := 2
-	for {
-		m := j[p+1]
-		n := int(j[p+2])<<8 | int(j[p+3])
-		if m == markerSOS {
-			return append(out, j[p:]...)
-		}
-		if m != markerDHT {
-			out = append(out, j[p:p+2+n]...)
-		}
-		p += 2 + n
+	out := StripHuffman(j)
+	if bytes.Contains(out, []byte{0xFF, markerDHT}) || len(out) >= len(j) {
+		t.Fatal("StripHuffman left a DHT segment")
 	}
+	return out
 }
 
 // withAPP1Thumbnail inserts an APP1 segment that carries a whole JPEG (as
@@ -310,5 +301,22 @@ func TestReaderReadError(t *testing.T) {
 	got, err := readAll(t, NewReader(src, ""))
 	if len(got) != 1 || !errors.Is(err, boom) {
 		t.Fatalf("got %d frames, err %v; want 1 and the read error", len(got), err)
+	}
+}
+
+// BenchmarkReader: a 720p-sized stream without Content-Length, so every
+// byte goes through the structure scan.
+func BenchmarkReader(b *testing.B) {
+	j := testJPEG(b, 1280, 720, 1)
+	body := stream("--x", "\r\n", []part{{j, 0}, {j, 0}, {j, 0}, {j, 0}})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(bytes.NewReader(body), "")
+		for range 4 {
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
