@@ -74,7 +74,9 @@ func (h *harness) waitState(t *testing.T, d time.Duration, s media.State) time.D
 	return waitFor(t, d, "state "+string(s), func() bool { return h.r.Status().State == s })
 }
 
-func withPassword(url string) string { return strings.Replace(url, "http://", "http://viewer:s3cret-pw@", 1) }
+func withPassword(url string) string {
+	return strings.Replace(url, "http://", "http://viewer:s3cret-pw@", 1)
+}
 
 func TestMJPEGPassthrough(t *testing.T) {
 	cam := newTestCam(t)
@@ -133,6 +135,13 @@ func TestOfflineAndBack(t *testing.T) {
 	waitFor(t, 2*time.Second, "frames after up", func() bool { return h.r.Status().Seq > before })
 	if st := h.r.Status(); st.Restarts == 0 {
 		t.Fatalf("status %+v: no restart counted", st)
+	}
+	prev := uint64(0)
+	for _, f := range h.rec.all() {
+		if f.Seq <= prev {
+			t.Fatalf("seq %d after %d: seqs must grow across reconnects", f.Seq, prev)
+		}
+		prev = f.Seq
 	}
 }
 
