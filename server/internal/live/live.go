@@ -308,7 +308,13 @@ func (r *Runner) fail(err error) {
 		se = &sourceError{state: media.StateOffline, reason: "cannot reach the camera", err: err}
 	}
 	if se.err != nil {
-		r.log.Debug("live source failed", "reason", se.reason, "err", se.err)
+		// Without the *url.Error's URL: its query may hold a password.
+		detail := se.err
+		var ue *url.Error
+		if errors.As(detail, &ue) {
+			detail = ue.Err
+		}
+		r.log.Debug("live source failed", "reason", se.reason, "err", detail)
 	}
 	r.setState(se.state, se.reason)
 }

@@ -74,8 +74,10 @@ func (h *harness) waitState(t *testing.T, d time.Duration, s media.State) time.D
 	return waitFor(t, d, "state "+string(s), func() bool { return h.r.Status().State == s })
 }
 
+// withPassword puts the password s3cret-pw in url twice: as user info and
+// as a query parameter, as some cameras take it.
 func withPassword(url string) string {
-	return strings.Replace(url, "http://", "http://viewer:s3cret-pw@", 1)
+	return strings.Replace(url, "http://", "http://viewer:s3cret-pw@", 1) + "?pwd=s3cret-pw"
 }
 
 func TestMJPEGPassthrough(t *testing.T) {

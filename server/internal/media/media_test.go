@@ -151,6 +151,9 @@ func TestRedactURL(t *testing.T) {
 		"https://h/p":                   "https://h/p",
 		"":                              "",
 		"http://u:s3cret@h/%zz":         "",
+		"http://h/snap.cgi?user=admin&pwd=s3cret": "http://h/snap.cgi?pwd=xxxxx&user=admin",
+		"http://h/a?Password=s3cret&x=1":          "http://h/a?Password=xxxxx&x=1",
+		"http://h/a?x=%zz":                        "http://h/a?xxxxx",
 	} {
 		if got := RedactURL(raw); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)

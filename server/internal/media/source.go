@@ -63,10 +63,18 @@ func sanitizeScheme(s string) string {
 	return s
 }
 
+// secretParams are query parameters cameras take credentials in
+// (snapshot.cgi?user=admin&pwd=...); RedactURL hides their values too.
+var secretParams = map[string]bool{
+	"pwd": true, "pass": true, "passwd": true, "password": true, "token": true,
+	"key": true, "auth": true, "secret": true, "apikey": true, "api_key": true,
+}
+
 // RedactURL returns raw with its password replaced by xxxxx
-// (http://user:xxxxx@host/path), for every place a source URL is shown:
-// responses, logs, errors. A URL that does not parse is shown as "" so
-// nothing of it leaks.
+// (http://user:xxxxx@host/path), and the values of query parameters named
+// like secrets (pwd, password, token, key...) too, for every place a
+// source URL is shown: responses, logs, errors. A URL that does not parse
+// is shown as "" so nothing of it leaks.
 func RedactURL(raw string) string {
 	if raw == "" {
 		return ""
@@ -78,6 +86,25 @@ func RedactURL(raw string) string {
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), redactedPassword)
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = redactedPassword
+		} else {
+			changed := false
+			for k, vs := range q {
+				if secretParams[strings.ToLower(k)] {
+					for i := range vs {
+						vs[i] = redactedPassword
+					}
+					changed = true
+				}
+			}
+			if changed {
+				u.RawQuery = q.Encode()
+			}
 		}
 	}
 	return u.String()
