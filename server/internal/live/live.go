@@ -24,6 +24,10 @@
 // camera", "not a JPEG or MJPEG answer") sets state error. Either way the
 // last frame stays the hub's latest and the loop reconnects after a
 // backoff of 0.5 s doubling to 10 s, forever, back to 0.5 s after a frame.
+// While a watched camera cannot be reached at all (connection refused,
+// host not found) a bare TCP connect every second (ProbeEvery) cuts the
+// backoff short when it succeeds, so frames flow again within about 2 s
+// of the camera's return however long it was away.
 //
 // Unwatched cameras are nearly free: once Watcher.Watched is false (the
 // hub's linger after the last viewer left) the loop disconnects and only
@@ -65,6 +69,7 @@ const (
 	DefaultRefresh          = 10 * time.Second
 	DefaultMinBackoff       = 500 * time.Millisecond
 	DefaultMaxBackoff       = 10 * time.Second
+	DefaultProbeEvery       = time.Second
 )
 
 // Timings are the loop's intervals; zero fields take the defaults.
@@ -75,6 +80,9 @@ type Timings struct {
 	Refresh          time.Duration // between one-frame refreshes while unwatched
 	MinBackoff       time.Duration
 	MaxBackoff       time.Duration
+	// ProbeEvery: while a watched camera cannot be reached, a bare TCP
+	// connect this often ends a longer backoff as soon as it returns.
+	ProbeEvery time.Duration
 }
 
 func (t Timings) withDefaults() Timings {
@@ -89,6 +97,7 @@ func (t Timings) withDefaults() Timings {
 	def(&t.Refresh, DefaultRefresh)
 	def(&t.MinBackoff, DefaultMinBackoff)
 	def(&t.MaxBackoff, DefaultMaxBackoff)
+	def(&t.ProbeEvery, DefaultProbeEvery)
 	return t
 }
 
@@ -258,8 +267,7 @@ func (r *Runner) run(ctx context.Context, bad error) {
 		if err == nil {
 			continue // left because nobody watches
 		}
-		r.fail(err)
-		if !sleep(ctx, backoff, nil) {
+		if !r.wait(ctx, backoff, r.fail(err)) {
 			return
 		}
 		backoff = min(2*backoff, r.t.MaxBackoff)
@@ -281,9 +289,10 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 
 // sourceError is a failure with its state and plain-words reason.
 type sourceError struct {
-	state  media.State
-	reason string
-	err    error // detail for the log; never shown
+	state       media.State
+	reason      string
+	err         error // detail for the log; never shown
+	unreachable bool  // no TCP connection could be made
 }
 
 func (e *sourceError) Error() string { return e.reason }
@@ -298,7 +307,53 @@ func wrong(reason string, err error) error {
 
 var errNotJPEG = wrong("not a JPEG or MJPEG answer", nil)
 
-func (r *Runner) fail(err error) {
+// wait sleeps the backoff d. When the camera could not be reached at all
+// (unreachable) and someone watches, it also tries a bare TCP connect
+// every ProbeEvery and ends the wait as soon as one succeeds, so a
+// returning camera plays again within about ProbeEvery whatever the
+// backoff has grown to. False when ctx ended.
+func (r *Runner) wait(ctx context.Context, d time.Duration, unreachable bool) bool {
+	if !unreachable || d <= r.t.ProbeEvery {
+		return sleep(ctx, d, nil)
+	}
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		if !sleep(ctx, min(left, r.t.ProbeEvery), nil) {
+			return false
+		}
+		if r.watched() && r.reachable(ctx) {
+			return true
+		}
+	}
+}
+
+// reachable reports whether a TCP connection to the source's host opens.
+func (r *Runner) reachable(ctx context.Context) bool {
+	port := r.req.Port()
+	if port == "" {
+		port = "80"
+		if r.req.Scheme == "https" {
+			port = "443"
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.t.ProbeEvery)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(dctx, "tcp", net.JoinHostPort(r.req.Hostname(), port))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// fail records a failed session; it reports whether the camera could not
+// be reached at all (worth probing for its return).
+func (r *Runner) fail(err error) bool {
 	r.mu.Lock()
 	r.connected = time.Time{}
 	r.st.Restarts++
@@ -317,6 +372,7 @@ func (r *Runner) fail(err error) {
 		r.log.Debug("live source failed", "reason", se.reason, "err", detail)
 	}
 	r.setState(se.state, se.reason)
+	return se.unreachable
 }
 
 func (r *Runner) setState(s media.State, reason string) {
@@ -396,8 +452,18 @@ func (r *Runner) get(ctx context.Context) (*http.Response, error) {
 	return resp, nil
 }
 
-// connectError says in plain words why a request failed.
+// connectError says in plain words why a request failed, and marks a
+// failure to open a TCP connection as unreachable.
 func connectError(err error, timeout time.Duration) error {
+	e := classify(err, timeout)
+	var op *net.OpError
+	if se, ok := e.(*sourceError); ok && errors.As(err, &op) && op.Op == "dial" {
+		se.unreachable = true
+	}
+	return e
+}
+
+func classify(err error, timeout time.Duration) error {
 	var dns *net.DNSError
 	var cert *tls.CertificateVerificationError
 	var ne net.Error
@@ -405,7 +471,7 @@ func connectError(err error, timeout time.Duration) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return offline("connection refused", err)
 	case errors.As(err, &dns):
-		return offline("host not found", err)
+		return &sourceError{state: media.StateOffline, reason: "host not found", err: err, unreachable: true}
 	case errors.As(err, &cert):
 		return wrong("the camera's TLS certificate is not trusted", err)
 	case errors.As(err, &ne) && ne.Timeout():

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +229,35 @@ func TestUnwatchedRefreshes(t *testing.T) {
 	n1 := h.rec.count()
 	took := waitFor(t, 2*time.Second, "streaming again", func() bool { return h.rec.count() >= n1+5 })
 	t.Logf("5 frames %s after the viewer came back", took)
+}
+
+// A camera away long enough for the backoff to grow plays again within
+// about ProbeEvery of its return: a TCP probe cuts the backoff short.
+func TestReturnCutsBackoff(t *testing.T) {
+	cam := newTestCam(t)
+	addr := cam.srv.Listener.Addr().String()
+	tm := fast
+	tm.MaxBackoff, tm.ProbeEvery = 10*time.Second, 100*time.Millisecond
+	h := start(t, cam.url("/mjpeg"), 0, tm)
+	waitFor(t, 5*time.Second, "frames", func() bool { return h.rec.count() >= 2 })
+	cam.setMode("down") // streams end; Close waits for none
+	cam.srv.Close()
+	h.waitState(t, 2*time.Second, media.StateOffline)
+	// 50ms doubling: after 3 s away the next attempt is seconds off.
+	waitFor(t, 10*time.Second, "backoff grown", func() bool { return h.r.Status().Restarts >= 7 })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	cam.setMode("up")
+	back := httptest.NewUnstartedServer(cam.srv.Config.Handler)
+	back.Listener.Close()
+	back.Listener = ln
+	back.Start()
+	t.Cleanup(func() { cam.setMode("down"); back.Close() })
+	took := h.waitState(t, 5*time.Second, media.StateRunning)
+	if took > time.Second {
+		t.Fatalf("running %s after the camera came back, want about ProbeEvery", took)
+	}
+	t.Logf("running %s after the camera came back", took)
 }
