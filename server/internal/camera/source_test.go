@@ -157,3 +157,32 @@ func TestSourceValidation(t *testing.T) {
 	_, err := h.m.Create(context.Background(), "x", Settings{Source: &Source{URL: "http://h/", Transport: "quic"}})
 	wantKind(t, err, media.KindInvalid)
 }
+
+// A viewer returning to an unwatched live camera gets the kept frame at
+// once and live frames right after: the runner reconnects on the hub's wake.
+func TestLiveReturningViewer(t *testing.T) {
+	h := newHarness(t, Config{})
+	url, _ := mjpegCamera(t, 5)
+	if _, err := h.m.Create(context.Background(), "c", Settings{Source: &Source{URL: url}}); err != nil {
+		t.Fatal(err)
+	}
+	first := h.watch("c")
+	first.next()
+	first.sub.Close()
+	eventually(t, "unwatched after the linger", func() bool { return !h.hub.Watched("c") })
+	kept := h.hub.Latest("c")
+
+	start := time.Now()
+	vw := h.watch("c")
+	f, _ := vw.next()
+	atOnce := time.Since(start)
+	if f != kept || atOnce > 300*time.Millisecond {
+		t.Fatalf("first frame for the returning viewer: kept %v, after %s", f == kept, atOnce)
+	}
+	g, _ := vw.next()
+	live := time.Since(start)
+	if g.Seq <= f.Seq || live > 2*time.Second {
+		t.Fatalf("next frame seq %d after %d, %s after the viewer came back", g.Seq, f.Seq, live)
+	}
+	t.Logf("kept frame after %s, live frame after %s", atOnce, live)
+}
