@@ -17,6 +17,7 @@ import (
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/httpapi"
 	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/live"
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/metrics"
 	"github.com/livemon/livemon/server/internal/opencv"
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxFPS:       cfg.MaxFPS,
 		ProbeTimeout: cfg.ProbeTimeout,
 		MaxCameras:   cfg.MaxCameras,
+		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
 	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
 	if err := cams.Load(ctx); err != nil {
 		return err

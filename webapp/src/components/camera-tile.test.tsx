@@ -23,6 +23,7 @@ const camera: Camera = {
   last_frame_age_ms: 10,
   fps: 30,
   video: { upload: 'u_1', name: 'clip.mp4', size: 1000, width: 320, height: 180, fps: 30, frames: 300, duration: 10 },
+  source: { kind: 'file', url: '', transport: '' },
 }
 
 const bitmapClose = vi.fn()

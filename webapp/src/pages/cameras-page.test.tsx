@@ -21,6 +21,7 @@ const demo: Camera = {
   last_frame_age_ms: null,
   fps: 0,
   video: null,
+  source: { kind: 'file', url: '', transport: '' },
 }
 
 let calls: { method: string; url: string; body: unknown }[] = []

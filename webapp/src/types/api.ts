@@ -5,7 +5,17 @@
 // file simple: one `name: type` per line, no inline object types (name
 // them), `| null` where the server may send null.
 
-export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error'
+export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error' | 'offline'
+
+/** file: an uploaded video; http: a URL whose kind is not known yet. */
+export type SourceKind = 'file' | 'http' | 'mjpeg' | 'snapshot'
+
+/** What feeds a camera; url has its password replaced by xxxxx, '' for a file. */
+export interface CameraSource {
+  kind: SourceKind
+  url: string
+  transport: string
+}
 
 export interface VideoDescription {
   upload: string
@@ -40,6 +50,7 @@ export interface Camera {
   last_frame_age_ms: number | null
   fps: number
   video: VideoDescription | null
+  source: CameraSource
 }
 
 /** GET /api/cameras */
