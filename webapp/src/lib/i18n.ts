@@ -50,3 +50,11 @@ export function errorText(t: Translate, code: string, message = '', retryAfterSe
 export function uploadErrorText(t: Translate, code: string, message = '', retryAfterSeconds: number | null = null): string {
   return `${errorText(t, code, message, retryAfterSeconds)} ${t('upload.keepsPlaying')}`
 }
+
+/** "Last frame 3 s ago" for a frame age in ms; null = no frame yet. */
+export function lastFrameText(t: Translate, ageMs: number | null): string {
+  if (ageMs == null || !Number.isFinite(ageMs)) return t('age.never')
+  const s = Math.floor(Math.max(0, ageMs) / 1000)
+  if (s < 1) return t('age.now')
+  return s < 120 ? t('age.seconds', { n: s }) : t('age.minutes', { n: Math.floor(s / 60) })
+}

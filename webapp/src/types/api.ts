@@ -5,7 +5,17 @@
 // file simple: one `name: type` per line, no inline object types (name
 // them), `| null` where the server may send null.
 
-export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error'
+export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error' | 'offline'
+
+/** file: an uploaded video; http: a URL whose kind is not known yet. */
+export type SourceKind = 'file' | 'http' | 'mjpeg' | 'snapshot'
+
+/** What feeds a camera; url has its password replaced by xxxxx, '' for a file. */
+export interface CameraSource {
+  kind: SourceKind
+  url: string
+  transport: string
+}
 
 export interface VideoDescription {
   upload: string
@@ -40,6 +50,7 @@ export interface Camera {
   last_frame_age_ms: number | null
   fps: number
   video: VideoDescription | null
+  source: CameraSource
 }
 
 /** GET /api/cameras */
@@ -47,14 +58,26 @@ export interface CameraList {
   cameras: Camera[] | null
 }
 
+/** A live source in a create or update request; transport only matters for RTSP (later). */
+export interface SourceInput {
+  url: string
+  transport?: string
+}
+
 export interface CreateCameraInput {
   id?: string
   name: string
   loop?: boolean
   speed?: number
+  source?: SourceInput
 }
 
-export type UpdateCameraInput = Partial<Pick<Camera, 'name' | 'loop' | 'speed'>>
+export interface UpdateCameraInput {
+  name?: string
+  loop?: boolean
+  speed?: number
+  source?: SourceInput
+}
 
 export interface Probe {
   width: number
