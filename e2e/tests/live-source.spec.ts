@@ -4,36 +4,15 @@
 // when it answers again the tile is Live by itself.
 import type { Page } from '@playwright/test'
 import { expect, test, uniqueId } from '../support/fixtures'
-import { readTile, tile, tileFrame, tileStatus, type TileSample } from '../support/marker'
-import { expectLive } from '../support/wait'
+import { readTile, tile, tileFrame, tileStatus } from '../support/marker'
+import { expectLive, waitForFrame } from '../support/wait'
 
 /** Marker video id of the fake camera's frames (the test videos use 1-4 and 11-18). */
 const CAMERA_VIDEO = 42
 
-/**
- * Waits until the tile paints a frame of the fake camera whose index is
- * above `after` (the camera counts frames up from its start; no loop).
- */
-async function waitForCameraFrame(
-  page: Page,
-  camera: string,
-  after: number,
-  timeout = 10_000,
-): Promise<TileSample> {
-  let got: TileSample | null = null
-  await expect
-    .poll(
-      async () => {
-        got = await readTile(page, camera)
-        if (!got) return 'no marker yet'
-        if (got.video !== CAMERA_VIDEO) return `video ${got.video}`
-        return got.frame > after ? 'newer frame' : `frame ${got.frame} <= ${after}`
-      },
-      { timeout, intervals: [100, 200, 250], message: `tile ${camera} paints a camera frame after ${after}` },
-    )
-    .toBe('newer frame')
-  return got!
-}
+/** A tile frame of the fake camera newer than frame `after` (it counts up from its start; no loop). */
+const waitForCameraFrame = (page: Page, camera: string, after: number) =>
+  waitForFrame(page, camera, CAMERA_VIDEO, after + 1, 10_000)
 
 test('live source: an MJPEG camera added by URL is Live, Offline with its last frame when it stops answering, Live again by itself', async ({
   page,
