@@ -11,10 +11,10 @@ DATA     ?= ./data
 WEB_DIST := server/internal/webui/dist/index.html
 WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean
+.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 deps: ## install what is missing (apt: OpenCV, Chromium, ffmpeg; npm packages)
 	@scripts/deps.sh
@@ -54,6 +54,13 @@ bench: build ## performance benchmark (see docs/performance.md)
 	go build -o bin/livemon-bench ./server/cmd/livemon-bench
 	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
 
+FAKECAM_ADDR  ?= 127.0.0.1:8090
+FAKECAM_FLAGS ?=
+fake-camera: ## serve a fake HTTP camera on FAKECAM_ADDR (127.0.0.1:8090) until Ctrl-C
+	go build -o bin/livemon-fake-camera ./server/cmd/livemon
+	@echo "Add a camera with the URL http://$(FAKECAM_ADDR)/mjpeg (or /snapshot.jpg) on the Cameras page."
+	./bin/livemon-fake-camera fake-camera --addr $(FAKECAM_ADDR) $(FAKECAM_FLAGS)
+
 FUZZTIME ?= 60s
 fuzz: ## run each fuzz target for FUZZTIME (60 s)
 	go test -run XXX -fuzz FuzzParseCameraID -fuzztime $(FUZZTIME) ./server/internal/media/
@@ -61,6 +68,7 @@ fuzz: ## run each fuzz target for FUZZTIME (60 s)
 	go test -run XXX -fuzz FuzzFrameHeader -fuzztime $(FUZZTIME) ./server/internal/httpapi/
 	go test -run XXX -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME) ./server/internal/store/
 	go test -run XXX -fuzz FuzzParseID -fuzztime $(FUZZTIME) ./server/internal/session/
+	go test -run XXX -fuzz FuzzReader -fuzztime $(FUZZTIME) ./server/internal/mjpeg/
 
 lint: deps ## gofmt, go vet, eslint
 	@test -z "$$(gofmt -l server)" || { gofmt -l server; echo "run make fmt"; exit 1; }

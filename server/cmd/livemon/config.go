@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/live"
 	"github.com/livemon/livemon/server/internal/media"
 )
 
@@ -43,6 +44,9 @@ type config struct {
 	MaxUploadsPerClient int
 	MaxSubscriptions    int
 	MaxDecoders         int
+	// SnapshotInterval is how often a watched JPEG-snapshot camera is
+	// polled (issue 14).
+	SnapshotInterval time.Duration
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -72,6 +76,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Token, "token", env("token", ""), "access token required for every API, WebSocket and stream request (empty: none)")
 	fs.BoolVar(&c.Insecure, "insecure", envBool(env("insecure", ""), false), "allow a non-loopback --addr without --token")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", envDuration(env("probe-timeout", ""), 30*time.Second), "time limit for checking an uploaded video")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration(env("snapshot-interval", ""), live.DefaultSnapshotInterval), "how often a watched JPEG-snapshot camera is polled")
 	fs.DurationVar(&c.Linger, "linger", envDuration(env("linger", ""), 10*time.Second), "how long a camera keeps encoding after its last viewer leaves")
 	fs.IntVar(&c.MaxViewers, "max-viewers", envInt(env("max-viewers", ""), 0), "cap on viewers over all cameras (0: none)")
 	fs.IntVar(&c.MaxPerCamera, "max-viewers-per-camera", envInt(env("max-viewers-per-camera", ""), 0), "cap on viewers of one camera (0: none)")
@@ -107,6 +112,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Quality < 1 || c.Quality > media.MaxJPEGQuality {
 		return c, fmt.Errorf("--quality must be between 1 and %d", media.MaxJPEGQuality)
+	}
+	if c.SnapshotInterval < 10*time.Millisecond {
+		return c, errors.New("--snapshot-interval must be at least 10ms")
 	}
 	if c.MaxCameras < 0 {
 		return c, errors.New("--max-cameras must be 0 (no cap) or more")

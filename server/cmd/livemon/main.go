@@ -2,6 +2,7 @@
 //
 //	livemon [flags]             serve (see --help)
 //	livemon gen-video [flags]   write a marker test video (see gen-video --help)
+//	livemon fake-camera [flags] serve a fake HTTP MJPEG/snapshot camera (see fake-camera --help)
 package main
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/httpapi"
 	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/live"
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/metrics"
 	"github.com/livemon/livemon/server/internal/opencv"
@@ -34,6 +35,9 @@ const shutdownTimeout = 4 * time.Second
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "gen-video" {
 		return genVideo(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "fake-camera" {
+		return fakeCamera(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && isChildCommand(args[0]) {
 		return runChild(ctx, args[0], args[1:])
@@ -65,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxFPS:       cfg.MaxFPS,
 		ProbeTimeout: cfg.ProbeTimeout,
 		MaxCameras:   cfg.MaxCameras,
+		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
 	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
 	if err := cams.Load(ctx); err != nil {
 		return err

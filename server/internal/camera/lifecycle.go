@@ -31,10 +31,13 @@ func (m *Manager) Create(ctx context.Context, id media.CameraID, s Settings) (Vi
 	e.phase = live
 	e.rec = rec
 	e.status = decoder.Status{State: media.StateStopped, Epoch: rec.Epoch}
-	v := m.viewLocked(e)
+	if rec.SourceURL != "" {
+		e.status.State = media.StateStarting
+	}
 	m.mu.Unlock()
-	m.log.Info("camera created", "camera", id)
-	return v, nil
+	m.startLocked(e)
+	m.log.Info("camera created", "camera", id, "source", media.RedactURL(rec.SourceURL))
+	return m.view(e), nil
 }
 
 // Run starts every camera that was running and checkpoints positions until
@@ -48,7 +51,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			continue
 		}
 		m.mu.Lock()
-		run := e.rec.Running && e.video != nil
+		run := e.rec.Running && hasSource(e)
 		m.mu.Unlock()
 		if run {
 			m.startLocked(e)
@@ -77,6 +80,7 @@ func (m *Manager) shutdown() {
 		m.stopDecoderLocked(e, true)
 		e.op.Unlock()
 	}
+	m.deps.LiveClient.CloseIdleConnections()
 	m.events.close()
 	close(m.stopped)
 }
@@ -96,7 +100,7 @@ func (m *Manager) Supervising() bool {
 func (m *Manager) checkpointAll(ctx context.Context) {
 	for _, id := range m.ids() {
 		m.mu.Lock()
-		var d *decoder.Decoder
+		var d runner
 		if e := m.cameras[id]; e != nil {
 			d = e.dec
 		}
@@ -119,9 +123,9 @@ func (m *Manager) Start(ctx context.Context, id media.CameraID) (View, error) {
 	}
 	defer e.op.Unlock()
 	m.mu.Lock()
-	hasVideo, running := e.video != nil, e.dec != nil
+	ok, running := hasSource(e), e.dec != nil
 	m.mu.Unlock()
-	if !hasVideo {
+	if !ok {
 		return View{}, noVideo(id)
 	}
 	if !running {
@@ -171,9 +175,9 @@ func (m *Manager) Restart(ctx context.Context, id media.CameraID) (View, error) 
 	}
 	defer e.op.Unlock()
 	m.mu.Lock()
-	hasVideo := e.video != nil
+	ok := hasSource(e)
 	m.mu.Unlock()
-	if !hasVideo {
+	if !ok {
 		return View{}, noVideo(id)
 	}
 	m.stopDecoderLocked(e, false)
@@ -192,7 +196,7 @@ func (m *Manager) Restart(ctx context.Context, id media.CameraID) (View, error) 
 }
 
 func noVideo(id media.CameraID) error {
-	return media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first", id)
+	return media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first or give it a source URL", id)
 }
 
 // Delete stops the camera, removes it and its files, and makes everything
@@ -231,18 +235,23 @@ func (m *Manager) Delete(ctx context.Context, id media.CameraID) error {
 	return nil
 }
 
-// startLocked starts e's decoder from its stored position. e.op is held.
+// startLocked starts e's run from its stored position: its live source
+// if it has one, else its video. e.op is held.
 func (m *Manager) startLocked(e *entry) {
 	m.mu.Lock()
 	rec, video := e.rec, e.video
 	m.mu.Unlock()
-	if video == nil {
-		return
-	}
 	select {
 	case <-m.started:
 	default:
 		return // Run starts running cameras
+	}
+	if rec.SourceURL != "" {
+		m.startLiveLocked(e, rec)
+		return
+	}
+	if video == nil {
+		return
 	}
 	cfg := decoder.Config{
 		Camera:  rec.ID,
@@ -285,6 +294,9 @@ func (m *Manager) stopDecoderLocked(e *entry, persist bool) {
 	d.Stop()
 	st := d.Status()
 	m.mu.Lock()
+	if k, ok := d.(kinded); ok {
+		e.kind = k.Kind()
+	}
 	e.dec = nil
 	if st.Epoch == e.rec.Epoch {
 		e.rec.Seq, e.rec.Frame = st.Seq, st.Frame
@@ -322,7 +334,7 @@ func (m *Manager) onStatus(e *entry, st decoder.Status) {
 		return
 	}
 	e.status = st
-	if st.State == media.StateError && st.Err != "" {
+	if (st.State == media.StateError || st.State == media.StateOffline) && st.Err != "" {
 		e.errors = append(e.errors, ErrorRecord{Time: time.Now().UTC(), Message: st.Err})
 		if len(e.errors) > maxErrors {
 			e.errors = e.errors[len(e.errors)-maxErrors:]

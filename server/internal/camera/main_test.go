@@ -143,7 +143,8 @@ func (h *harness) decoder(id media.CameraID) *decoder.Decoder {
 	}
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()
-	return e.dec
+	d, _ := e.dec.(*decoder.Decoder)
+	return d
 }
 
 // viewer is a hub subscriber, as a WebSocket or MJPEG viewer is.

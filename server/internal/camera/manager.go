@@ -1,12 +1,16 @@
 // Package camera owns the life of every camera: its stored record, its
-// decoder run and the events that tell viewers about changes. It is the only
-// place that starts, stops or replaces a decoder, so viewers can never
-// restart a stream.
+// run (a file decoder, package decoder, or a live source runner, package
+// live, chosen by the camera's source) and the events that tell viewers
+// about changes. It is the only place that starts, stops or replaces a
+// run, so viewers can never restart a stream. Switching a camera's source
+// (a URL set, or a video uploaded to a live camera) is a new epoch, like
+// an upload.
 //
 // Files by job: manager.go (this: the camera table, its locks, New and
 // Load), lifecycle.go (create, start, stop, restart, delete, Run), uploads.go
 // (PublishUpload and the reservation an upload holds while it creates a
-// camera), settings.go (live changes: name, loop, speed), views.go (the
+// camera), settings.go (live changes: name, loop, speed; the source),
+// source.go (starting the run a source needs), views.go (the
 // plain read models: View, Stats), events.go (the event bus).
 //
 // Concurrency contract:
@@ -44,12 +48,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/hub"
+	livesrc "github.com/livemon/livemon/server/internal/live"
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/store"
 )
@@ -79,6 +85,9 @@ type Config struct {
 	// MaxCameras caps the cameras, counting those being created by
 	// uploads; creating one more is a KindCameraLimit error. 0: no cap.
 	MaxCameras int
+	// Live are the live source runners' timings (snapshot polling rate,
+	// offline timeout, backoff); zero fields take live's defaults.
+	Live livesrc.Timings
 }
 
 // Deps are the manager's collaborators.
@@ -90,6 +99,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// OnEncode, if set, observes every encoded frame (metrics).
 	OnEncode func(cam media.CameraID, d time.Duration, size int)
+	// LiveClient fetches live sources; nil: livesrc.NewClient.
+	LiveClient *http.Client
 }
 
 // Manager runs cameras.
@@ -125,7 +136,8 @@ type entry struct {
 	phase  phase
 	rec    store.Camera
 	video  *store.Upload
-	dec    *decoder.Decoder
+	dec    runner           // the running file decoder or live runner; nil when stopped
+	kind   media.SourceKind // a live source's kind, as last found
 	status decoder.Status
 	errors []ErrorRecord
 }
@@ -143,6 +155,9 @@ func New(cfg Config, deps Deps) *Manager {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
+	}
+	if deps.LiveClient == nil {
+		deps.LiveClient = livesrc.NewClient(cfg.Live.ConnectTimeout)
 	}
 	return &Manager{
 		cfg:     cfg,

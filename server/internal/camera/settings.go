@@ -12,6 +12,15 @@ type Settings struct {
 	Name  *string
 	Loop  *bool
 	Speed *float64
+	// Source, if set, switches the camera to a live source URL (a new
+	// epoch); loop and speed are kept but do not apply to it.
+	Source *Source
+}
+
+// Source is a live source as an operator gives it.
+type Source struct {
+	URL       string // http(s); may carry user:password
+	Transport string // "", "tcp" or "udp" (for RTSP, later)
 }
 
 // Validate checks the settings' ranges.
@@ -25,6 +34,16 @@ func (s Settings) Validate() error {
 	}
 	if s.Speed != nil && !(*s.Speed >= media.MinSpeed && *s.Speed <= media.MaxSpeed) {
 		return media.Errorf(media.KindInvalid, "speed must be between %g and %g", media.MinSpeed, media.MaxSpeed)
+	}
+	if s.Source != nil {
+		if _, err := media.ParseSourceURL(s.Source.URL); err != nil {
+			return err
+		}
+		switch s.Source.Transport {
+		case "", "tcp", "udp":
+		default:
+			return media.Errorf(media.KindInvalid, "source transport must be tcp or udp")
+		}
 	}
 	return nil
 }
@@ -40,9 +59,13 @@ func (s Settings) apply(c *store.Camera) {
 	if s.Speed != nil {
 		c.Speed = *s.Speed
 	}
+	if s.Source != nil {
+		c.SourceURL, c.SourceTransport = s.Source.URL, s.Source.Transport
+	}
 }
 
 // Update changes name, loop or speed live: the video does not restart.
+// A Source switches the camera to that URL as a new epoch and starts it.
 func (m *Manager) Update(ctx context.Context, id media.CameraID, s Settings) (View, error) {
 	if err := s.Validate(); err != nil {
 		return View{}, err
@@ -61,8 +84,14 @@ func (m *Manager) Update(ctx context.Context, id media.CameraID, s Settings) (Vi
 	}
 	m.mu.Lock()
 	e.rec.Name, e.rec.Loop, e.rec.Speed = rec.Name, rec.Loop, rec.Speed
-	d := e.dec
+	d, _ := e.dec.(playback)
 	m.mu.Unlock()
+	if s.Source != nil {
+		if err := m.switchSourceLocked(ctx, e, *s.Source); err != nil {
+			return View{}, err
+		}
+		return m.view(e), nil
+	}
 	if d != nil {
 		if s.Speed != nil {
 			d.SetSpeed(*s.Speed)

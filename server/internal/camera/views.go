@@ -28,9 +28,18 @@ type View struct {
 	// LastFrameAge is the age of the run's latest frame; nil without one.
 	LastFrameAge *time.Duration
 	FPS          float64
-	Video        *Video // nil without an upload
+	Video        *Video // nil without an upload, and while a live source plays
+	Source       SourceView
 
 	created time.Time
+}
+
+// SourceView is what feeds a camera, safe to show: the URL's password is
+// replaced (media.RedactURL).
+type SourceView struct {
+	Kind      media.SourceKind // file, or http until a live camera answered, then mjpeg or snapshot
+	URL       string           // redacted; "" for a file
+	Transport string
 }
 
 // Video describes a camera's current video. It never names a server path.
@@ -144,13 +153,14 @@ func (m *Manager) viewLocked(e *entry) View {
 		st := e.dec.Status()
 		v.State, v.Seq, v.FPS = st.State, st.Seq, st.FPS
 		v.Position = st.Position.Seconds()
-		if st.State == media.StateError {
+		if st.State == media.StateError || st.State == media.StateOffline {
 			v.Error, v.ErrorCode = st.Err, st.ErrCode
 		}
-	} else if e.video != nil && e.video.Info.FPS > 0 {
+	} else if e.video != nil && e.video.Info.FPS > 0 && e.rec.SourceURL == "" {
 		v.Position = float64(e.rec.Frame) / e.video.Info.FPS
 	}
-	if e.video != nil {
+	v.Source = sourceViewLocked(e)
+	if e.video != nil && e.rec.SourceURL == "" {
 		info := e.video.Info
 		v.Video = &Video{
 			Upload:   e.video.ID,
@@ -174,4 +184,19 @@ func (m *Manager) viewLocked(e *entry) View {
 		v.Channel = m.deps.Hub.Channel(e.rec.ID)
 	}
 	return v
+}
+
+// sourceViewLocked describes e's source. Manager.mu is held.
+func sourceViewLocked(e *entry) SourceView {
+	if e.rec.SourceURL == "" {
+		return SourceView{Kind: media.SourceFile}
+	}
+	sv := SourceView{Kind: e.kind, URL: media.RedactURL(e.rec.SourceURL), Transport: e.rec.SourceTransport}
+	if k, ok := e.dec.(kinded); ok {
+		sv.Kind = k.Kind()
+	}
+	if sv.Kind == "" {
+		sv.Kind = media.SourceHTTP
+	}
+	return sv
 }

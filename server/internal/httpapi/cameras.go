@@ -97,10 +97,25 @@ func (s *Server) handleListCameras() http.Handler {
 }
 
 type cameraRequest struct {
-	ID    *string  `json:"id"`
-	Name  *string  `json:"name"`
-	Loop  *bool    `json:"loop"`
-	Speed *float64 `json:"speed"`
+	ID     *string        `json:"id"`
+	Name   *string        `json:"name"`
+	Loop   *bool          `json:"loop"`
+	Speed  *float64       `json:"speed"`
+	Source *sourceRequest `json:"source"`
+}
+
+// sourceRequest is a live source URL (http or https for now).
+type sourceRequest struct {
+	URL       string `json:"url"`
+	Transport string `json:"transport"`
+}
+
+func (r cameraRequest) settings() camera.Settings {
+	s := camera.Settings{Name: r.Name, Loop: r.Loop, Speed: r.Speed}
+	if r.Source != nil {
+		s.Source = &camera.Source{URL: r.Source.URL, Transport: r.Source.Transport}
+	}
+	return s
 }
 
 var nonIDChars = regexp.MustCompile(`[^a-z0-9_-]+`)
@@ -154,7 +169,7 @@ func (s *Server) handleCreateCamera() http.Handler {
 			if id, err = media.ParseCameraID(raw); err != nil {
 				break
 			}
-			v, err = s.deps.Cameras.Create(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
+			v, err = s.deps.Cameras.Create(r.Context(), id, req.settings())
 			if !media.IsKind(err, media.KindConflict) || i == len(ids)-1 {
 				break
 			}
@@ -191,7 +206,7 @@ func (s *Server) handleUpdateCamera() http.Handler {
 			writeError(w, r, s.log, media.Errorf(media.KindInvalid, "a camera's id cannot be changed"))
 			return
 		}
-		v, err := s.deps.Cameras.Update(r.Context(), id, camera.Settings{Name: req.Name, Loop: req.Loop, Speed: req.Speed})
+		v, err := s.deps.Cameras.Update(r.Context(), id, req.settings())
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

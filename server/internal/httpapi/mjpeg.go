@@ -130,7 +130,8 @@ const boundaryLine = "--" + mjpegBoundary + "\r\n"
 // camera encode), so it never serves a stale picture; a stopped, ended or
 // failed camera serves the last frame of its current run. Without such a
 // frame it answers at once: 409 for a camera with no video or one that is
-// not playing, 503 decoder_limit for one waiting for a decoder.
+// not playing, 503 decoder_limit for one waiting for a decoder. A live
+// camera serves its kept frame while offline.
 func (s *Server) handleSnapshot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.lookupCamera(w, r, pathCamera)
@@ -138,7 +139,7 @@ func (s *Server) handleSnapshot() http.Handler {
 			return
 		}
 		id := v.ID
-		if v.Video == nil {
+		if v.Video == nil && v.Source.Kind == media.SourceFile {
 			writeError(w, r, s.log, media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first", id))
 			return
 		}
@@ -166,7 +167,7 @@ func noFrame(v camera.View) error {
 	switch v.State {
 	case media.StateRunning, media.StateStarting:
 		return media.Errorf(media.KindConflict, "camera %q has not produced a frame yet: try again", v.ID)
-	case media.StateError:
+	case media.StateError, media.StateOffline:
 		if v.ErrorCode == media.KindDecoderLimit.Code() {
 			return media.Errorf(media.KindDecoderLimit, "camera %q has no frame: %s", v.ID, v.Error)
 		}

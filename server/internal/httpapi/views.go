@@ -29,6 +29,15 @@ type cameraJSON struct {
 	LastFrameAgeMS *int64         `json:"last_frame_age_ms"`
 	FPS            float64        `json:"fps"`
 	Video          *videoJSON     `json:"video"`
+	Source         sourceJSON     `json:"source"`
+}
+
+// sourceJSON is what feeds a camera. url never carries the password
+// (camera.SourceView is redacted).
+type sourceJSON struct {
+	Kind      media.SourceKind `json:"kind"`
+	URL       string           `json:"url"`
+	Transport string           `json:"transport"`
 }
 
 // videoJSON describes a camera's current video. It never names a server
@@ -48,6 +57,10 @@ func cameraView(v camera.View) cameraJSON {
 	out := cameraJSON{
 		ID: v.ID, Name: v.Name, Loop: v.Loop, Speed: v.Speed, State: v.State, Error: v.Error, ErrorCode: v.ErrorCode,
 		Epoch: v.Epoch, Seq: v.Seq, Position: v.Position, Channel: v.Channel, Viewers: v.Viewers, FPS: v.FPS,
+		Source: sourceJSON{Kind: v.Source.Kind, URL: v.Source.URL, Transport: v.Source.Transport},
+	}
+	if out.Source.Kind == "" {
+		out.Source.Kind = media.SourceFile
 	}
 	if out.Viewers == nil {
 		out.Viewers = map[string]int{}
@@ -125,6 +138,7 @@ func (s *Server) cameraFigures() []metrics.Camera {
 		out[i] = metrics.Camera{
 			ID:      c.ID,
 			Running: c.State == media.StateRunning || c.State == media.StateStarting,
+			Offline: c.State == media.StateOffline,
 			FPS:     c.FPS, LastFrameAge: c.LastFrameAge,
 			Published: c.Published, Encoded: c.Encoded, Decoded: c.Grabbed,
 			Restarts: c.Restarts, Errors: len(c.Errors), Drops: c.Drops, Viewers: c.Viewers,

@@ -75,6 +75,10 @@ const (
 	StateRunning  State = "running"  // producing frames
 	StateEnded    State = "ended"    // a non-looping video reached its end; last frame kept
 	StateError    State = "error"    // the decoder failed and is retrying
+	// StateOffline: a live source does not answer (refused, timed out, no
+	// frames for 5 s); the last frame is kept and the source is retried
+	// with backoff, forever.
+	StateOffline State = "offline"
 )
 
 // VideoInfo is what probing a video file found.

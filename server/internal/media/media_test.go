@@ -113,3 +113,50 @@ func TestParseCameraName(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSourceURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want string // substring of the error, "" for ok
+	}{
+		{"http://cam.local/mjpeg", ""},
+		{"https://u:p@10.0.0.2:8443/snap.jpg", ""},
+		{"rtsp://cam/stream", "not supported yet"},
+		{"RTSPS://cam/stream", "not supported yet"},
+		{"file:///etc/passwd", `"file" is not accepted`},
+		{"ftp://x/y", "not accepted"},
+		{"cam.local/mjpeg", "needs a scheme"},
+		{"http:///path", "no host"},
+		{"http://h/" + strings.Repeat("a", MaxSourceURL), "longer than"},
+		{"", "empty"},
+		{"http://h/%zz", "not a valid URL"},
+	} {
+		_, err := ParseSourceURL(tc.raw)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tc.raw, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !IsKind(err, KindInvalid) {
+			t.Errorf("%q: got %v, want invalid with %q", tc.raw, err, tc.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://user:s3cret@h:81/p?q=1": "http://user:xxxxx@h:81/p?q=1",
+		"http://user@h/p":               "http://user@h/p",
+		"https://h/p":                   "https://h/p",
+		"":                              "",
+		"http://u:s3cret@h/%zz":         "",
+		"http://h/snap.cgi?user=admin&pwd=s3cret": "http://h/snap.cgi?pwd=xxxxx&user=admin",
+		"http://h/a?Password=s3cret&x=1":          "http://h/a?Password=xxxxx&x=1",
+		"http://h/a?x=%zz":                        "http://h/a?xxxxx",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 type Camera struct {
 	ID                          media.CameraID
 	Running                     bool // running or starting
+	Offline                     bool // a live source that does not answer
 	FPS                         float64
 	LastFrameAge                *time.Duration // nil without a frame
 	Published, Encoded, Decoded uint64
@@ -154,13 +155,14 @@ var (
 	descRestarts  = prometheus.NewDesc("livemon_decoder_restarts_total", "Decoder restarts after errors.", []string{"camera"}, nil)
 	descErrors    = prometheus.NewDesc("livemon_decoder_errors", "Recent decoder errors kept (up to 10).", []string{"camera"}, nil)
 	descRunning   = prometheus.NewDesc("livemon_camera_running", "1 while the camera's decoder runs (running or starting).", []string{"camera"}, nil)
+	descOffline   = prometheus.NewDesc("livemon_camera_offline", "1 while the camera's live source does not answer (state offline).", []string{"camera"}, nil)
 )
 
 // cameraCollector reads per-camera figures at scrape time.
 type cameraCollector struct{ cameras func() []Camera }
 
 func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPublished, descEncoded, descDecoded, descDropped, descFPS, descViewers, descAge, descRestarts, descErrors, descRunning} {
+	for _, d := range []*prometheus.Desc{descPublished, descEncoded, descDecoded, descDropped, descFPS, descViewers, descAge, descRestarts, descErrors, descRunning, descOffline} {
 		ch <- d
 	}
 }
@@ -187,5 +189,10 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 			running = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, running, id)
+		offline := 0.0
+		if s.Offline {
+			offline = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, offline, id)
 	}
 }

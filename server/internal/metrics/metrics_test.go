@@ -27,7 +27,7 @@ func TestCameraSeries(t *testing.T) {
 	cams := []Camera{{
 		ID: "a", Running: true, FPS: 29.5, LastFrameAge: &age, Published: 10, Encoded: 9, Decoded: 12,
 		Restarts: 1, Errors: 2, Drops: map[string]uint64{"mjpeg": 3}, Viewers: map[string]int{"websocket": 2},
-	}}
+	}, {ID: "live", Offline: true}}
 	m.WatchCameras(func() []Camera { return cams })
 	m.Encoded("a", 3*time.Millisecond, 20000)
 	out := scrape(t, m)
@@ -40,13 +40,15 @@ func TestCameraSeries(t *testing.T) {
 		`livemon_last_frame_age_seconds{camera="a"} 1.5`,
 		`livemon_decoder_errors{camera="a"} 2`,
 		`livemon_camera_running{camera="a"} 1`,
+		`livemon_camera_offline{camera="a"} 0`,
+		`livemon_camera_offline{camera="live"} 1`,
 		`livemon_jpeg_encode_seconds_count{camera="a"} 1`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %s", want)
 		}
 	}
-	cams = nil
+	cams = cams[1:]
 	if err := m.ForgetCamera(context.Background(), media.CameraID("a")); err != nil {
 		t.Fatal(err)
 	}

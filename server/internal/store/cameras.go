@@ -19,15 +19,20 @@ type Camera struct {
 	Running bool // the operator wants it playing
 	// Epoch identifies the current run; Seq and Frame are its last
 	// checkpointed frame sequence number and frame index in the file.
-	Epoch     uint64
-	Seq       uint64
-	Frame     int64
-	UploadID  string // current video; "" if none
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Epoch    uint64
+	Seq      uint64
+	Frame    int64
+	UploadID string // latest uploaded video; "" if none
+	// SourceURL, when set, is the live source the camera plays instead
+	// of its video (with its credentials: never show it unredacted, see
+	// media.RedactURL). SourceTransport is kept for RTSP (later).
+	SourceURL       string
+	SourceTransport string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
-const cameraCols = `id, name, loop, speed, running, epoch, seq, frame, upload_id, created_at, updated_at`
+const cameraCols = `id, name, loop, speed, running, epoch, seq, frame, upload_id, source_url, source_transport, created_at, updated_at`
 
 type scanner interface{ Scan(...any) error }
 
@@ -38,7 +43,7 @@ func scanCamera(r scanner) (Camera, error) {
 		epoch, seq       int64
 		created, updated int64
 	)
-	err := r.Scan(&c.ID, &c.Name, &loop, &c.Speed, &running, &epoch, &seq, &c.Frame, &c.UploadID, &created, &updated)
+	err := r.Scan(&c.ID, &c.Name, &loop, &c.Speed, &running, &epoch, &seq, &c.Frame, &c.UploadID, &c.SourceURL, &c.SourceTransport, &created, &updated)
 	if err != nil {
 		return Camera{}, err
 	}
@@ -95,7 +100,8 @@ func getCamera(ctx context.Context, q querier, id media.CameraID) (Camera, error
 
 // CreateCamera stores a new camera without a video. The id must be valid
 // (media.ParseCameraID); an empty Name becomes the id and a Speed <= 0
-// becomes 1. Run fields (Running, Seq, Frame, UploadID) start at zero and
+// becomes 1. A camera created with a SourceURL is Running; other run
+// fields (Running, Seq, Frame, UploadID) start at zero and
 // Epoch at the id's epoch floor (the last epoch of a deleted camera with
 // this id, else 0). It returns a KindConflict error if the camera exists.
 func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
@@ -103,7 +109,8 @@ func (s *Store) CreateCamera(ctx context.Context, c Camera) (Camera, error) {
 		return Camera{}, err
 	}
 	now := s.now().UTC()
-	c = Camera{ID: c.ID, Name: c.Name, Loop: c.Loop, Speed: c.Speed, CreatedAt: now, UpdatedAt: now}
+	c = Camera{ID: c.ID, Name: c.Name, Loop: c.Loop, Speed: c.Speed, SourceURL: c.SourceURL,
+		SourceTransport: c.SourceTransport, Running: c.SourceURL != "", CreatedAt: now, UpdatedAt: now}
 	if c.Name == "" {
 		c.Name = string(c.ID)
 	}
@@ -134,9 +141,9 @@ func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) (Camera, error) {
 		return Camera{}, err
 	}
 	c.Epoch = max(c.Epoch, floor)
-	_, err = tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame,
-		c.UploadID, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		c.UploadID, c.SourceURL, c.SourceTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if err != nil {
 		return Camera{}, fmt.Errorf("insert camera %q: %w", c.ID, err)
 	}
@@ -144,9 +151,9 @@ func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) (Camera, error) {
 }
 
 func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
-	_, err := tx.ExecContext(ctx, `UPDATE cameras SET name=?, loop=?, speed=?, running=?, epoch=?, seq=?, frame=?, upload_id=?, updated_at=? WHERE id=?`,
+	_, err := tx.ExecContext(ctx, `UPDATE cameras SET name=?, loop=?, speed=?, running=?, epoch=?, seq=?, frame=?, upload_id=?, source_url=?, source_transport=?, updated_at=? WHERE id=?`,
 		c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame, c.UploadID,
-		nanos(c.UpdatedAt), c.ID)
+		c.SourceURL, c.SourceTransport, nanos(c.UpdatedAt), c.ID)
 	if err != nil {
 		return fmt.Errorf("update camera %q: %w", c.ID, err)
 	}
@@ -155,25 +162,38 @@ func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
 
 // UpdateCamera reads the camera, applies fn and writes the result in one
 // transaction. fn may change Name, Loop, Speed, Running, Epoch, Seq and
-// Frame; changes to ID, UploadID and the timestamps are ignored. An error
+// Frame; changes to ID, UploadID, the source and the timestamps are
+// ignored (SetCameraSource and PublishUpload change those). An error
 // from fn aborts the update and is returned as is. Running=true for a
 // camera without a video is a KindConflict error.
 func (s *Store) UpdateCamera(ctx context.Context, id media.CameraID, fn func(*Camera) error) (Camera, error) {
-	var out Camera
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		old, err := getCamera(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		c := old
-		if err := fn(&c); err != nil {
+	return s.changeCamera(ctx, id, func(c *Camera) error {
+		old := *c
+		if err := fn(c); err != nil {
 			return err
 		}
 		c.ID, c.UploadID, c.CreatedAt = old.ID, old.UploadID, old.CreatedAt
-		c.UpdatedAt = s.now().UTC()
-		if c.Running && c.UploadID == "" {
+		c.SourceURL, c.SourceTransport = old.SourceURL, old.SourceTransport
+		if c.Running && c.UploadID == "" && c.SourceURL == "" {
 			return media.Errorf(media.KindConflict, "camera %q has no video", id)
 		}
+		return nil
+	})
+}
+
+// changeCamera reads the camera, applies fn and writes the result with a
+// new UpdatedAt, in one transaction.
+func (s *Store) changeCamera(ctx context.Context, id media.CameraID, fn func(*Camera) error) (Camera, error) {
+	var out Camera
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		c, err := getCamera(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.now().UTC()
 		if err := updateCamera(ctx, tx, c); err != nil {
 			return err
 		}
@@ -186,12 +206,24 @@ func (s *Store) UpdateCamera(ctx context.Context, id media.CameraID, fn func(*Ca
 	return out, nil
 }
 
+// SetCameraSource switches the camera to a live source URL as a new run:
+// Epoch+1, Seq=0, Frame=0, Running=true. Its uploaded video, if any, is
+// kept (an upload switches the camera back to a file).
+func (s *Store) SetCameraSource(ctx context.Context, id media.CameraID, rawURL, transport string) (Camera, error) {
+	return s.changeCamera(ctx, id, func(c *Camera) error {
+		c.SourceURL, c.SourceTransport = rawURL, transport
+		c.Epoch++
+		c.Seq, c.Frame, c.Running = 0, 0, true
+		return nil
+	})
+}
+
 // RestartCamera starts the camera's video from the beginning as a new run:
 // Epoch+1, Seq=0, Frame=0, Running=true. A camera without a video is a
 // KindConflict error.
 func (s *Store) RestartCamera(ctx context.Context, id media.CameraID) (Camera, error) {
 	return s.UpdateCamera(ctx, id, func(c *Camera) error {
-		if c.UploadID == "" {
+		if c.UploadID == "" && c.SourceURL == "" {
 			return media.Errorf(media.KindConflict, "camera %q has no video", id)
 		}
 		c.Epoch++

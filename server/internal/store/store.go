@@ -196,6 +196,12 @@ CREATE TABLE epoch_floors (
 	epoch INTEGER NOT NULL
 );
 `,
+	// A camera's live source: when source_url is set the camera plays it
+	// instead of its upload. The URL may carry credentials.
+	`
+ALTER TABLE cameras ADD COLUMN source_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE cameras ADD COLUMN source_transport TEXT NOT NULL DEFAULT '';
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -317,6 +317,7 @@ func (s *Store) commitUpload(ctx context.Context, u Upload) (PublishResult, erro
 			return fmt.Errorf("insert upload %q: %w", u.ID, err)
 		}
 		c.UploadID = u.ID
+		c.SourceURL, c.SourceTransport = "", "" // the file plays again
 		c.Epoch++
 		c.Seq, c.Frame, c.Running = 0, 0, true
 		c.UpdatedAt = now

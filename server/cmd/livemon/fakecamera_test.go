@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image/jpeg"
+	"net/http"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/marker"
+	"github.com/livemon/livemon/server/internal/mjpeg"
+)
+
+// TestFakeCameraCommand runs `livemon fake-camera` as a user would: it
+// prints its URL, streams marker frames, obeys /control, and stops with
+// its context even while a stream is open.
+func TestFakeCameraCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"fake-camera", "--addr", "127.0.0.1:0", "--fps", "25", "--video-id", "42", "--avi1"}, os.Getenv, stdout, stdout)
+	}()
+	listening := regexp.MustCompile(`fake-camera listening on (http://127\.0\.0\.1:\d+)\n`)
+	var url string
+	deadline := time.Now().Add(5 * time.Second)
+	for url == "" {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("fake-camera ended: %v\n%s", err, stdout)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed:\n%s", stdout)
+		}
+	}
+
+	resp, err := http.Get(url + "/mjpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	frame, err := mjpeg.NewReader(resp.Body, resp.Header.Get("Content-Type")).Next()
+	if err != nil {
+		t.Fatalf("first part: %v", err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(frame))
+	if err != nil {
+		t.Fatalf("decode (AVI1 with tables added): %v", err)
+	}
+	if video, _, ok := marker.Read(img); !ok || video != 42 {
+		t.Fatalf("marker video %d ok=%v, want 42", video, ok)
+	}
+
+	down, err := http.Post(url+"/control?mode=down", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Body.Close()
+	if snap, err := http.Get(url + "/snapshot.jpg"); err != nil || snap.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("snapshot while down: %v %v", snap, err)
+	} else {
+		snap.Body.Close()
+	}
+
+	// Up again, open a stream, and stop the command under it.
+	up, err := http.Post(url+"/control?mode=up", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Body.Close()
+	open, err := http.Get(url + "/mjpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("fake-camera: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 2*time.Second):
+		t.Fatal("fake-camera did not stop with its context")
+	}
+}
+
+func TestFakeCameraFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--fps", "0"},
+		{"--video-id", "300"},
+		{"--width", "10"},
+		{"--quality", "0"},
+		{"extra"},
+		{"--addr", "not an address"},
+	} {
+		stderr := &syncBuffer{}
+		err := run(context.Background(), append([]string{"fake-camera"}, args...), os.Getenv, stderr, stderr)
+		if err == nil {
+			t.Errorf("fake-camera %v: no error", args)
+		}
+	}
+}

@@ -1,0 +1,219 @@
+// Package fakecam is a camera for tests, the e2e suite, the benchmark and
+// people without one: an HTTP server that streams generated marker frames
+// (see internal/marker) as MJPEG and serves snapshots, like the cheap IP
+// cameras livemon watches, and that can be told to go down, stall or come
+// back.
+//
+// Frame i is the picture of time start + i/FPS: the index counts up from
+// New, whoever watches, so a test can tell from a frame's marker which
+// moment it shows. Frames are encoded with Go's image/jpeg (no OpenCV)
+// when someone asks for them, once per index whatever the number of
+// streams.
+//
+// Concurrency: Handler's handlers run on the HTTP server's goroutines and
+// end when their request's context ends, when the camera goes down, or on
+// a write error; the package starts no goroutine of its own. SetMode and
+// Mode may be called from any goroutine.
+package fakecam
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"sync"
+	"time"
+
+	"github.com/livemon/livemon/server/internal/marker"
+	"github.com/livemon/livemon/server/internal/mjpeg"
+)
+
+// Mode is what the camera does.
+type Mode string
+
+const (
+	// ModeUp serves streams and snapshots.
+	ModeUp Mode = "up"
+	// ModeDown drops every open connection and refuses new requests (503)
+	// until the camera is up again.
+	ModeDown Mode = "down"
+	// ModeStall keeps connections open and sends nothing.
+	ModeStall Mode = "stall"
+)
+
+// ParseMode returns the Mode named s.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeUp, ModeDown, ModeStall:
+		return m, nil
+	}
+	return "", fmt.Errorf("mode %q: want up, down or stall", s)
+}
+
+// Config says what the camera sends. Zero fields take the defaults.
+type Config struct {
+	FPS     float64 // frames per second, default 10
+	Width   int     // default 640
+	Height  int     // default 360
+	VideoID int     // marker video id 0-255, default 7
+	Quality int     // JPEG quality 1-100, default 80
+	// AVI1 sends frames without Huffman tables, as USB cameras do.
+	AVI1 bool
+	// User and Password, when either is set, are the HTTP Basic
+	// credentials /mjpeg and /snapshot.jpg require (401 without them).
+	// /control stays open: it is the tests' remote, not the camera's.
+	User, Password string
+}
+
+// Defaults of Config.
+const (
+	DefaultFPS     = 10
+	DefaultWidth   = 640
+	DefaultHeight  = 360
+	DefaultVideoID = 7
+	DefaultQuality = 80
+)
+
+func (c Config) withDefaults() Config {
+	if c.FPS <= 0 {
+		c.FPS = DefaultFPS
+	}
+	if c.Width <= 0 {
+		c.Width = DefaultWidth
+	}
+	if c.Height <= 0 {
+		c.Height = DefaultHeight
+	}
+	if c.VideoID == 0 {
+		c.VideoID = DefaultVideoID
+	}
+	if c.Quality <= 0 {
+		c.Quality = DefaultQuality
+	}
+	c.VideoID &= 0xFF
+	c.Quality = min(c.Quality, 100)
+	return c
+}
+
+// Camera is one fake camera.
+type Camera struct {
+	cfg   Config
+	start time.Time
+
+	mu      sync.Mutex
+	mode    Mode
+	changed chan struct{} // closed and replaced by SetMode
+
+	frameMu sync.Mutex
+	img     *image.RGBA
+	index   int    // index of frame; -1 before the first
+	frame   []byte // JPEG of index, never modified once made
+}
+
+// New returns a camera whose frame index starts counting now.
+func New(cfg Config) *Camera {
+	cfg = cfg.withDefaults()
+	return &Camera{
+		cfg:     cfg,
+		start:   time.Now(),
+		mode:    ModeUp,
+		changed: make(chan struct{}),
+		img:     image.NewRGBA(image.Rect(0, 0, cfg.Width, cfg.Height)),
+		index:   -1,
+	}
+}
+
+// Config returns the camera's configuration with defaults filled in.
+func (c *Camera) Config() Config { return c.cfg }
+
+// SetMode switches the camera to mode; open streams follow at once.
+func (c *Camera) SetMode(mode Mode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if mode == c.mode {
+		return
+	}
+	c.mode = mode
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Mode returns the current mode.
+func (c *Camera) Mode() Mode {
+	m, _ := c.state()
+	return m
+}
+
+// state returns the mode and a channel closed when it changes.
+func (c *Camera) state() (Mode, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mode, c.changed
+}
+
+// indexAt returns the index of the frame showing at t.
+func (c *Camera) indexAt(t time.Time) int {
+	return int(t.Sub(c.start).Seconds() * c.cfg.FPS)
+}
+
+// timeOf returns when frame i starts showing.
+func (c *Camera) timeOf(i int) time.Time {
+	return c.start.Add(time.Duration(float64(i) / c.cfg.FPS * float64(time.Second)))
+}
+
+// Frame returns the index and JPEG of the frame showing now. The JPEG is
+// shared: callers must not modify it.
+func (c *Camera) Frame() (int, []byte, error) {
+	return c.frameAt(c.indexAt(time.Now()))
+}
+
+func (c *Camera) frameAt(i int) (int, []byte, error) {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	if i <= c.index {
+		return c.index, c.frame, nil
+	}
+	draw(c.img, i)
+	marker.Draw(c.img, c.cfg.VideoID, i)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, c.img, &jpeg.Options{Quality: c.cfg.Quality}); err != nil {
+		return 0, nil, fmt.Errorf("encode frame %d: %w", i, err)
+	}
+	frame := buf.Bytes()
+	if c.cfg.AVI1 {
+		frame = avi1(frame)
+	}
+	c.index, c.frame = i, frame
+	return i, frame, nil
+}
+
+// draw paints the picture of frame i below the marker rows: a gradient
+// with a band that moves, so consecutive frames differ.
+func draw(img *image.RGBA, i int) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	band := (i * 4) % max(w, 1)
+	for y := 0; y < h; y++ {
+		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		for x := 0; x < w; x++ {
+			p := row[4*x : 4*x+4 : 4*x+4]
+			p[0] = uint8(x * 255 / max(w-1, 1))
+			p[1] = uint8(y * 255 / max(h-1, 1))
+			p[2] = 96
+			if x >= band && x < band+w/16 {
+				p[2] = 255
+			}
+			p[3] = 255
+		}
+	}
+}
+
+// avi1 turns a JPEG into the form USB cameras send: an APP0 "AVI1"
+// segment and no Huffman tables.
+func avi1(j []byte) []byte {
+	j = mjpeg.StripHuffman(j)
+	app0 := []byte{0xFF, 0xE0, 0x00, 0x10, 'A', 'V', 'I', '1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	out := make([]byte, 0, len(j)+len(app0))
+	out = append(out, j[:2]...)
+	out = append(out, app0...)
+	return append(out, j[2:]...)
+}
