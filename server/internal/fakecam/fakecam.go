@@ -105,6 +105,7 @@ type Camera struct {
 	changed chan struct{} // closed and replaced by SetMode
 
 	frameMu sync.Mutex
+	bg      *image.RGBA // the still background, never modified
 	img     *image.RGBA
 	index   int    // index of frame; -1 before the first
 	frame   []byte // JPEG of index, never modified once made
@@ -118,6 +119,7 @@ func New(cfg Config) *Camera {
 		start:   time.Now(),
 		mode:    ModeUp,
 		changed: make(chan struct{}),
+		bg:      background(cfg.Width, cfg.Height),
 		img:     image.NewRGBA(image.Rect(0, 0, cfg.Width, cfg.Height)),
 		index:   -1,
 	}
@@ -173,7 +175,7 @@ func (c *Camera) frameAt(i int) (int, []byte, error) {
 	if i <= c.index {
 		return c.index, c.frame, nil
 	}
-	draw(c.img, i)
+	draw(c.img, c.bg, i)
 	marker.Draw(c.img, c.cfg.VideoID, i)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, c.img, &jpeg.Options{Quality: c.cfg.Quality}); err != nil {
@@ -187,22 +189,32 @@ func (c *Camera) frameAt(i int) (int, []byte, error) {
 	return i, frame, nil
 }
 
-// draw paints the picture of frame i below the marker rows: a gradient
-// with a band that moves, so consecutive frames differ.
-func draw(img *image.RGBA, i int) {
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	band := (i * 4) % max(w, 1)
+// background returns the still part of every picture: a gradient.
+func background(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
 		for x := 0; x < w; x++ {
 			p := row[4*x : 4*x+4 : 4*x+4]
 			p[0] = uint8(x * 255 / max(w-1, 1))
 			p[1] = uint8(y * 255 / max(h-1, 1))
-			p[2] = 96
-			if x >= band && x < band+w/16 {
-				p[2] = 255
-			}
-			p[3] = 255
+			p[2], p[3] = 96, 255
+		}
+	}
+	return img
+}
+
+// draw paints the picture of frame i into img: the background with a
+// band that moves, so consecutive frames differ.
+func draw(img, bg *image.RGBA, i int) {
+	copy(img.Pix, bg.Pix)
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	band := (i * 4) % w
+	end := min(band+max(w/16, 1), w)
+	for y := 0; y < h; y++ {
+		row := img.Pix[y*img.Stride+4*band : y*img.Stride+4*end]
+		for x := 2; x < len(row); x += 4 {
+			row[x] = 255
 		}
 	}
 }
