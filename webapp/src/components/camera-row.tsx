@@ -78,7 +78,7 @@ export function CameraRow({ camera, onChanged, onDelete }: Props) {
         type="url"
         value={url}
         required
-        placeholder={t('cameras.urlPlaceholder')}
+        placeholder={t('cameras.newUrlPlaceholder')}
         aria-label={t('cameras.urlOf', { id: camera.id })}
         autoComplete="off"
         spellCheck={false}
