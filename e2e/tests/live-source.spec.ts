@@ -68,3 +68,28 @@ test('live source: an MJPEG camera added by URL is Live, Offline with its last f
   await waitForCameraFrame(page, id, again.frame)
   await expect(page.locator('body')).not.toContainText(credentials.password)
 })
+
+test('live source: a camera that keeps the connection open but stalls is Offline ("no frames for 5 s") on the Live page, then Live again', async ({
+  page,
+  api,
+  cameras,
+  fakeCameras,
+}) => {
+  test.setTimeout(60_000)
+  const cam = await fakeCameras.start({ videoId: CAMERA_VIDEO, fps: 10, width: 320, height: 180 })
+  const id = uniqueId('stall')
+  cameras.track(id)
+  await api.createCamera({ id, name: id, source: { url: cam.mjpegUrl() } })
+
+  await page.goto('/')
+  await expectLive(page, id)
+  const before = await waitForCameraFrame(page, id, -1)
+
+  await cam.setMode('stall')
+  await expect(tileStatus(page, id)).toHaveAttribute('data-state', 'offline', { timeout: 10_000 })
+  await expect(tile(page, id)).toContainText('no frames for 5 s')
+
+  await cam.setMode('up')
+  await expect(tileStatus(page, id)).toHaveAttribute('data-state', 'live', { timeout: 15_000 })
+  await waitForCameraFrame(page, id, before.frame)
+})
