@@ -54,6 +54,7 @@ export const en = {
   'grid.title': 'Live',
   'grid.empty': 'No cameras yet.',
   'grid.emptyAction': 'Upload a video to create one',
+  'grid.emptyAddUrl': 'Add a camera by URL',
   'grid.loadError': 'Could not load the cameras: {message}',
 
   'focus.back': 'All cameras',
@@ -152,6 +153,7 @@ export const en = {
   'upload.noFile': 'Choose a video file first.',
   'upload.badId': 'A camera ID is 1–64 letters, digits, "_" or "-".',
   'upload.noCamera': 'Choose a camera or type a new ID.',
+  'upload.replacesUrl': 'This camera plays {url} now; the uploaded video replaces that URL.',
 
   'error.too_large': 'The file is too large for the server.',
   'error.unsupported_media': 'This file is not a video the server can read.',

@@ -49,6 +49,7 @@ export const ko: Record<MessageKey, string> = {
   'grid.title': '실시간',
   'grid.empty': '아직 카메라가 없습니다.',
   'grid.emptyAction': '동영상을 업로드하여 카메라 만들기',
+  'grid.emptyAddUrl': 'URL로 카메라 추가',
   'grid.loadError': '카메라 목록을 불러오지 못했습니다: {message}',
 
   'focus.back': '모든 카메라',
@@ -147,6 +148,7 @@ export const ko: Record<MessageKey, string> = {
   'upload.noFile': '먼저 동영상 파일을 선택하세요.',
   'upload.badId': '카메라 ID는 영문, 숫자, "_", "-"로 된 1–64자입니다.',
   'upload.noCamera': '카메라를 선택하거나 새 ID를 입력하세요.',
+  'upload.replacesUrl': '이 카메라는 지금 {url}을(를) 재생합니다. 업로드한 동영상이 이 URL을 대신합니다.',
 
   'error.too_large': '파일이 너무 커서 서버가 받을 수 없습니다.',
   'error.unsupported_media': '서버가 읽을 수 있는 동영상 파일이 아닙니다.',
