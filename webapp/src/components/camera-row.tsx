@@ -3,7 +3,7 @@ import { Link } from 'react-router'
 import { restartCamera, startCamera, stopCamera, updateCamera } from '@/api/client'
 import type { Camera, UpdateCameraInput } from '@/types/api'
 import { formatSpeed, isLiveCamera, speedOptions } from '@/lib/camera-settings'
-import { lastFrameText } from '@/lib/i18n'
+import { lastFrameText, sourceKindText } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
 import { useFrameAge } from '@/hooks/use-frame-age'
 import { ErrorMessage } from '@/components/error-message'
@@ -117,7 +117,7 @@ export function CameraRow({ camera, onChanged, onDelete }: Props) {
       {live ? (
         <div className="camera-row-body">
           <span className="source-kind" data-source-kind={camera.source.kind}>
-            {t(`source.${camera.source.kind}`)}
+            {sourceKindText(t, camera.source.kind)}
           </span>
           <code className="source-url" data-source-url>
             {camera.source.url}

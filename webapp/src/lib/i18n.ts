@@ -1,6 +1,7 @@
 // Translation: language choice, placeholders and error texts. The strings
 // themselves are in i18n/en.ts and i18n/ko.ts.
 import { isKnownErrorCode } from '@/api/client'
+import type { SourceKind } from '@/types/api'
 import { en, type MessageKey } from '@/lib/i18n/en'
 import { ko } from '@/lib/i18n/ko'
 
@@ -57,4 +58,11 @@ export function lastFrameText(t: Translate, ageMs: number | null): string {
   const s = Math.floor(Math.max(0, ageMs) / 1000)
   if (s < 1) return t('age.now')
   return s < 120 ? t('age.seconds', { n: s }) : t('age.minutes', { n: Math.floor(s / 60) })
+}
+
+const SOURCE_KINDS: ReadonlySet<string> = new Set<SourceKind>(['file', 'http', 'mjpeg', 'snapshot'])
+
+/** "MJPEG stream", "JPEG snapshots", "Detecting…"; a kind from a newer server as it is. */
+export function sourceKindText(t: Translate, kind: string): string {
+  return SOURCE_KINDS.has(kind) ? t(`source.${kind as SourceKind}`) : kind
 }

@@ -5,6 +5,7 @@ import { CameraTile } from '@/components/camera-tile'
 import { ErrorMessage } from '@/components/error-message'
 import { formatBytes, formatNumber, formatPosition } from '@/lib/format'
 import { formatSpeed, isLiveCamera } from '@/lib/camera-settings'
+import { sourceKindText } from '@/lib/i18n'
 
 export function CameraPage() {
   const { id = '' } = useParams()
@@ -43,7 +44,7 @@ export function CameraPage() {
                 <>
                   <dt>{t('info.source')}</dt>
                   <dd>
-                    {t(`source.${camera.source.kind}`)}
+                    {sourceKindText(t, camera.source.kind)}
                     <div>
                       <code>{camera.source.url}</code>
                     </div>

@@ -1,7 +1,7 @@
 import { getHealth, getStats } from '@/api/client'
 import { formatBytes, formatNumber } from '@/lib/format'
 import { isLiveCamera } from '@/lib/camera-settings'
-import type { Translate } from '@/lib/i18n'
+import { sourceKindText, type Translate } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
 import { useSocketStatus } from '@/hooks/use-camera-socket'
 import { usePoll } from '@/hooks/use-poll'
@@ -108,7 +108,7 @@ export function StatusPage() {
                     </td>
                     <td>
                       {isLiveCamera(c)
-                        ? t('status.sourceValue', { kind: t(`source.${c.source.kind}`), url: c.source.url })
+                        ? t('status.sourceValue', { kind: sourceKindText(t, c.source.kind), url: c.source.url })
                         : c.video
                           ? t('status.videoValue', {
                               name: c.video.name,
