@@ -6,6 +6,7 @@ import { test as base, expect, type BrowserContext, type Page, type TestInfo } f
 import { Api, type CameraView } from './api'
 import { MARKER_READER_SCRIPT } from './marker'
 import { removeDir, startLivemon, tempDataDir } from './livemon.cjs'
+import { startFakeCamera, type FakeCamera, type FakeCameraOptions } from './fake-camera'
 
 /** Key of the UI language in localStorage (webapp/src/lib/i18n.ts). */
 export const LANG_KEY = 'livemon.lang'
@@ -63,11 +64,17 @@ export interface Viewers {
   open(url: string): Promise<Page>
 }
 
+export interface FakeCameras {
+  /** Starts a `livemon fake-camera` for this test (stopped after it). */
+  start(opts?: FakeCameraOptions): Promise<FakeCamera>
+}
+
 interface Fixtures {
   api: Api
   cameras: Cameras
   ownServer: OwnServer
   viewers: Viewers
+  fakeCameras: FakeCameras
 }
 
 export const test = base.extend<Fixtures>({
@@ -120,6 +127,23 @@ export const test = base.extend<Fixtures>({
         }
       }
       await ctx.close()
+    }
+  },
+
+  fakeCameras: async ({}, use, testInfo) => {
+    const started: FakeCamera[] = []
+    await use({
+      async start(opts) {
+        const cam = await startFakeCamera(opts)
+        started.push(cam)
+        return cam
+      },
+    })
+    for (const [i, cam] of started.entries()) {
+      await cam.stop()
+      if (testInfo.status !== testInfo.expectedStatus) {
+        await testInfo.attach(`fake-camera-${i + 1}.log`, { body: cam.output(), contentType: 'text/plain' })
+      }
     }
   },
 

@@ -1,30 +1,13 @@
 import { act, screen } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Camera } from '@/types/api'
+import { fileCamera, liveCamera } from '@/test/cameras'
 import { buildFrame } from '@/test/fake-websocket'
-import { renderWithProviders, testSocket } from '@/test/render'
+import { connectedTestSocket, renderWithProviders } from '@/test/render'
 import { CameraTile } from '@/components/camera-tile'
 import { AppHeader } from '@/components/app-header'
 
-const camera: Camera = {
-  id: 'demo',
-  name: 'Demo cam',
-  loop: true,
-  speed: 1,
-  state: 'running',
-  error: '',
-  error_code: '',
-  epoch: 3,
-  seq: 100,
-  position: 1,
-  channel: 1,
-  viewers: { websocket: 0, mjpeg: 0 },
-  last_frame_age_ms: 10,
-  fps: 30,
-  video: { upload: 'u_1', name: 'clip.mp4', size: 1000, width: 320, height: 180, fps: 30, frames: 300, duration: 10 },
-  source: { kind: 'file', url: '', transport: '' },
-}
+const camera = fileCamera
 
 const bitmapClose = vi.fn()
 
@@ -39,13 +22,7 @@ afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-function liveSocket() {
-  const { socket, factory } = testSocket()
-  socket.connect()
-  factory.last.open()
-  factory.last.receive({ type: 'welcome', session: '0123456789abcdef0123456789abcdef', resumed: false, subscriptions: [] })
-  return { socket, ws: () => factory.last, factory }
-}
+const liveSocket = connectedTestSocket
 
 const frame = (seq: number, epoch = 3) =>
   buildFrame({ channel: 1, epoch, seq, serverTime: Date.now(), positionMs: 65_000, width: 320, height: 180 })
@@ -232,6 +209,26 @@ describe('CameraTile with a fake socket', () => {
       })
       expect(document.querySelector('[data-stat="position"]')).toHaveTextContent('01:05')
       expect(document.querySelector('[data-stat="fps"]')).toHaveTextContent('1')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('CameraTile of a live camera that goes offline', () => {
+  const liveCam = liveCamera
+
+  it('counts the offline age up between two camera list updates', () => {
+    vi.useFakeTimers()
+    try {
+      const { socket } = liveSocket()
+      renderWithProviders(<CameraTile camera={{ ...liveCam, state: 'offline', last_frame_age_ms: 7000 }} />, { socket })
+      const age = document.querySelector('[data-frame-age]')!
+      expect(age).toHaveTextContent('Last frame 7 s ago')
+      act(() => {
+        vi.advanceTimersByTime(3000)
+      })
+      expect(age).toHaveTextContent('Last frame 10 s ago')
     } finally {
       vi.useRealTimers()
     }

@@ -8,7 +8,9 @@ import { useI18n } from '@/hooks/use-i18n'
 import { useSettings } from '@/hooks/use-settings'
 import { useSocketStatus } from '@/hooks/use-camera-socket'
 import { useCameraError, useCameraFrames, useReceiveStats } from '@/hooks/use-camera-frames'
-import { errorText } from '@/lib/i18n'
+import { errorText, lastFrameText } from '@/lib/i18n'
+import { isLiveCamera } from '@/lib/camera-settings'
+import { useFrameAge } from '@/hooks/use-frame-age'
 import { StateBadge } from '@/components/state-badge'
 
 interface Props {
@@ -62,6 +64,8 @@ export function CameraTile({ camera, large = false }: Props) {
   } else if (state === 'error' && camera.error) {
     shownError = { text: camera.error }
   }
+  const offline = state === 'offline'
+  const frameAge = useFrameAge(camera.last_frame_age_ms, offline)
   const label = t('tile.frameLabel', { name: camera.name })
   const position = stats?.position ?? camera.position
   // Grid tiles are always 16:9 (no layout jumps); the focused view uses the video's shape.
@@ -120,8 +124,14 @@ export function CameraTile({ camera, large = false }: Props) {
           <span className="tile-overlay tile-overlay-error" data-error-code={shownError.code}>
             {shownError.text}
           </span>
+        ) : offline ? (
+          // The last frame stays on the canvas; say how old it is and why.
+          <span className="tile-overlay tile-overlay-offline">
+            <strong data-frame-age={frameAge ?? ''}>{lastFrameText(t, frameAge)}</strong>{' '}
+            {camera.error || t('tile.offline')}
+          </span>
         ) : (
-          !camera.video && <span className="tile-overlay">{t('tile.noVideo')}</span>
+          !camera.video && !isLiveCamera(camera) && <span className="tile-overlay">{t('tile.noVideo')}</span>
         )}
         {mjpeg && <span className="tile-mode">{t('tile.mjpeg')}</span>}
       </div>

@@ -1,4 +1,5 @@
-// Camera id rules and speed choices shared by the forms.
+// Camera id rules, speed choices and source facts shared by the forms.
+import type { Camera } from '@/types/api'
 
 /** docs/api.md: ^[A-Za-z0-9_-]{1,64}$ */
 export const CAMERA_ID_RE = /^[A-Za-z0-9_-]{1,64}$/
@@ -14,4 +15,14 @@ export function speedOptions(current: number): number[] {
 
 export function formatSpeed(speed: number, locale?: string): string {
   return `${speed.toLocaleString(locale, { maximumFractionDigits: 2 })}×`
+}
+
+/**
+ * A camera fed by a URL (MJPEG stream, snapshots) rather than an uploaded
+ * file: no loop, no speed, no seeking. A server without live sources sends
+ * no `source`: a file camera.
+ */
+export function isLiveCamera(camera: Pick<Camera, 'source'>): boolean {
+  const kind = camera.source?.kind
+  return kind !== undefined && kind !== 'file'
 }

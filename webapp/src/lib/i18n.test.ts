@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { CLIENT_ERROR_CODES, SERVER_ERROR_CODES } from '@/api/client'
-import { detectLang, errorText, messages, translate, uploadErrorText, type Lang, type MessageKey } from '@/lib/i18n'
+import {
+  detectLang,
+  errorText,
+  lastFrameText,
+  messages,
+  sourceKindText,
+  translate,
+  uploadErrorText,
+  type Lang,
+  type MessageKey,
+} from '@/lib/i18n'
 
 const t = (lang: Lang) => (key: MessageKey, vars?: Record<string, string | number>) => translate(lang, key, vars)
 
@@ -76,5 +86,25 @@ describe('upload error messages', () => {
     expect(uploadErrorText(t('en'), 'weird', 'boom')).toBe(
       'Something went wrong: boom The camera keeps playing its previous video.',
     )
+  })
+})
+
+describe('live source texts', () => {
+  it.each([
+    [null, 'No frame yet', '아직 프레임 없음'],
+    [400, 'Last frame just now', '마지막 프레임 방금 전'],
+    [3200, 'Last frame 3 s ago', '마지막 프레임 3초 전'],
+    [119_999, 'Last frame 119 s ago', '마지막 프레임 119초 전'],
+    [600_000, 'Last frame 10 min ago', '마지막 프레임 10분 전'],
+  ] as const)('last frame age %s ms', (ms, en, ko) => {
+    expect(lastFrameText(t('en'), ms)).toBe(en)
+    expect(lastFrameText(t('ko'), ms)).toBe(ko)
+  })
+
+  it('names the source kinds, and shows a kind it does not know as it is', () => {
+    expect(sourceKindText(t('en'), 'mjpeg')).toBe('MJPEG stream')
+    expect(sourceKindText(t('ko'), 'snapshot')).toBe('JPEG 스냅샷')
+    expect(sourceKindText(t('en'), 'http')).toBe('Detecting…')
+    expect(sourceKindText(t('en'), 'rtsp')).toBe('rtsp')
   })
 })

@@ -1,6 +1,7 @@
 // Translation: language choice, placeholders and error texts. The strings
 // themselves are in i18n/en.ts and i18n/ko.ts.
 import { isKnownErrorCode } from '@/api/client'
+import type { SourceKind } from '@/types/api'
 import { en, type MessageKey } from '@/lib/i18n/en'
 import { ko } from '@/lib/i18n/ko'
 
@@ -49,4 +50,19 @@ export function errorText(t: Translate, code: string, message = '', retryAfterSe
 /** The message shown when an upload failed: the reason, then that the old video keeps playing. */
 export function uploadErrorText(t: Translate, code: string, message = '', retryAfterSeconds: number | null = null): string {
   return `${errorText(t, code, message, retryAfterSeconds)} ${t('upload.keepsPlaying')}`
+}
+
+/** "Last frame 3 s ago" for a frame age in ms; null = no frame yet. */
+export function lastFrameText(t: Translate, ageMs: number | null): string {
+  if (ageMs == null || !Number.isFinite(ageMs)) return t('age.never')
+  const s = Math.floor(Math.max(0, ageMs) / 1000)
+  if (s < 1) return t('age.now')
+  return s < 120 ? t('age.seconds', { n: s }) : t('age.minutes', { n: Math.floor(s / 60) })
+}
+
+const SOURCE_KINDS: ReadonlySet<string> = new Set<SourceKind>(['file', 'http', 'mjpeg', 'snapshot'])
+
+/** "MJPEG stream", "JPEG snapshots", "Detecting…"; a kind from a newer server as it is. */
+export function sourceKindText(t: Translate, kind: string): string {
+  return SOURCE_KINDS.has(kind) ? t(`source.${kind as SourceKind}`) : kind
 }

@@ -2,8 +2,8 @@
 import type { SocketSnapshot } from '@/lib/camera-socket'
 import type { CameraRunState } from '@/types/api'
 
-export type TileState = 'live' | 'connecting' | 'reconnecting' | 'stopped' | 'ended' | 'error'
-export const TILE_STATES: readonly TileState[] = ['live', 'connecting', 'reconnecting', 'stopped', 'ended', 'error']
+export type TileState = 'live' | 'connecting' | 'reconnecting' | 'offline' | 'stopped' | 'ended' | 'error'
+export const TILE_STATES: readonly TileState[] = ['live', 'connecting', 'reconnecting', 'offline', 'stopped', 'ended', 'error']
 
 /** After this many failed socket attempts tiles fall back to MJPEG. */
 export const MJPEG_FALLBACK_ATTEMPTS = 5
@@ -31,6 +31,10 @@ export function deriveTileState(i: TileInputs): TileState {
   switch (i.cameraState) {
     case 'error':
       return 'error'
+    // A live source that does not answer; the tile keeps its last frame.
+    // The server says running again (event or poll) once frames flow.
+    case 'offline':
+      return 'offline'
     case 'stopped':
       return 'stopped'
     case 'ended':

@@ -4,13 +4,15 @@ import { useCameras } from '@/hooks/use-cameras'
 import { CameraTile } from '@/components/camera-tile'
 import { ErrorMessage } from '@/components/error-message'
 import { formatBytes, formatNumber, formatPosition } from '@/lib/format'
-import { formatSpeed } from '@/lib/camera-settings'
+import { formatSpeed, isLiveCamera } from '@/lib/camera-settings'
+import { sourceKindText } from '@/lib/i18n'
 
 export function CameraPage() {
   const { id = '' } = useParams()
   const { t, lang } = useI18n()
   const { cameras, error } = useCameras()
   const camera = cameras?.find((c) => c.id === id)
+  const live = camera ? isLiveCamera(camera) : false
 
   return (
     <section className="page focus">
@@ -38,16 +40,34 @@ export function CameraPage() {
               <dd>{camera.seq}</dd>
               <dt>{t('info.position')}</dt>
               <dd>{formatPosition(camera.position)}</dd>
-              <dt>{t('info.speed')}</dt>
-              <dd>{formatSpeed(camera.speed, lang)}</dd>
-              <dt>{t('info.loop')}</dt>
-              <dd>{camera.loop ? t('common.yes') : t('common.no')}</dd>
+              {live ? (
+                <>
+                  <dt>{t('info.source')}</dt>
+                  <dd>
+                    {sourceKindText(t, camera.source.kind)}
+                    <div>
+                      <code>{camera.source.url}</code>
+                    </div>
+                  </dd>
+                </>
+              ) : (
+                <>
+                  <dt>{t('info.speed')}</dt>
+                  <dd>{formatSpeed(camera.speed, lang)}</dd>
+                  <dt>{t('info.loop')}</dt>
+                  <dd>{camera.loop ? t('common.yes') : t('common.no')}</dd>
+                </>
+              )}
               <dt>{t('info.viewers')}</dt>
               <dd>
                 {t('info.viewersValue', { ws: camera.viewers?.websocket ?? 0, mjpeg: camera.viewers?.mjpeg ?? 0 })}
               </dd>
-              <dt>{t('info.video')}</dt>
-              <dd>{camera.video ? camera.video.name : t('info.none')}</dd>
+              {!live && (
+                <>
+                  <dt>{t('info.video')}</dt>
+                  <dd>{camera.video ? camera.video.name : t('info.none')}</dd>
+                </>
+              )}
               {camera.video && (
                 <>
                   <dt>{t('info.resolution')}</dt>

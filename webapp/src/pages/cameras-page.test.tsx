@@ -109,3 +109,123 @@ describe('CamerasPage limits', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent(text)
   })
 })
+
+describe('CamerasPage live cameras', () => {
+  const gate: Camera = {
+    ...demo,
+    id: 'gate',
+    name: 'Gate',
+    state: 'offline',
+    error: 'connection refused',
+    last_frame_age_ms: 3000,
+    source: { kind: 'mjpeg', url: 'http://admin:xxxxx@cam.local/stream', transport: '' },
+  }
+
+  function serve(cameras: Camera[], answer?: () => Response) {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit) => {
+        const method = init.method ?? 'GET'
+        calls.push({ method, url, body: init.body ? JSON.parse(String(init.body)) : undefined })
+        if (method === 'GET') return new Response(JSON.stringify({ cameras }), { status: 200 })
+        return answer ? answer() : new Response(JSON.stringify(cameras[0]), { status: 200 })
+      }),
+    )
+  }
+
+  it('creates a camera by URL: the body has the source and no loop or speed', async () => {
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    const form = screen.getByRole('form', { name: 'Add a camera' })
+    expect(within(form).getByLabelText('Upload a video later')).toBeChecked()
+    expect(within(form).getByLabelText('Loop')).toBeInTheDocument()
+    await user.click(within(form).getByLabelText('Connect to a camera by URL'))
+    expect(within(form).queryByLabelText('Loop')).toBeNull()
+    expect(within(form).queryByLabelText('Speed')).toBeNull()
+    const urlInput = screen.getByLabelText('Camera URL')
+    expect(urlInput).toHaveAccessibleDescription(/MJPEG stream or a JPEG snapshot.*RTSP is not supported yet/)
+    await user.type(screen.getByLabelText('Name'), 'Gate')
+    expect(screen.getByRole('button', { name: 'Create camera' })).toBeDisabled()
+    await user.type(urlInput, 'http://admin:pw@cam.local/stream')
+    await user.click(screen.getByRole('button', { name: 'Create camera' }))
+    await waitFor(() =>
+      expect(calls).toContainEqual({
+        method: 'POST',
+        url: '/api/cameras',
+        body: { name: 'Gate', source: { url: 'http://admin:pw@cam.local/stream' } },
+      }),
+    )
+    expect(await screen.findByText('Camera demo created.')).toBeInTheDocument()
+  })
+
+  it.each([
+    ['en', 'The request was not valid: RTSP sources are not supported yet'],
+    ['ko', '잘못된 요청입니다: RTSP sources are not supported yet'],
+  ] as const)("shows the server's refusal of a URL through the error texts (%s)", async (lang, text) => {
+    serve([demo], () =>
+      new Response(JSON.stringify({ error: { code: 'invalid_argument', message: 'RTSP sources are not supported yet' } }), {
+        status: 400,
+      }),
+    )
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />, { lang })
+    await user.click(screen.getByLabelText(lang === 'en' ? 'Connect to a camera by URL' : 'URL로 카메라 연결'))
+    await user.type(screen.getByLabelText(lang === 'en' ? 'Name' : '이름'), 'Gate')
+    await user.type(screen.getByLabelText(lang === 'en' ? 'Camera URL' : '카메라 URL'), 'rtsp://cam.local/live')
+    await user.click(screen.getByRole('button', { name: lang === 'en' ? 'Create camera' : '카메라 만들기' }))
+    expect(await screen.findByRole('alert')).toHaveTextContent(text)
+  })
+
+  it.each([
+    ['en', 'MJPEG stream', 'Offline', 'Last frame 3 s ago'],
+    ['ko', 'MJPEG 스트림', '오프라인', '마지막 프레임 3초 전'],
+  ] as const)(
+    'a live camera hides loop and speed and shows its kind, redacted URL, state and last frame (%s)',
+    async (lang, kind, state, age) => {
+      serve([demo, gate])
+      renderWithProviders(<CamerasPage />, { lang })
+      const row = await screen.findByRole('listitem', { name: 'Gate' })
+      const file = screen.getByRole('listitem', { name: 'Demo' })
+      expect(within(file).getByLabelText(lang === 'en' ? 'Loop demo' : 'demo 반복')).toBeInTheDocument()
+      expect(within(row).queryByLabelText(lang === 'en' ? 'Loop gate' : 'gate 반복')).toBeNull()
+      expect(within(row).queryByLabelText(lang === 'en' ? 'Speed of gate' : 'gate 속도')).toBeNull()
+      expect(row.querySelector('[data-source-kind="mjpeg"]')).toHaveTextContent(kind)
+      expect(row.querySelector('[data-source-url]')).toHaveTextContent('http://admin:xxxxx@cam.local/stream')
+      expect(row.querySelector('[data-run-state="offline"]')).toHaveTextContent(state)
+      expect(row.querySelector('[data-frame-age]')).toHaveTextContent(age)
+      expect(row.querySelector('[data-camera-error]')).toHaveTextContent('connection refused')
+    },
+  )
+
+  it('says "Detecting…" until the camera answered', async () => {
+    serve([{ ...gate, state: 'starting', error: '', last_frame_age_ms: null, source: { ...gate.source, kind: 'http' } }])
+    renderWithProviders(<CamerasPage />)
+    const row = await screen.findByRole('listitem', { name: 'Gate' })
+    expect(row.querySelector('[data-source-kind]')).toHaveTextContent('Detecting…')
+    expect(row.querySelector('[data-frame-age]')).toHaveTextContent('No frame yet')
+  })
+
+  it("changes a live camera's URL, and switches a file camera to a URL, with PATCH", async () => {
+    serve([demo, gate])
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    const row = await screen.findByRole('listitem', { name: 'Gate' })
+    const input = within(row).getByLabelText('New camera URL for gate')
+    // Never prefilled with the masked URL: saving it would store "xxxxx" as the password.
+    expect(input).toHaveValue('')
+    await user.type(input, 'http://cam.local/snapshot.jpg')
+    await user.click(within(row).getByRole('button', { name: 'Change URL' }))
+    expect(await within(row).findByText('The camera now plays this URL.')).toBeInTheDocument()
+
+    const file = screen.getByRole('listitem', { name: 'Demo' })
+    await user.click(within(file).getByText('Play a camera URL instead'))
+    await user.type(within(file).getByLabelText('New camera URL for demo'), 'https://cam2.local/mjpeg')
+    await user.click(within(file).getByRole('button', { name: 'Use this URL' }))
+    await waitFor(() =>
+      expect(calls.filter((c) => c.method === 'PATCH')).toEqual([
+        { method: 'PATCH', url: '/api/cameras/gate', body: { source: { url: 'http://cam.local/snapshot.jpg' } } },
+        { method: 'PATCH', url: '/api/cameras/demo', body: { source: { url: 'https://cam2.local/mjpeg' } } },
+      ]),
+    )
+  })
+})

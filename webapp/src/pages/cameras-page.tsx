@@ -8,6 +8,12 @@ import { CameraRow } from '@/components/camera-row'
 import { ConfirmDialog } from '@/components/confirm-dialog'
 import { ErrorMessage } from '@/components/error-message'
 
+/** Where a new camera's pictures come from: an upload later, or a camera URL now. */
+const SOURCE_CHOICES = [
+  { kind: 'upload', label: 'cameras.sourceUpload' },
+  { kind: 'url', label: 'cameras.sourceUrl' },
+] as const
+
 export function CamerasPage() {
   const { t, lang } = useI18n()
   const { cameras, error: listError, refresh } = useCameras()
@@ -15,6 +21,8 @@ export function CamerasPage() {
   const [id, setId] = useState('')
   const [loop, setLoop] = useState(true)
   const [speed, setSpeed] = useState(1)
+  const [sourceKind, setSourceKind] = useState<(typeof SOURCE_CHOICES)[number]['kind']>('upload')
+  const [url, setUrl] = useState('')
   const [creating, setCreating] = useState(false)
   const [createError, setCreateError] = useState<unknown>(null)
   const [notice, setNotice] = useState('')
@@ -28,10 +36,14 @@ export function CamerasPage() {
     setCreateError(null)
     setNotice('')
     try {
-      const cam = await createCamera({ name: name.trim(), id: id.trim() || undefined, loop, speed })
+      const base = { name: name.trim(), id: id.trim() || undefined }
+      const cam = await createCamera(
+        sourceKind === 'url' ? { ...base, source: { url: url.trim() } } : { ...base, loop, speed },
+      )
       setNotice(t('cameras.created', { id: cam.id }))
       setName('')
       setId('')
+      setUrl('')
       refresh()
     } catch (err) {
       setCreateError(err)
@@ -79,24 +91,68 @@ export function CamerasPage() {
               onChange={(e) => setId(e.target.value)}
             />
           </label>
-          <label className="check">
-            <input type="checkbox" checked={loop} onChange={(e) => setLoop(e.target.checked)} />
-            {t('cameras.loop')}
-          </label>
-          <label>
-            {t('cameras.speed')}
-            <select value={String(speed)} onChange={(e) => setSpeed(Number(e.target.value))}>
-              {SPEEDS.map((s) => (
-                <option key={s} value={String(s)}>
-                  {formatSpeed(s, lang)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="primary" disabled={creating || !name.trim()}>
+        </div>
+        <fieldset className="source-choice">
+          <legend>{t('cameras.source')}</legend>
+          {SOURCE_CHOICES.map(({ kind, label }) => (
+            <label className="check" key={kind}>
+              <input
+                type="radio"
+                name="source"
+                value={kind}
+                checked={sourceKind === kind}
+                onChange={() => setSourceKind(kind)}
+              />
+              {t(label)}
+            </label>
+          ))}
+        </fieldset>
+        <div className="fields">
+          {sourceKind === 'url' ? (
+            <label className="url-field">
+              {t('cameras.url')}
+              <input
+                type="url"
+                value={url}
+                required
+                placeholder={t('cameras.urlPlaceholder')}
+                aria-describedby="create-url-hint"
+                autoComplete="off"
+                spellCheck={false}
+                onChange={(e) => setUrl(e.target.value)}
+              />
+            </label>
+          ) : (
+            <>
+              <label className="check">
+                <input type="checkbox" checked={loop} onChange={(e) => setLoop(e.target.checked)} />
+                {t('cameras.loop')}
+              </label>
+              <label>
+                {t('cameras.speed')}
+                <select value={String(speed)} onChange={(e) => setSpeed(Number(e.target.value))}>
+                  {SPEEDS.map((s) => (
+                    <option key={s} value={String(s)}>
+                      {formatSpeed(s, lang)}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </>
+          )}
+          <button
+            type="submit"
+            className="primary"
+            disabled={creating || !name.trim() || (sourceKind === 'url' && !url.trim())}
+          >
             {t('cameras.createButton')}
           </button>
         </div>
+        {sourceKind === 'url' && (
+          <p className="hint" id="create-url-hint">
+            {t('cameras.urlHint')}
+          </p>
+        )}
         <p className="hint">{t('cameras.idHint')}</p>
         <ErrorMessage error={createError} />
       </form>

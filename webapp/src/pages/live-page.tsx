@@ -21,6 +21,9 @@ export function LivePage() {
           <Link className="button primary" to="/upload">
             {t('grid.emptyAction')}
           </Link>
+          <Link className="button" to="/cameras">
+            {t('grid.emptyAddUrl')}
+          </Link>
         </div>
       )}
       {cameras && count > 0 && (

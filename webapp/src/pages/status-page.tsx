@@ -1,6 +1,7 @@
 import { getHealth, getStats } from '@/api/client'
 import { formatBytes, formatNumber } from '@/lib/format'
-import type { Translate } from '@/lib/i18n'
+import { isLiveCamera } from '@/lib/camera-settings'
+import { sourceKindText, type Translate } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
 import { useSocketStatus } from '@/hooks/use-camera-socket'
 import { usePoll } from '@/hooks/use-poll'
@@ -92,6 +93,11 @@ export function StatusPage() {
                       <div className="muted small">
                         {formatNumber(c.fps ?? 0, lang, 1)} fps · {t('status.restarts', { n: c.restarts ?? 0 })}
                       </div>
+                      {c.error && (
+                        <div className="camera-error small" data-camera-error>
+                          {t('status.problem', { message: c.error })}
+                        </div>
+                      )}
                     </td>
                     <td>
                       {c.last_frame_age_ms == null
@@ -101,15 +107,17 @@ export function StatusPage() {
                           : t('status.agoSeconds', { n: Math.round(c.last_frame_age_ms / 1000) })}
                     </td>
                     <td>
-                      {c.video
-                        ? t('status.videoValue', {
-                            name: c.video.name,
-                            size: formatBytes(c.video.size, lang),
-                            width: c.video.width,
-                            height: c.video.height,
-                            fps: formatNumber(c.video.fps, lang, 2),
-                          })
-                        : t('status.noVideo')}
+                      {isLiveCamera(c)
+                        ? t('status.sourceValue', { kind: sourceKindText(t, c.source.kind), url: c.source.url })
+                        : c.video
+                          ? t('status.videoValue', {
+                              name: c.video.name,
+                              size: formatBytes(c.video.size, lang),
+                              width: c.video.width,
+                              height: c.video.height,
+                              fps: formatNumber(c.video.fps, lang, 2),
+                            })
+                          : t('status.noVideo')}
                     </td>
                     <td>
                       {t('status.viewersValue', { ws: c.viewers?.websocket ?? 0, mjpeg: c.viewers?.mjpeg ?? 0 })}

@@ -121,3 +121,20 @@ describe('UploadPage flow', () => {
     expect(uploadVideo).toHaveBeenCalledWith('lobby', expect.any(File), expect.anything())
   })
 })
+
+describe('UploadPage with a live camera', () => {
+  it('says the upload replaces the camera URL, only for a live camera', async () => {
+    vi.mocked(listCameras).mockResolvedValue([
+      demo,
+      { id: 'gate', name: 'Gate', source: { kind: 'mjpeg', url: 'http://admin:xxxxx@cam.local/stream', transport: '' } } as Camera,
+    ])
+    const user = userEvent.setup()
+    renderWithProviders(<UploadPage />, { route: '/upload?camera=demo' })
+    await screen.findByRole('option', { name: 'Gate (gate)' })
+    expect(screen.queryByText(/replaces that URL/)).toBeNull()
+    await user.selectOptions(screen.getByLabelText('Target camera'), 'gate')
+    expect(
+      screen.getByText('This camera plays http://admin:xxxxx@cam.local/stream now; the uploaded video replaces that URL.'),
+    ).toBeInTheDocument()
+  })
+})

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent } fr
 import { Link, useSearchParams } from 'react-router'
 import { ApiError, uploadVideo, type UploadProgress } from '@/api/client'
 import type { UploadResult } from '@/types/api'
-import { CAMERA_ID_RE } from '@/lib/camera-settings'
+import { CAMERA_ID_RE, isLiveCamera } from '@/lib/camera-settings'
 import { formatBytes, formatNumber } from '@/lib/format'
 import { uploadErrorText } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
@@ -47,6 +47,7 @@ export function UploadPage() {
   else selected = choice ? NEW : (cameras[0]?.id ?? NEW) // an unknown ?camera= becomes a new id
   const targetId = selected === NEW ? newId.trim() : selected
   const uploading = phase.kind === 'uploading'
+  const target = cameras?.find((c) => c.id === selected)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -134,6 +135,11 @@ export function UploadPage() {
             </>
           )}
         </div>
+        {target && isLiveCamera(target) && (
+          <p className="hint" data-replaces-url>
+            {t('upload.replacesUrl', { url: target.source.url })}
+          </p>
+        )}
 
         <div
           className={`dropzone${dragging ? ' dropzone-active' : ''}`}

@@ -22,6 +22,15 @@ export function testSocket() {
   return { socket, factory }
 }
 
+/** A test socket that is open and welcomed; `ws()` is its current fake WebSocket. */
+export function connectedTestSocket() {
+  const { socket, factory } = testSocket()
+  socket.connect()
+  factory.last.open()
+  factory.last.receive({ type: 'welcome', session: '0123456789abcdef0123456789abcdef', resumed: false, subscriptions: [] })
+  return { socket, ws: () => factory.last, factory }
+}
+
 export function renderWithProviders(
   ui: ReactElement,
   { route = '/', lang = 'en', socket }: { route?: string; lang?: Lang; socket?: CameraSocket } = {},

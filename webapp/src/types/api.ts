@@ -58,14 +58,26 @@ export interface CameraList {
   cameras: Camera[] | null
 }
 
+/** A live source in a create or update request; transport only matters for RTSP (later). */
+export interface SourceInput {
+  url: string
+  transport?: string
+}
+
 export interface CreateCameraInput {
   id?: string
   name: string
   loop?: boolean
   speed?: number
+  source?: SourceInput
 }
 
-export type UpdateCameraInput = Partial<Pick<Camera, 'name' | 'loop' | 'speed'>>
+export interface UpdateCameraInput {
+  name?: string
+  loop?: boolean
+  speed?: number
+  source?: SourceInput
+}
 
 export interface Probe {
   width: number
