@@ -51,6 +51,8 @@ try {
   await page.goto(base + '/status')
   await page.getByText('Reachable').waitFor()
   await page.waitForFunction(() => document.body.innerText.includes('parking.avi'))
+  // Until a poll has counted this page's own WebSocket.
+  await page.waitForFunction(() => /WebSocket connections\s*[1-9]/.test(document.body.innerText), null, { timeout: 10000 })
   await page.screenshot({ path: join(out, 'status.png') })
 
   await page.goto(base + '/cameras')
