@@ -136,7 +136,7 @@ func checkFPS(fps float64) error {
 		if math.IsInf(fps, 0) {
 			return media.Errorf(media.KindUnusable, "the video's frame rate is not usable")
 		}
-		return media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is above the %d per second livemon plays", fps, media.MaxFileFPS)
+		return media.Errorf(media.KindUnusable, "the video's frame rate (%.0f per second) is above the %d per second livemon plays (some WebM files only declare their timebase as the rate: convert it, e.g. ffmpeg -i in.webm -r 30 out.mp4)", fps, media.MaxFileFPS)
 	}
 	return nil
 }
