@@ -51,7 +51,10 @@ type result struct {
 	BytesPerSec  float64 `json:"bytes_per_s"`
 	FrameBytes   float64 `json:"frame_bytes_avg"`
 	LoadGenCores float64 `json:"loadgen_cpu_cores"`
-	OtherCores   float64 `json:"other_cpu_cores"`
+	OtherCores   float64 `json:"other_cpu_cores"` // without FakeCamCores
+	// FakeCamCores is the fake camera's CPU (live scenario): a separate
+	// process, not in ServerCores.
+	FakeCamCores float64 `json:"fakecam_cpu_cores,omitempty"`
 	Load1        float64 `json:"load1"`
 
 	// Server side, over the window. PublishedFPS is the main camera's
