@@ -52,13 +52,14 @@ func parseListenLine(line string) (string, bool) {
 
 // startFakeCamera starts bin fake-camera on a free loopback port and waits
 // up to 10 s for its listen line; its output goes to logPath.
-func startFakeCamera(bin, logPath string, fps float64, width, height int) (*fakeCamera, error) {
+func startFakeCamera(bin, logPath string, fps float64, width, height, quality int) (*fakeCamera, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "fake-camera", "--addr", "127.0.0.1:0",
-		"--fps", strconv.FormatFloat(fps, 'g', -1, 64), "--width", strconv.Itoa(width), "--height", strconv.Itoa(height))
+		"--fps", strconv.FormatFloat(fps, 'g', -1, 64), "--width", strconv.Itoa(width), "--height", strconv.Itoa(height),
+		"--quality", strconv.Itoa(quality))
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -143,14 +144,14 @@ func firstFramesOf(st viewerState, base time.Time) (firstFrames, bool) {
 
 // live runs the live-source rows.
 func (b *bench) live(ctx context.Context) error {
-	fc, err := startFakeCamera(b.o.serverBin, b.prefix+"-fakecam.log", liveFPS, 1280, 720)
+	fc, err := startFakeCamera(b.o.serverBin, b.prefix+"-fakecam.log", liveFPS, 1280, 720, b.o.liveQ)
 	if err != nil {
 		return err
 	}
 	defer fc.stop()
 	b.sidePid = fc.pid
 	defer func() { b.sidePid = 0 }()
-	b.logf("  fake camera pid %d on %s (1280x720, %d fps)", fc.pid, fc.base, liveFPS)
+	b.logf("  fake camera pid %d on %s (1280x720, %d fps, quality %d)", fc.pid, fc.base, liveFPS, b.o.liveQ)
 	defer func() {
 		for _, id := range []string{liveMJPEG, liveSnapshot} {
 			_ = b.srv.deleteCamera(id) // the one not created answers 404
@@ -189,7 +190,7 @@ func (b *bench) live(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.Notes = fmt.Sprintf("fake camera %.3f cores (not in server cores)", r.FakeCamCores)
+		r.Notes = fmt.Sprintf("fake camera quality %d, %.3f cores (not in server cores)", b.o.liveQ, r.FakeCamCores)
 		b.add(r)
 		xs, ys = append(xs, float64(n)), append(ys, r.ServerCores)
 		ks, gs = append(ks, r.ServerSysCores), append(gs, r.LoadGenCores)

@@ -40,6 +40,7 @@ type options struct {
 	maxCameras int
 	isoRounds  int
 	liveTries  int
+	liveQ      int
 	budget     time.Duration
 	micro      bool
 	keep       bool
@@ -77,6 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
 	fs.IntVar(&o.isoRounds, "isolation-rounds", 5, "rounds of the isolation scenario (each watches both decoder modes for --window)")
 	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
+	fs.IntVar(&o.liveQ, "live-quality", 99, "JPEG quality of the live scenario's fake camera (99: ~128 KB frames at 720p, like the file input's)")
 	fs.IntVar(&o.liveTries, "live-tries", 5, "first-frame tries per live source kind (live scenario)")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
 	fs.BoolVar(&o.keep, "keep", false, "keep the server's temporary data dir")
@@ -119,8 +121,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.fanout = append(o.fanout, n)
 	}
-	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 {
-		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20, --live-tries 1-50")
+	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 || o.liveQ < 1 || o.liveQ > 100 {
+		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20, --live-tries 1-50, --live-quality 1-100")
 	}
 	if o.duration <= 0 || o.window <= 0 || o.rounds < 1 || o.rounds > 10 {
 		return o, errors.New("--duration and --window must be positive, --resume-rounds 1-10")
