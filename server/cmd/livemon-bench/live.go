@@ -292,7 +292,9 @@ func (b *bench) liveFirstFrames(ctx context.Context, id, kind string) error {
 		}
 	}
 	r := result{Scenario: "live " + kind + ": first frame", Transport: string(transportWS), Viewers: 1, Cameras: 1, SourceFPS: liveFPS,
-		LatP50: -1, LatP99: -1, FPSMin: -1, FPSMedian: -1, GapP50: -1, GapP99: -1, GapMax: -1, PublishedFPS: -1, Errors: errs}
+		LatP50: -1, LatP99: -1, FPSMin: -1, FPSMedian: -1, GapP50: -1, GapP99: -1, GapMax: -1, PublishedFPS: -1, Errors: errs,
+		// Tries, not a window: no CPU or memory figures.
+		ServerCores: -1, ServerSysCores: -1, ServerOwnCores: -1, ServerPeakMB: -1, LoadGenCores: -1, OtherCores: -1}
 	r.TTFFP50, r.TTFFP99, r.TTFFMax = round(quantile(first, 0.5), 1), round(quantile(first, 0.99), 1), round(maxOf(first), 1)
 	r.Load1 = loadAvg()
 	r.Extra = map[string]string{

@@ -203,11 +203,11 @@ func printTable(w io.Writer, rs []result) {
 		if r.Cameras > 0 {
 			pub = num(r.PublishedFPS, 1)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3f | %.3f | %s | %.1f | %.3f | %.2f | %d |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %d |\n",
 			name, dash(r.Transport), viewers, pub,
 			num(r.FPSMin, 1), num(r.FPSMedian, 1), num(r.GapP50, 1), num(r.GapP99, 1),
 			num(r.LatP50, 1), num(r.LatP99, 1), num(r.TTFFP50, 1), num(r.TTFFP99, 1),
-			r.ServerCores, r.ServerSysCores, num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, r.LoadGenCores, r.OtherCores, r.Errors)
+			num(r.ServerCores, 3), num(r.ServerSysCores, 3), num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, num(r.LoadGenCores, 3), num(r.OtherCores, 2), r.Errors)
 	}
 }
 
