@@ -2,7 +2,8 @@
 // builds nothing itself, but generates the 720p30 input with the server
 // binary, starts that binary on a free loopback port with a temporary data
 // dir, uploads the input and runs the scenarios of issue 9 (fan-out, idle,
-// resume, cameras, slow viewers), then writes JSON lines and a Markdown
+// resume, cameras, slow viewers) and of issue 14 (live sources, from a
+// `livemon fake-camera` process), then writes JSON lines and a Markdown
 // table under --out. docs/performance.md explains the figures.
 //
 //	livemon-bench [flags]         the whole benchmark (make bench)

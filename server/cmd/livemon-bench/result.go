@@ -51,7 +51,10 @@ type result struct {
 	BytesPerSec  float64 `json:"bytes_per_s"`
 	FrameBytes   float64 `json:"frame_bytes_avg"`
 	LoadGenCores float64 `json:"loadgen_cpu_cores"`
-	OtherCores   float64 `json:"other_cpu_cores"`
+	OtherCores   float64 `json:"other_cpu_cores"` // without FakeCamCores
+	// FakeCamCores is the fake camera's CPU (live scenario): a separate
+	// process, not in ServerCores.
+	FakeCamCores float64 `json:"fakecam_cpu_cores,omitempty"`
 	Load1        float64 `json:"load1"`
 
 	// Server side, over the window. PublishedFPS is the main camera's
@@ -200,11 +203,11 @@ func printTable(w io.Writer, rs []result) {
 		if r.Cameras > 0 {
 			pub = num(r.PublishedFPS, 1)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.3f | %.3f | %s | %.1f | %.3f | %.2f | %d |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %d |\n",
 			name, dash(r.Transport), viewers, pub,
 			num(r.FPSMin, 1), num(r.FPSMedian, 1), num(r.GapP50, 1), num(r.GapP99, 1),
 			num(r.LatP50, 1), num(r.LatP99, 1), num(r.TTFFP50, 1), num(r.TTFFP99, 1),
-			r.ServerCores, r.ServerSysCores, num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, r.LoadGenCores, r.OtherCores, r.Errors)
+			num(r.ServerCores, 3), num(r.ServerSysCores, 3), num(r.ServerPeakMB, 0), r.BytesPerSec/1e6, num(r.LoadGenCores, 3), num(r.OtherCores, 2), r.Errors)
 	}
 }
 

@@ -39,18 +39,23 @@ type options struct {
 	slowN      int
 	maxCameras int
 	isoRounds  int
+	liveTries  int
+	liveQ      int
 	budget     time.Duration
 	micro      bool
 	keep       bool
 }
 
-var allScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}
+var allScenarios = []string{"idle", "live", "isolation", "fanout", "slow", "resume", "cameras"}
+
+// fileScenarios are the scenarios that need the uploaded camera.
+var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("livemon-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var scen, fan, extra string
+	var scen, only, fan, extra string
 	var quick bool
 	fs.StringVar(&o.serverBin, "server", "bin/livemon", "livemon binary to start")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results (JSON lines, table, server log)")
@@ -62,6 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.linger, "linger", 2*time.Second, "server --linger")
 	fs.StringVar(&extra, "server-args", "", "more server flags, space-separated (e.g. \"--decoder inprocess\")")
 	fs.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, in this order: "+strings.Join(allScenarios, ","))
+	fs.StringVar(&only, "only", "", "run only these scenarios, without the micro-benchmarks (--scenarios X --micro=false)")
 	fs.StringVar(&fan, "viewers", "1,10,50,100,200", "fan-out viewer counts")
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "measurement window of fan-out and slow-viewer scenarios")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "measurement window of idle and cameras steps")
@@ -72,6 +78,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
 	fs.IntVar(&o.isoRounds, "isolation-rounds", 5, "rounds of the isolation scenario (each watches both decoder modes for --window)")
 	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
+	fs.IntVar(&o.liveQ, "live-quality", 99, "JPEG quality of the live scenario's fake camera (99: ~128 KB frames at 720p, like the file input's)")
+	fs.IntVar(&o.liveTries, "live-tries", 5, "first-frame tries per live source kind (live scenario)")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
 	fs.BoolVar(&o.keep, "keep", false, "keep the server's temporary data dir")
 	fs.BoolVar(&quick, "quick", false, "short windows (3 s) and fewer steps, for a smoke run")
@@ -84,13 +92,17 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3", "isolation-rounds": "1"} {
+		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3", "isolation-rounds": "1", "live-tries": "2"} {
 			if !set[name] {
 				_ = fs.Set(name, v)
 			}
 		}
 	}
 	o.extraArgs = strings.Fields(extra)
+	if only != "" {
+		scen = only
+		o.micro = false
+	}
 	o.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {
 		s = strings.TrimSpace(s)
@@ -109,13 +121,19 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.fanout = append(o.fanout, n)
 	}
-	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 {
-		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20")
+	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 || o.liveQ < 1 || o.liveQ > 100 {
+		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20, --live-tries 1-50, --live-quality 1-100")
 	}
 	if o.duration <= 0 || o.window <= 0 || o.rounds < 1 || o.rounds > 10 {
 		return o, errors.New("--duration and --window must be positive, --resume-rounds 1-10")
 	}
 	return o, nil
+}
+
+// needsUpload reports whether a selected scenario watches the uploaded
+// camera.
+func (o options) needsUpload() bool {
+	return slices.ContainsFunc(fileScenarios, func(s string) bool { return o.scenarios[s] })
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -160,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	input := o.input
-	if input == "" {
+	if input == "" && o.needsUpload() {
 		input, err = ensureInput(ctx, o, logf)
 		if err != nil {
 			return err
@@ -180,7 +198,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.stop() // on a panic; the normal path stops it below
 	logf("server pid %d on %s, data %s", srv.pid, srv.host, dataDir)
-	b := &bench{o: o, srv: srv, base: time.Now(), run: runID, input: input, deadline: deadline, logf: logf,
+	b := &bench{o: o, srv: srv, base: time.Now(), run: runID, prefix: prefix, input: input, deadline: deadline, logf: logf,
 		jsonl: func(v any) { _ = enc.Encode(v) }}
 	runErr := b.runAll(ctx)
 	if err := srv.stop(); err != nil {

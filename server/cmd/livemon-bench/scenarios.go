@@ -17,6 +17,7 @@ type bench struct {
 	srv      *server
 	base     time.Time // samples' monotonic origin
 	run      string
+	prefix   string // results path without extension
 	input    string
 	deadline time.Time
 	logf     func(string, ...any)
@@ -24,9 +25,12 @@ type bench struct {
 
 	sourceFPS float64
 	external  bool // a server the bench did not start: others may watch it
-	results   []result
-	slopes    []fanoutSlope
-	iso       *isolationSummary
+	// sidePid, if > 0, is a process whose CPU windows record apart from
+	// the server's (the fake camera of the live scenario).
+	sidePid int
+	results []result
+	slopes  []fanoutSlope
+	iso     *isolationSummary
 }
 
 // group is a set of viewers started together.
@@ -92,6 +96,7 @@ type window struct {
 	childKB    int64 // sum over the server's live descendants
 	children   int   // live descendants at the end
 	peakReset  bool
+	side       float64 // cores of bench.sidePid, if set
 	st0, st1   stats
 	load1      float64
 }
@@ -101,6 +106,10 @@ func (b *bench) measure(ctx context.Context, d time.Duration) (window, error) {
 	w := window{load1: loadAvg()}
 	w.st0, _ = b.srv.stats()
 	w.peakReset = resetPeakRSS(b.srv.pid)
+	var s0 cpuSnap
+	if b.sidePid > 0 {
+		s0 = snapCPU(b.sidePid)
+	}
 	c0 := snapCPU(b.srv.pid)
 	w.start = b.mono()
 	if err := sleepCtx(ctx, d); err != nil {
@@ -109,6 +118,10 @@ func (b *bench) measure(ctx context.Context, d time.Duration) (window, error) {
 	w.end = b.mono()
 	c1 := snapCPU(b.srv.pid)
 	w.cpu = cpuBetween(c0, c1)
+	if b.sidePid > 0 {
+		w.side = cpuBetween(s0, snapCPU(b.sidePid)).Server
+		w.cpu.Other = max(w.cpu.Other-w.side, 0)
+	}
 	w.children = c1.children
 	w.peakKB, w.childKB = peakRSS(b.srv.pid)
 	w.st1, _ = b.srv.stats()
@@ -134,6 +147,7 @@ func (b *bench) fillWindow(r *result, w window, cams ...string) {
 	r.ServerOwnCores = round(w.cpu.ServerOwn, 3)
 	r.LoadGenCores = round(w.cpu.LoadGen, 3)
 	r.OtherCores = round(w.cpu.Other, 3)
+	r.FakeCamCores = round(w.side, 3)
 	r.ServerPeakMB = round(float64(w.peakKB+w.childKB)/1024, 1)
 	r.ChildrenPeakMB = round(float64(w.childKB)/1024, 1)
 	r.Children = w.children
@@ -191,10 +205,20 @@ func (b *bench) add(r result) {
 
 func (b *bench) runAll(ctx context.Context) error {
 	o := b.o
-	if o.scenarios["idle"] {
+	if o.scenarios["idle"] || o.scenarios["live"] {
 		if err := b.idleBaseline(ctx); err != nil {
 			return err
 		}
+	}
+	if o.scenarios["live"] {
+		// Before the upload: the server holds no other camera.
+		b.logf("scenario live")
+		if err := b.live(ctx); err != nil {
+			return fmt.Errorf("scenario live: %w", err)
+		}
+	}
+	if !o.needsUpload() {
+		return nil
 	}
 	b.logf("uploading %s as camera %q", b.input, mainCamera)
 	p, err := b.srv.upload(mainCamera, b.input)
@@ -368,18 +392,25 @@ func (b *bench) fanout(ctx context.Context) error {
 			gs = append(gs, r.LoadGenCores)
 		}
 		if len(xs) >= 2 {
-			last := len(xs) - 1
-			s := fanoutSlope{Kind: "slope", Run: b.run, Transport: string(t), FromViewers: int(xs[0]), ToViewers: int(xs[last]),
-				TwoPointMC: round(1000*(ys[last]-ys[0])/(xs[last]-xs[0]), 3),
-				LeastSqMC:  round(1000*slope(xs, ys), 3),
-				KernelMC:   round(1000*(ks[last]-ks[0])/(xs[last]-xs[0]), 3),
-				LoadGenMC:  round(1000*(gs[last]-gs[0])/(xs[last]-xs[0]), 3)}
+			s := newSlope(b.run, string(t), xs, ys, ks, gs)
 			b.slopes = append(b.slopes, s)
 			b.emitJSON(s)
 			b.logf("  %s: %.2f millicores per added viewer (%d to %d; least squares %.2f); load generator %.2f", t, s.TwoPointMC, s.FromViewers, s.ToViewers, s.LeastSqMC, s.LoadGenMC)
 		}
 	}
 	return nil
+}
+
+// newSlope is the fan-out cost from viewer counts xs with server cores ys,
+// their kernel part ks and the load generator's cores gs: the two-point
+// slope from the first count to the last, and the least-squares one.
+func newSlope(run, t string, xs, ys, ks, gs []float64) fanoutSlope {
+	last := len(xs) - 1
+	return fanoutSlope{Kind: "slope", Run: run, Transport: t, FromViewers: int(xs[0]), ToViewers: int(xs[last]),
+		TwoPointMC: round(1000*(ys[last]-ys[0])/(xs[last]-xs[0]), 3),
+		LeastSqMC:  round(1000*slope(xs, ys), 3),
+		KernelMC:   round(1000*(ks[last]-ks[0])/(xs[last]-xs[0]), 3),
+		LoadGenMC:  round(1000*(gs[last]-gs[0])/(xs[last]-xs[0]), 3)}
 }
 
 func (b *bench) emitJSON(v any) { b.jsonl(v) }
@@ -676,6 +707,7 @@ func (b *bench) targets(micros []microResult) []target {
 	} else {
 		add("isolation: CPU per frame added by the decode child at 720p30", "< 5%", 0, "%", nil, false)
 	}
+	b.liveTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	add("720p30 cameras with one viewer each at >= 95% fps", "as many as the machine allows", float64(maxCams), "cameras", func(float64) bool { return true }, measured)
 	ts[len(ts)-1].Info = true
 	return ts

@@ -208,6 +208,22 @@ func (s *server) deleteCamera(camera string) error {
 	return s.do(req, nil)
 }
 
+// createLiveCamera adds camera id fed by the live source url.
+func (s *server) createLiveCamera(id, url string) error {
+	body, err := json.Marshal(map[string]any{"id": id, "name": id, "source": map[string]string{"url": url}})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/api/cameras"), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return s.do(req, nil)
+}
+
 // stats is the part of /api/stats the bench reads.
 type stats struct {
 	Server struct {
@@ -226,6 +242,9 @@ type cameraStats struct {
 	Published uint64            `json:"published"`
 	Encoded   uint64            `json:"encoded"`
 	Grabbed   uint64            `json:"grabbed"`
+	Source    struct {
+		Kind string `json:"kind"` // file, http, mjpeg, snapshot
+	} `json:"source"`
 }
 
 func (s *server) stats() (stats, error) {

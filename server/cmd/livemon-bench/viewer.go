@@ -82,12 +82,15 @@ type viewerState struct {
 	// upgraded); welcome the delay from sending hello to receiving
 	// welcome (WebSocket only).
 	dial, welcome time.Duration
-	session       string // WebSocket session id
-	resumed       bool
-	epoch         uint64 // epoch of the first frame (WebSocket only)
-	first         sample // the first frame
-	samples       []sample
-	err           error // why the viewer stopped early, if it did
+	// subscribed is when the subscribe message was sent (WebSocket,
+	// new sessions only); zero before.
+	subscribed time.Time
+	session    string // WebSocket session id
+	resumed    bool
+	epoch      uint64 // epoch of the first frame (WebSocket only)
+	first      sample // the first frame
+	samples    []sample
+	err        error // why the viewer stopped early, if it did
 }
 
 // viewer is one client.
@@ -291,6 +294,9 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 	v.setup(time.Since(sent), w.Session, w.Resumed)
 	if v.cfg.session == "" {
 		sub := []byte(`{"type":"subscribe","camera":"` + v.cfg.camera + `"}`)
+		v.smu.Lock()
+		v.st.subscribed = time.Now()
+		v.smu.Unlock()
 		if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
 			return fmt.Errorf("send subscribe: %w", err)
 		}
