@@ -124,3 +124,29 @@ func TestSourceRefused(t *testing.T) {
 		t.Fatalf("after refused patch: %v", b)
 	}
 }
+
+// A returning viewer of an unwatched live camera gets the frame the camera
+// kept at once, even when the camera is unreachable by then (an unwatched
+// file camera's kept frame is skipped instead: its timeline ran on).
+func TestLiveKeptFrameReachesNewViewer(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cam, base := fakeCamera(t)
+	if status, body := e.json(http.MethodPost, "/api/cameras", map[string]any{
+		"id": "door", "source": map[string]any{"url": base + "/mjpeg"},
+	}); status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	waitFor(t, "a kept frame", 5*time.Second, func() bool {
+		status, _ := e.do(http.MethodGet, "/api/cameras/door/snapshot.jpg", nil, nil)
+		return status == http.StatusOK
+	})
+	waitFor(t, "unwatched", 5*time.Second, func() bool { return !e.hub.Watched("door") })
+	cam.SetMode(fakecam.ModeDown)
+
+	c := e.mustDial(t)
+	c.hello("")
+	c.send(map[string]any{"type": "subscribe", "camera": "door"})
+	if f := c.frame(); f.video != 9 {
+		t.Fatalf("frame of video %d, want the camera's own (9)", f.video)
+	}
+}

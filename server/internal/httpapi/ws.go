@@ -355,9 +355,22 @@ func (c *wsConn) attach(cam media.CameraID) error {
 		return err
 	}
 	h := c.srv.deps.Hub
-	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: media.TransportWebSocket, Notify: c.notify, SkipLatest: !h.Watched(cam)})
+	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: media.TransportWebSocket, Notify: c.notify, SkipLatest: c.staleLatest(cam)})
 	c.subs[cam] = &wsSub{sub: sub, channel: sub.Channel()}
 	return nil
+}
+
+// staleLatest reports whether cam's kept frame must not be sent to a new
+// viewer: an unwatched file camera's timeline ran on without decoding, so
+// its kept frame shows a moment long past. A live camera refreshes its
+// kept frame while unwatched (package live), so a returning viewer sees it
+// at once.
+func (c *wsConn) staleLatest(cam media.CameraID) bool {
+	if c.srv.deps.Hub.Watched(cam) {
+		return false
+	}
+	v, err := c.srv.deps.Cameras.Get(cam)
+	return err != nil || v.Source.Kind == media.SourceFile
 }
 
 // detach ends the connection's subscription to cam, if any.
