@@ -35,11 +35,15 @@ describe('LivePage with a live camera that goes offline', () => {
     renderWithProviders(<LivePage />, { socket, lang })
     const badge = await screen.findByRole('status')
     expect(screen.queryByText(/No video yet|아직 동영상이 없습니다/)).toBeNull()
+    // Answer the tile's subscribe only once the client has sent it: a
+    // 'subscribed' that arrives first is not the tile's yet.
+    await vi.waitFor(() => expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'gate' }))
     act(() => ws().receive({ type: 'subscribed', camera: 'gate', channel: 1, epoch: 3, seq: 1 }))
     await act(async () => {
       ws().receiveBinary(frame(1))
     })
-    expect(badge).toHaveAttribute('data-state', 'live')
+    // Painting goes through an (async) createImageBitmap: wait for it.
+    await vi.waitFor(() => expect(badge).toHaveAttribute('data-state', 'live'))
 
     // The camera stops answering: the server says offline (event carries the camera).
     server = { ...liveCam, state: 'offline', error: 'connection refused', last_frame_age_ms: 7000 }
@@ -59,10 +63,10 @@ describe('LivePage with a live camera that goes offline', () => {
     await act(async () => {
       ws().receiveBinary(frame(2))
     })
-    expect(badge).toHaveAttribute('data-state', 'live')
+    await vi.waitFor(() => expect(badge).toHaveAttribute('data-state', 'live'))
     expect(badge).toHaveTextContent(liveText)
     expect(tileEl.querySelector('[data-frame-age]')).toBeNull()
-    expect(canvas).toHaveAttribute('data-seq', '2')
+    await vi.waitFor(() => expect(canvas).toHaveAttribute('data-seq', '2'))
   })
 
 })
