@@ -104,11 +104,14 @@ func TestDecoderLimitIsVisible(t *testing.T) {
 	})
 	c := e.mustDial(t)
 	c.hello("")
+	// a opens its video (and takes the one slot) only once watched: wait
+	// for its frames before b competes for the slot.
+	c.send(map[string]any{"type": "subscribe", "camera": "a"})
+	chA := uint32(c.message("subscribed")["channel"].(float64))
+	waitFor(t, "a frame of a", 3*time.Second, func() bool { return c.frame().channel == chA })
 	e.json(http.MethodPost, "/api/cameras", map[string]any{"id": "b", "name": "b"})
-	for _, cam := range []string{"a", "b"} {
-		c.send(map[string]any{"type": "subscribe", "camera": cam})
-		c.message("subscribed")
-	}
+	c.send(map[string]any{"type": "subscribe", "camera": "b"})
+	c.message("subscribed")
 	e.upload("/api/cameras/b/video", "b.avi", synthVideo(2, 900))
 	var ev map[string]any
 	waitFor(t, "b's decoder_limit event", 3*time.Second, func() bool {
