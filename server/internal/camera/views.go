@@ -156,8 +156,15 @@ func (m *Manager) viewLocked(e *entry) View {
 		if st.State == media.StateError || st.State == media.StateOffline {
 			v.Error, v.ErrorCode = st.Err, st.ErrCode
 		}
-	} else if e.video != nil && e.video.Info.FPS > 0 && e.rec.SourceURL == "" {
-		v.Position = float64(e.rec.Frame) / e.video.Info.FPS
+	} else {
+		// A run's first statuses can arrive before startLocked has
+		// stored its decoder: the reason comes from the status kept.
+		if st := e.status; st.State == media.StateError || st.State == media.StateOffline {
+			v.Error, v.ErrorCode = st.Err, st.ErrCode
+		}
+		if e.video != nil && e.video.Info.FPS > 0 && e.rec.SourceURL == "" {
+			v.Position = float64(e.rec.Frame) / e.video.Info.FPS
+		}
 	}
 	v.Source = sourceViewLocked(e)
 	if e.video != nil && e.rec.SourceURL == "" {
