@@ -19,8 +19,8 @@ type Settings struct {
 
 // Source is a live source as an operator gives it.
 type Source struct {
-	URL       string // http(s); may carry user:password
-	Transport string // "", "tcp" or "udp" (for RTSP, later)
+	URL       string // rtsp(s) or http(s); may carry user:password
+	Transport string // "", "tcp" or "udp" (RTSP only; "" is tcp)
 }
 
 // Validate checks the settings' ranges.
@@ -36,14 +36,15 @@ func (s Settings) Validate() error {
 		return media.Errorf(media.KindInvalid, "speed must be between %g and %g", media.MinSpeed, media.MaxSpeed)
 	}
 	if s.Source != nil {
-		if _, err := media.ParseSourceURL(s.Source.URL); err != nil {
+		u, err := media.ParseSourceURL(s.Source.URL)
+		if err != nil {
 			return err
 		}
-		switch s.Source.Transport {
-		case "", "tcp", "udp":
-		default:
-			return media.Errorf(media.KindInvalid, "source transport must be tcp or udp")
+		t, err := media.ParseRTSPTransport(u, s.Source.Transport)
+		if err != nil {
+			return err
 		}
+		s.Source.Transport = string(t)
 	}
 	return nil
 }

@@ -33,12 +33,15 @@ func hasSource(e *entry) bool { return e.video != nil || e.rec.SourceURL != "" }
 // startLiveLocked starts e's live source runner. e.op is held.
 func (m *Manager) startLiveLocked(e *entry, rec store.Camera) {
 	id := rec.ID
+	streams, _ := m.deps.Opener.(decoder.StreamOpener) // RTSP decodes in the same children, under the same limit
 	r := livesrc.Start(context.Background(), livesrc.Config{
-		Camera: id, URL: rec.SourceURL, Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live,
+		Camera: id, URL: rec.SourceURL, Transport: media.RTSPTransport(rec.SourceTransport),
+		Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live,
 	}, livesrc.Deps{
 		Publisher: m.deps.Hub,
 		Watcher:   m.deps.Hub,
 		Client:    m.deps.LiveClient,
+		Streams:   streams,
 		Logger:    m.log.With("camera", id),
 		OnStatus:  func(st decoder.Status) { m.onStatus(e, st) },
 	})
@@ -59,7 +62,7 @@ func (m *Manager) switchSourceLocked(ctx context.Context, e *entry, src Source) 
 	m.deps.Hub.Reset(rec.ID)
 	m.mu.Lock()
 	e.rec = rec
-	e.kind = media.SourceHTTP
+	e.kind = media.InitialKind(rec.SourceURL)
 	e.status = decoder.Status{State: media.StateStarting, Epoch: rec.Epoch}
 	e.errors = nil
 	m.mu.Unlock()

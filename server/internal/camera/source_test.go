@@ -150,12 +150,18 @@ func TestLiveSeqSurvivesRestart(t *testing.T) {
 
 func TestSourceValidation(t *testing.T) {
 	h := newHarness(t, Config{})
-	for _, u := range []string{"rtsp://cam/x", "file:///etc/passwd", "http://", "cam/mjpeg"} {
-		_, err := h.m.Create(context.Background(), "x", Settings{Source: &Source{URL: u}})
+	for _, s := range []Source{
+		{URL: "rtsp:///x"}, {URL: "file:///etc/passwd"}, {URL: "http://"}, {URL: "cam/mjpeg"},
+		{URL: "rtsp://h/", Transport: "quic"}, {URL: "http://h/", Transport: "udp"},
+	} {
+		_, err := h.m.Create(context.Background(), "x", Settings{Source: &s})
 		wantKind(t, err, media.KindInvalid)
 	}
-	_, err := h.m.Create(context.Background(), "x", Settings{Source: &Source{URL: "http://h/", Transport: "quic"}})
-	wantKind(t, err, media.KindInvalid)
+	// An RTSP source without a transport is stored with tcp.
+	v, err := h.m.Create(context.Background(), "r", Settings{Source: &Source{URL: "rtsp://127.0.0.1:1/x"}})
+	if err != nil || v.Source.Kind != media.SourceRTSP || v.Source.Transport != "tcp" {
+		t.Fatalf("rtsp camera: %+v, %v", v.Source, err)
+	}
 }
 
 // A viewer returning to an unwatched live camera gets the kept frame at

@@ -203,7 +203,7 @@ func sourceViewLocked(e *entry) SourceView {
 		sv.Kind = k.Kind()
 	}
 	if sv.Kind == "" {
-		sv.Kind = media.SourceHTTP
+		sv.Kind = media.InitialKind(e.rec.SourceURL)
 	}
 	return sv
 }

@@ -91,6 +91,14 @@ type ContextOpener interface {
 	OpenContext(ctx context.Context, path string) (Source, error)
 }
 
+// StreamOpener opens live network streams (RTSP) for decoding. The Source
+// is live: Grab blocks until the camera sends the next frame (failing
+// after spec.Timeout without one) and SeekFrame fails. Once ctx ends the
+// Source's calls fail promptly, as with ContextOpener.
+type StreamOpener interface {
+	OpenStream(ctx context.Context, spec media.StreamSpec) (Source, error)
+}
+
 // GrabEncoder is a Source that can grab its next frame and encode it in
 // one call, which costs less than Grab then Encode when every call is a
 // round trip to another process (package isolate). GrabEncode returns

@@ -30,7 +30,10 @@ type Limit struct {
 	freed chan struct{} // closed, and replaced, when a slot frees
 }
 
-var _ ContextOpener = (*Limit)(nil)
+var (
+	_ ContextOpener = (*Limit)(nil)
+	_ StreamOpener  = (*Limit)(nil)
+)
 
 // NewLimit returns o limited to max open Sources (max > 0).
 func NewLimit(o Opener, max int) *Limit {
@@ -58,6 +61,24 @@ func (l *Limit) OpenContext(ctx context.Context, path string) (Source, error) {
 	} else {
 		src, err = l.opener.Open(path)
 	}
+	if err != nil {
+		l.release()
+		return nil, err
+	}
+	return limited(src, l), nil
+}
+
+// OpenStream opens a live stream if a slot is free; the wrapped Opener
+// must be a StreamOpener.
+func (l *Limit) OpenStream(ctx context.Context, spec media.StreamSpec) (Source, error) {
+	so, ok := l.opener.(StreamOpener)
+	if !ok {
+		return nil, errors.New("this decoder cannot open streams")
+	}
+	if err := l.take(); err != nil {
+		return nil, err
+	}
+	src, err := so.OpenStream(ctx, spec)
 	if err != nil {
 		l.release()
 		return nil, err

@@ -104,7 +104,8 @@ type cameraRequest struct {
 	Source *sourceRequest `json:"source"`
 }
 
-// sourceRequest is a live source URL (http or https for now).
+// sourceRequest is a live source URL (rtsp, rtsps, http or https) and an
+// RTSP source's transport.
 type sourceRequest struct {
 	URL       string `json:"url"`
 	Transport string `json:"transport"`

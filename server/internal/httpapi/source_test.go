@@ -97,8 +97,9 @@ func TestLiveCameraAPI(t *testing.T) {
 func TestSourceRefused(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	for _, tc := range []struct{ url, want string }{
-		{"rtsp://admin:" + camPassword + "@127.0.0.1/stream", "not supported yet"},
-		{"rtsps://127.0.0.1/stream", "not supported yet"},
+		{"rtsp://admin:" + camPassword + "@/stream", "no host"},
+		{"rtsps://127.0.0.1/stream\", \"transport\": \"quic", "tcp or udp"},
+		{"http://127.0.0.1/mjpeg\", \"transport\": \"udp", "rtsp:// and rtsps:// sources only"},
 		{"file:///etc/passwd", "not accepted"},
 		{"gopher://127.0.0.1/", "not accepted"},
 		{"http://", "no host"},

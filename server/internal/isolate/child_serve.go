@@ -66,6 +66,11 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 			if s, opErr = opener.Open(string(payload)); opErr == nil {
 				src, reply = s, encodeInfo(s.Info())
 			}
+		case op == opOpenStream && src == nil:
+			var s decoder.Source
+			if s, opErr = openStream(opener, payload); opErr == nil {
+				src, reply = s, encodeInfo(s.Info())
+			}
 		case op == opClose:
 			if src != nil {
 				opErr = src.Close()
@@ -115,6 +120,25 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 			return nil
 		}
 	}
+}
+
+// StreamOpener is a child's Opener that can also open live streams (the
+// opencv Opener).
+type StreamOpener interface {
+	OpenStream(media.StreamSpec) (decoder.Source, error)
+}
+
+// openStream opens the stream an opOpenStream payload names.
+func openStream(opener decoder.Opener, payload []byte) (decoder.Source, error) {
+	so, ok := opener.(StreamOpener)
+	if !ok {
+		return nil, errors.New("this decoder cannot open streams")
+	}
+	var spec media.StreamSpec
+	if err := json.Unmarshal(payload, &spec); err != nil {
+		return nil, fmt.Errorf("stream spec: %w", err)
+	}
+	return so.OpenStream(spec)
 }
 
 // ServeProbe probes path and writes the result to w as JSON. A probe

@@ -2,12 +2,14 @@ package isolate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
+	"github.com/livemon/livemon/server/internal/media"
 )
 
 // Opener opens video files in decode children. The zero value runs the
@@ -34,6 +36,7 @@ type Opener struct {
 var (
 	_ decoder.Opener        = Opener{}
 	_ decoder.ContextOpener = Opener{}
+	_ decoder.StreamOpener  = Opener{}
 	_ decoder.GrabEncoder   = (*source)(nil)
 	_ decoder.EncodeTimer   = (*source)(nil)
 )
@@ -51,7 +54,7 @@ func (o Opener) OpenContext(ctx context.Context, path string) (decoder.Source, e
 		return nil, err
 	}
 	if c := o.Spares.take(); c != nil {
-		src, err := o.attach(ctx, c, path)
+		src, err := o.attach(ctx, c, opOpen, []byte(path))
 		if err == nil || !errors.Is(err, decoder.ErrSourceBroken) || ctx.Err() != nil {
 			return src, err
 		}
@@ -62,12 +65,38 @@ func (o Opener) OpenContext(ctx context.Context, path string) (decoder.Source, e
 	if err != nil {
 		return nil, err
 	}
-	return o.attach(ctx, c, path)
+	return o.attach(ctx, c, opOpen, []byte(path))
 }
 
-// attach makes c the source of path: it ties c to ctx and opens path in
-// it. On failure c is gone.
-func (o Opener) attach(ctx context.Context, c *process, path string) (decoder.Source, error) {
+// OpenStream opens a live stream (RTSP) in a decode child started for it
+// (never a spare: the child's standard error goes through a filter that
+// hides the URL's password, in case FFmpeg or OpenCV print the URL). The
+// spec, credentials included, reaches the child only in its open request.
+// When ctx ends the child is killed.
+func (o Opener) OpenStream(ctx context.Context, spec media.StreamSpec) (decoder.Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) > maxRequest {
+		return nil, media.Errorf(media.KindInvalid, "stream spec too large")
+	}
+	so := o
+	so.Stderr = newRedactor(o.stderr(), secretsOf(spec.URL))
+	c, err := so.start()
+	if err != nil {
+		return nil, err
+	}
+	return o.attach(ctx, c, opOpenStream, payload)
+}
+
+// attach makes c the source of the file or stream an open request (op
+// and payload) names: it ties c to ctx and sends the request. On failure
+// c is gone.
+func (o Opener) attach(ctx context.Context, c *process, op byte, payload []byte) (decoder.Source, error) {
 	timeout := o.CallTimeout
 	if timeout <= 0 {
 		timeout = decoder.StallTimeout
@@ -84,7 +113,7 @@ func (o Opener) attach(ctx context.Context, c *process, path string) (decoder.So
 		_ = cmd.Process.Kill()
 	})
 	s.watch.Stop()
-	body, err := s.call(opOpen, []byte(path), false)
+	body, err := s.call(op, payload, false)
 	if err == nil {
 		s.info, err = decodeInfo(body)
 		if err != nil {

@@ -23,6 +23,9 @@ const ExitCPULimit = 3
 // Request ops.
 const (
 	opOpen   byte = 'O'
+	// opOpenStream opens a live stream; its payload is a JSON
+	// media.StreamSpec.
+	opOpenStream byte = 'U'
 	opGrab   byte = 'G'
 	opEncode byte = 'E'
 	opFrame  byte = 'F' // grab and encode

@@ -104,8 +104,10 @@ func (t Timings) withDefaults() Timings {
 // Config is one run of a live camera.
 type Config struct {
 	Camera media.CameraID
-	URL    string // http(s), may carry user:password
-	Epoch  uint64
+	URL    string // rtsp(s) or http(s), may carry user:password
+	// Transport is an RTSP source's transport ("" is tcp).
+	Transport media.RTSPTransport
+	Epoch     uint64
 	// Seq is the last seq of this epoch published so far.
 	Seq     uint64
 	Timings Timings
@@ -116,7 +118,10 @@ type Deps struct {
 	Publisher decoder.Publisher
 	Watcher   decoder.Watcher // nil: always watched
 	// Client fetches the URL; nil: NewClient(Timings.ConnectTimeout).
-	Client   *http.Client
+	Client *http.Client
+	// Streams opens RTSP streams in decode children (the decoder limit
+	// around the isolate Opener); nil: RTSP sources report an error.
+	Streams  decoder.StreamOpener
 	Logger   *slog.Logger
 	OnStatus func(decoder.Status)
 }
@@ -184,7 +189,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) *Runner {
 	r := &Runner{
 		cfg: cfg, t: t, deps: deps, cancel: cancel, done: make(chan struct{}),
 		log:  deps.Logger.With("source", media.RedactURL(cfg.URL)),
-		kind: media.SourceHTTP,
+		kind: media.InitialKind(cfg.URL),
 		st:   decoder.Status{State: media.StateStarting, Epoch: cfg.Epoch, Seq: cfg.Seq},
 	}
 	r.seq.Store(cfg.Seq)
@@ -333,17 +338,10 @@ func (r *Runner) wait(ctx context.Context, d time.Duration, unreachable bool) bo
 
 // reachable reports whether a TCP connection to the source's host opens.
 func (r *Runner) reachable(ctx context.Context) bool {
-	port := r.req.Port()
-	if port == "" {
-		port = "80"
-		if r.req.Scheme == "https" {
-			port = "443"
-		}
-	}
 	dctx, cancel := context.WithTimeout(ctx, r.t.ProbeEvery)
 	defer cancel()
 	var d net.Dialer
-	c, err := d.DialContext(dctx, "tcp", net.JoinHostPort(r.req.Hostname(), port))
+	c, err := d.DialContext(dctx, "tcp", r.hostPort())
 	if err != nil {
 		return false
 	}
@@ -396,6 +394,9 @@ func (r *Runner) setState(s media.State, reason string) {
 // (with once, or when nobody watches any more) after one frame, which
 // returns a nil error.
 func (r *Runner) session(ctx context.Context, once bool) (int, error) {
+	if media.IsRTSP(r.req) {
+		return r.rtspSession(ctx, once)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resp, err := r.get(cctx)

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"math"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -121,8 +122,9 @@ func TestParseSourceURL(t *testing.T) {
 	}{
 		{"http://cam.local/mjpeg", ""},
 		{"https://u:p@10.0.0.2:8443/snap.jpg", ""},
-		{"rtsp://cam/stream", "not supported yet"},
-		{"RTSPS://cam/stream", "not supported yet"},
+		{"rtsp://cam/stream", ""},
+		{"RTSPS://admin:pw@cam:322/stream?channel=1", ""},
+		{"rtsp://", "no host"},
 		{"file:///etc/passwd", `"file" is not accepted`},
 		{"ftp://x/y", "not accepted"},
 		{"cam.local/mjpeg", "needs a scheme"},
@@ -140,6 +142,33 @@ func TestParseSourceURL(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !IsKind(err, KindInvalid) {
 			t.Errorf("%q: got %v, want invalid with %q", tc.raw, err, tc.want)
+		}
+	}
+}
+
+func TestParseRTSPTransport(t *testing.T) {
+	rtsp, _ := url.Parse("rtsp://cam/stream")
+	web, _ := url.Parse("http://cam/mjpeg")
+	for _, tc := range []struct {
+		u    *url.URL
+		in   string
+		want RTSPTransport
+		err  string
+	}{
+		{rtsp, "", RTSPTCP, ""},
+		{rtsp, "udp", RTSPUDP, ""},
+		{rtsp, "tcp", RTSPTCP, ""},
+		{rtsp, "UDP", "", "tcp or udp"},
+		{rtsp, "http", "", "tcp or udp"},
+		{web, "", "", ""},
+		{web, "udp", "", "rtsp:// and rtsps:// sources only"},
+	} {
+		got, err := ParseRTSPTransport(tc.u, tc.in)
+		if tc.err == "" && (err != nil || got != tc.want) {
+			t.Errorf("%s %q: got %q, %v; want %q", tc.u, tc.in, got, err, tc.want)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !IsKind(err, KindInvalid)) {
+			t.Errorf("%s %q: got %v, want invalid with %q", tc.u, tc.in, err, tc.err)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
+#include <vector>
 
 #include "capture.h"
 
@@ -10,6 +11,23 @@ LmCapture lm_capture_open(const char* path) {
         // The FFmpeg backend only: the image-sequence backend would read
         // printf patterns in the name as a series of files.
         if (cap->open(path, cv::CAP_FFMPEG) && cap->isOpened()) {
+            return cap;
+        }
+    } catch (...) {
+    }
+    delete cap;
+    return nullptr;
+}
+
+LmCapture lm_capture_open_stream(const char* url, int timeout_ms) {
+    cv::VideoCapture* cap = nullptr;
+    try {
+        cap = new cv::VideoCapture();
+        std::vector<int> params = {
+            cv::CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+            cv::CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms,
+        };
+        if (cap->open(url, cv::CAP_FFMPEG, params) && cap->isOpened()) {
             return cap;
         }
     } catch (...) {

@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"errors"
+	"time"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -34,6 +35,18 @@ func openCapture(path string) (*capture, bool) {
 	cs := C.CString(path)
 	defer C.free(unsafe.Pointer(cs))
 	p := C.lm_capture_open(cs)
+	if p == nil {
+		return nil, false
+	}
+	return &capture{p: p}, true
+}
+
+// openStreamCapture opens a network URL, the open and each read bounded by
+// timeout.
+func openStreamCapture(url string, timeout time.Duration) (*capture, bool) {
+	cs := C.CString(url)
+	defer C.free(unsafe.Pointer(cs))
+	p := C.lm_capture_open_stream(cs, C.int(timeout.Milliseconds()))
 	if p == nil {
 		return nil, false
 	}

@@ -11,6 +11,10 @@ typedef void* LmCapture;
 
 // lm_capture_open opens path with the FFmpeg backend; NULL if it cannot.
 LmCapture lm_capture_open(const char* path);
+// lm_capture_open_stream opens a network URL with the FFmpeg backend, the
+// open and every read bounded by timeout_ms; NULL if it cannot. FFmpeg's
+// demuxer options come from OPENCV_FFMPEG_CAPTURE_OPTIONS.
+LmCapture lm_capture_open_stream(const char* url, int timeout_ms);
 void lm_capture_close(LmCapture c);
 // lm_capture_get returns the property, or -1 if OpenCV threw.
 double lm_capture_get(LmCapture c, int prop);

@@ -39,6 +39,7 @@ type source struct {
 	frame   gocv.Mat // reused for every decoded frame
 	info    media.VideoInfo
 	grabbed bool // a frame has been grabbed since open or the last seek
+	live    bool // a network stream: no seeking, a failed grab is not the end
 }
 
 func (s *source) Info() media.VideoInfo { return s.info }
@@ -53,6 +54,9 @@ func (s *source) Grab() error {
 	}
 	if !ok {
 		s.grabbed = false
+		if s.live {
+			return media.Errorf(media.KindUnusable, "no frames from the camera")
+		}
 		return io.EOF
 	}
 	s.grabbed = true
@@ -91,6 +95,9 @@ func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
 // exactly.
 func (s *source) SeekFrame(n int64) error {
 	s.grabbed = false
+	if s.live {
+		return fmt.Errorf("seek to frame %d: a live stream cannot seek", n)
+	}
 	if n < 0 || (s.info.Frames > 0 && n >= s.info.Frames) {
 		return fmt.Errorf("seek to frame %d: out of range", n)
 	}
