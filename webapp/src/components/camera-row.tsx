@@ -118,6 +118,7 @@ export function CameraRow({ camera, onChanged, onDelete }: Props) {
         <div className="camera-row-body">
           <span className="source-kind" data-source-kind={camera.source.kind}>
             {sourceKindText(t, camera.source.kind)}
+            {camera.source.transport && ` · ${camera.source.transport.toUpperCase()}`}
           </span>
           <code className="source-url" data-source-url>
             {camera.source.url}

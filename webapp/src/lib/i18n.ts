@@ -60,7 +60,7 @@ export function lastFrameText(t: Translate, ageMs: number | null): string {
   return s < 120 ? t('age.seconds', { n: s }) : t('age.minutes', { n: Math.floor(s / 60) })
 }
 
-const SOURCE_KINDS: ReadonlySet<string> = new Set<SourceKind>(['file', 'http', 'mjpeg', 'snapshot'])
+const SOURCE_KINDS: ReadonlySet<string> = new Set<SourceKind>(['file', 'http', 'mjpeg', 'snapshot', 'rtsp'])
 
 /** "MJPEG stream", "JPEG snapshots", "Detecting…"; a kind from a newer server as it is. */
 export function sourceKindText(t: Translate, kind: string): string {

@@ -143,7 +143,7 @@ describe('CamerasPage live cameras', () => {
     expect(within(form).queryByLabelText('Loop')).toBeNull()
     expect(within(form).queryByLabelText('Speed')).toBeNull()
     const urlInput = screen.getByLabelText('Camera URL')
-    expect(urlInput).toHaveAccessibleDescription(/MJPEG stream or a JPEG snapshot.*RTSP is not supported yet/)
+    expect(urlInput).toHaveAccessibleDescription(/rtsp:\/\/ or rtsps:\/\/.*MJPEG stream or a JPEG snapshot/)
     await user.type(screen.getByLabelText('Name'), 'Gate')
     expect(screen.getByRole('button', { name: 'Create camera' })).toBeDisabled()
     await user.type(urlInput, 'http://admin:pw@cam.local/stream')
@@ -158,12 +158,34 @@ describe('CamerasPage live cameras', () => {
     expect(await screen.findByText('Camera demo created.')).toBeInTheDocument()
   })
 
+  it('offers the RTSP transport for rtsp:// URLs only and sends it', async () => {
+    const user = userEvent.setup()
+    renderWithProviders(<CamerasPage />)
+    const form = screen.getByRole('form', { name: 'Add a camera' })
+    await user.click(within(form).getByLabelText('Connect to a camera by URL'))
+    await user.type(screen.getByLabelText('Name'), 'Yard')
+    const urlInput = screen.getByLabelText('Camera URL')
+    await user.type(urlInput, 'http://cam.local/mjpeg')
+    expect(within(form).queryByLabelText('RTSP transport')).toBeNull()
+    await user.clear(urlInput)
+    await user.type(urlInput, 'rtsp://cam.local:554/stream1')
+    await user.selectOptions(within(form).getByLabelText('RTSP transport'), 'udp')
+    await user.click(screen.getByRole('button', { name: 'Create camera' }))
+    await waitFor(() =>
+      expect(calls).toContainEqual({
+        method: 'POST',
+        url: '/api/cameras',
+        body: { name: 'Yard', source: { url: 'rtsp://cam.local:554/stream1', transport: 'udp' } },
+      }),
+    )
+  })
+
   it.each([
-    ['en', 'The request was not valid: RTSP sources are not supported yet'],
-    ['ko', '잘못된 요청입니다: RTSP sources are not supported yet'],
+    ['en', 'The request was not valid: source url scheme "ftp" is not accepted'],
+    ['ko', '잘못된 요청입니다: source url scheme "ftp" is not accepted'],
   ] as const)("shows the server's refusal of a URL through the error texts (%s)", async (lang, text) => {
     serve([demo], () =>
-      new Response(JSON.stringify({ error: { code: 'invalid_argument', message: 'RTSP sources are not supported yet' } }), {
+      new Response(JSON.stringify({ error: { code: 'invalid_argument', message: 'source url scheme "ftp" is not accepted' } }), {
         status: 400,
       }),
     )
@@ -171,7 +193,7 @@ describe('CamerasPage live cameras', () => {
     renderWithProviders(<CamerasPage />, { lang })
     await user.click(screen.getByLabelText(lang === 'en' ? 'Connect to a camera by URL' : 'URL로 카메라 연결'))
     await user.type(screen.getByLabelText(lang === 'en' ? 'Name' : '이름'), 'Gate')
-    await user.type(screen.getByLabelText(lang === 'en' ? 'Camera URL' : '카메라 URL'), 'rtsp://cam.local/live')
+    await user.type(screen.getByLabelText(lang === 'en' ? 'Camera URL' : '카메라 URL'), 'ftp://cam.local/live')
     await user.click(screen.getByRole('button', { name: lang === 'en' ? 'Create camera' : '카메라 만들기' }))
     expect(await screen.findByRole('alert')).toHaveTextContent(text)
   })

@@ -1,12 +1,17 @@
 import { useState, type FormEvent } from 'react'
 import { createCamera, deleteCamera } from '@/api/client'
-import type { Camera } from '@/types/api'
+import type { Camera, RtspTransport } from '@/types/api'
 import { CAMERA_ID_PATTERN, formatSpeed, SPEEDS } from '@/lib/camera-settings'
 import { useI18n } from '@/hooks/use-i18n'
 import { useCameras } from '@/hooks/use-cameras'
 import { CameraRow } from '@/components/camera-row'
 import { ConfirmDialog } from '@/components/confirm-dialog'
 import { ErrorMessage } from '@/components/error-message'
+
+/** Whether url is an RTSP address, which takes a transport. */
+function isRtspUrl(url: string): boolean {
+  return /^rtsps?:\/\//i.test(url.trim())
+}
 
 /** Where a new camera's pictures come from: an upload later, or a camera URL now. */
 const SOURCE_CHOICES = [
@@ -23,6 +28,8 @@ export function CamerasPage() {
   const [speed, setSpeed] = useState(1)
   const [sourceKind, setSourceKind] = useState<(typeof SOURCE_CHOICES)[number]['kind']>('upload')
   const [url, setUrl] = useState('')
+  const [transport, setTransport] = useState<RtspTransport>('tcp')
+  const rtsp = isRtspUrl(url)
   const [creating, setCreating] = useState(false)
   const [createError, setCreateError] = useState<unknown>(null)
   const [notice, setNotice] = useState('')
@@ -38,7 +45,9 @@ export function CamerasPage() {
     try {
       const base = { name: name.trim(), id: id.trim() || undefined }
       const cam = await createCamera(
-        sourceKind === 'url' ? { ...base, source: { url: url.trim() } } : { ...base, loop, speed },
+        sourceKind === 'url'
+          ? { ...base, source: rtsp ? { url: url.trim(), transport } : { url: url.trim() } }
+          : { ...base, loop, speed },
       )
       setNotice(t('cameras.created', { id: cam.id }))
       setName('')
@@ -122,7 +131,17 @@ export function CamerasPage() {
                 onChange={(e) => setUrl(e.target.value)}
               />
             </label>
-          ) : (
+          ) : null}
+          {sourceKind === 'url' && rtsp && (
+            <label>
+              {t('cameras.transport')}
+              <select value={transport} onChange={(e) => setTransport(e.target.value as RtspTransport)}>
+                <option value="tcp">{t('cameras.transportTcp')}</option>
+                <option value="udp">{t('cameras.transportUdp')}</option>
+              </select>
+            </label>
+          )}
+          {sourceKind === 'url' ? null : (
             <>
               <label className="check">
                 <input type="checkbox" checked={loop} onChange={(e) => setLoop(e.target.checked)} />

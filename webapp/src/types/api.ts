@@ -7,8 +7,11 @@
 
 export type CameraRunState = 'stopped' | 'starting' | 'running' | 'ended' | 'error' | 'offline'
 
-/** file: an uploaded video; http: a URL whose kind is not known yet. */
-export type SourceKind = 'file' | 'http' | 'mjpeg' | 'snapshot'
+/** file: an uploaded video; http: a URL whose kind is not known yet; rtsp: an RTSP(S) stream. */
+export type SourceKind = 'file' | 'http' | 'mjpeg' | 'snapshot' | 'rtsp'
+
+/** How an RTSP source carries its packets; '' for other sources. */
+export type RtspTransport = 'tcp' | 'udp'
 
 /** What feeds a camera; url has its password replaced by xxxxx, '' for a file. */
 export interface CameraSource {
@@ -58,10 +61,10 @@ export interface CameraList {
   cameras: Camera[] | null
 }
 
-/** A live source in a create or update request; transport only matters for RTSP (later). */
+/** A live source in a create or update request; transport only for rtsp(s) URLs (default tcp). */
 export interface SourceInput {
   url: string
-  transport?: string
+  transport?: RtspTransport
 }
 
 export interface CreateCameraInput {
