@@ -171,11 +171,17 @@ func (r *Runner) whyNotOpened(ctx context.Context, openErr error) error {
 	return wrong("no H.264 or H.265 video in the camera's stream", openErr)
 }
 
-// describeError says why a DESCRIBE without a status failed.
+// describeError says why a DESCRIBE without a status failed: no answer
+// in time, no connection, or an answer that is not RTSP (an HTTP server,
+// SSH, a camera closing the connection at once).
 func describeError(err error, timeout time.Duration) error {
-	var se *sourceError
-	if errors.As(classify(err, timeout), &se) && se.reason != "cannot reach the camera" {
-		return se
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return offline("no answer within "+seconds(timeout), err)
+	case errors.As(err, &op) && op.Op == "dial":
+		return connectError(err, timeout)
 	}
-	return wrong("the camera does not speak RTSP", err)
+	return wrong("no RTSP answer from the camera", err)
 }
