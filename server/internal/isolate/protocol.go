@@ -22,15 +22,15 @@ const ExitCPULimit = 3
 
 // Request ops.
 const (
-	opOpen   byte = 'O'
+	opOpen byte = 'O'
 	// opOpenStream opens a live stream; its payload is a JSON
 	// media.StreamSpec.
 	opOpenStream byte = 'U'
-	opGrab   byte = 'G'
-	opEncode byte = 'E'
-	opFrame  byte = 'F' // grab and encode
-	opSeek   byte = 'S'
-	opClose  byte = 'C'
+	opGrab       byte = 'G'
+	opEncode     byte = 'E'
+	opFrame      byte = 'F' // grab and encode
+	opSeek       byte = 'S'
+	opClose      byte = 'C'
 )
 
 // Reply statuses.
