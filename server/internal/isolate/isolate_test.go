@@ -1,13 +1,16 @@
 package isolate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -535,4 +538,59 @@ func TestChildDiesWithParent(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	noChildren(t)
+}
+
+// A live stream opens in a child of its own: the spec arrives whole, frames
+// come back, the child's standard error never shows the password (as
+// written or percent-encoded), and an open failure keeps its kind and
+// message.
+func TestOpenStream(t *testing.T) {
+	var stderr syncBuffer
+	o := isolate.Opener{Stderr: &stderr}
+	const pw = "pa55/word"
+	spec := media.StreamSpec{URL: "rtsp://admin:" + url.PathEscape(pw) + "@cam.local/live?token=tok3n", Transport: media.RTSPUDP, Timeout: 3 * time.Second}
+	src, err := o.OpenStream(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.(decoder.GrabEncoder).GrabEncode(80)
+	if err != nil || len(b) != 64 {
+		t.Fatalf("frame of %d bytes, %v", len(b), err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := stderr.String()
+	if !strings.Contains(out, "opening rtsp://admin:xxxxx@cam.local/live?token=xxxxx over udp, timeout 3s") {
+		t.Fatalf("child stderr %q", out)
+	}
+	for _, secret := range []string{pw, url.PathEscape(pw), "tok3n"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("child stderr shows %q: %q", secret, out)
+		}
+	}
+	spec.URL = "rtsp://cam.local/fail"
+	_, err = o.OpenStream(t.Context(), spec)
+	if !media.IsKind(err, media.KindUnusable) || !strings.Contains(err.Error(), "could not be opened") {
+		t.Fatalf("failed open: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the child's stderr copier and the
+// test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -63,7 +63,20 @@ func testOpener() decoder.Opener {
 		d, _ := time.ParseDuration(work)
 		return fixedOpener{size: n, work: d}
 	}
-	return synth.Opener{}
+	return streamOpener{synth.Opener{}}
+}
+
+// streamOpener adds OpenStream to the children's opener: it prints the
+// spec to standard error (as FFmpeg might print a URL) and serves fixed
+// 64-byte frames, or fails for a URL ending in /fail.
+type streamOpener struct{ decoder.Opener }
+
+func (streamOpener) OpenStream(spec media.StreamSpec) (decoder.Source, error) {
+	fmt.Fprintf(os.Stderr, "opening %s over %s, timeout %v\n", spec.URL, spec.Transport, spec.Timeout)
+	if strings.HasSuffix(spec.URL, "/fail") {
+		return nil, media.Errorf(media.KindUnusable, "the camera's RTSP stream could not be opened")
+	}
+	return fixedOpener{size: 64}.Open("")
 }
 
 // fixedOpener opens any path as an endless 720p video whose every frame
