@@ -1,14 +1,18 @@
 // Package live runs one supervised loop per live camera: it fetches an
 // HTTP(S) MJPEG stream or JPEG snapshot URL and publishes each JPEG to the
 // hub as it arrives, passed through (never decoded or re-encoded; only
-// AVI1 frames get the standard Huffman tables, see package mjpeg).
+// AVI1 frames get the standard Huffman tables, see package mjpeg), or it
+// has an RTSP(S) stream decoded in a decode child (Deps.Streams, package
+// isolate with OpenCV's FFmpeg backend) and publishes each frame as the
+// JPEG the child encodes (rtsp.go).
 //
 // Contract: Start launches the loop's goroutine; Stop (or cancelling the
 // ctx given to Start) ends it, and Stop waits for it. Status and Kind may
 // be called from any goroutine. OnStatus is called from the loop's
 // goroutine on every change of state or error and must not block.
 //
-// Kind: the Content-Type of the camera's answer decides it:
+// Kind: an rtsp(s) URL is SourceRTSP. For http(s), the Content-Type of
+// the camera's answer decides it:
 // multipart/x-mixed-replace is an MJPEG stream, image/jpeg a snapshot URL,
 // polled every SnapshotInterval while watched. Anything else is state
 // error "not a JPEG or MJPEG answer".
