@@ -1,8 +1,11 @@
 // Starts and stops `livemon fake-camera` (server/internal/fakecam): an HTTP
 // camera on a free loopback port serving marker frames as MJPEG
-// (/mjpeg) and as a snapshot (/snapshot.jpg), which a test can take down
-// and bring back with POST /control?mode=down|up|stall.
+// (/mjpeg) and as a snapshot (/snapshot.jpg), and, with `rtsp`, an RTSP
+// camera (/h264, /h265) on another one, which a test can take down and
+// bring back with POST /control?mode=down|up|stall, or stop and start again
+// on the same ports.
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { LIVEMON_BIN, assertBinary } from './livemon.cjs'
 
 export type FakeCameraMode = 'up' | 'down' | 'stall'
@@ -13,14 +16,29 @@ export interface FakeCameraOptions {
   fps?: number
   width?: number
   height?: number
-  /** HTTP Basic credentials the camera requires. */
+  /** HTTP Basic (and RTSP) credentials the camera requires. */
   user?: string
   password?: string
+  /** Serve RTSP too (320x180 at 15 fps unless rtspSize/rtspFps say otherwise). */
+  rtsp?: boolean
+  rtspSize?: string
+  rtspFps?: number
+  /** Listen addresses (default: free loopback ports); pass a stopped camera's to start it again in its place. */
+  addr?: string
+  rtspAddr?: string
 }
+
+/** The RTSP camera's marker video ids: /h264 shows 20, /h265 21. */
+export const RTSP_VIDEO_IDS = { h264: 20, h265: 21 } as const
 
 export interface FakeCamera {
   /** http://127.0.0.1:<port> */
   readonly url: string
+  /** The listen addresses it was started with (rtspAddr '' without RTSP). */
+  readonly addr: string
+  readonly rtspAddr: string
+  /** rtsp://127.0.0.1:<port>/h264 (or /h265), with `user:password@` when given. */
+  rtspUrl(path: 'h264' | 'h265', credentials?: { user: string; password: string }): string
   readonly videoId: number
   /** The MJPEG stream URL, with `user:password@` when given. */
   mjpegUrl(credentials?: { user: string; password: string }): string
@@ -38,7 +56,10 @@ const LISTENING_RE = /fake-camera listening on (http:\/\/127\.0\.0\.1:\d+)/
 export async function startFakeCamera(opts: FakeCameraOptions = {}, timeoutMs = 10_000): Promise<FakeCamera> {
   assertBinary()
   const videoId = opts.videoId ?? 42
-  const args = ['fake-camera', '--addr', '127.0.0.1:0', '--video-id', String(videoId)]
+  const addr = opts.addr ?? `127.0.0.1:${await freePort()}`
+  const rtspAddr = opts.rtsp ? (opts.rtspAddr ?? `127.0.0.1:${await freePort()}`) : ''
+  const args = ['fake-camera', '--addr', addr, '--video-id', String(videoId), '--rtsp-addr', rtspAddr]
+  if (opts.rtsp) args.push('--rtsp-size', opts.rtspSize ?? '320x180', '--rtsp-fps', String(opts.rtspFps ?? 15))
   if (opts.fps !== undefined) args.push('--fps', String(opts.fps))
   if (opts.width !== undefined) args.push('--width', String(opts.width))
   if (opts.height !== undefined) args.push('--height', String(opts.height))
@@ -107,7 +128,14 @@ export async function startFakeCamera(opts: FakeCameraOptions = {}, timeoutMs = 
 
   return {
     url,
+    addr,
+    rtspAddr,
     videoId,
+    rtspUrl(path, c) {
+      if (!rtspAddr) throw new Error('this fake camera serves no RTSP: start it with rtsp: true')
+      const auth = c ? `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@` : ''
+      return `rtsp://${auth}${rtspAddr}/${path}`
+    },
     mjpegUrl: (c) => withCredentials('/mjpeg', c),
     snapshotUrl: (c) => withCredentials('/snapshot.jpg', c),
     async setMode(mode) {
@@ -117,4 +145,16 @@ export async function startFakeCamera(opts: FakeCameraOptions = {}, timeoutMs = 
     stop,
     output: () => log,
   }
+}
+
+/** A TCP port free on loopback right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address()
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))))
+    })
+  })
 }

@@ -302,6 +302,9 @@ type sourceError struct {
 	reason      string
 	err         error // detail for the log; never shown
 	unreachable bool  // no TCP connection could be made
+	// busy: the camera answered, but not yet (an RTSP 5xx): worth asking
+	// again with a cheap request during the backoff.
+	busy bool
 }
 
 func (e *sourceError) Error() string { return e.reason }
@@ -316,13 +319,14 @@ func wrong(reason string, err error) error {
 
 var errNotJPEG = wrong("not a JPEG or MJPEG answer", nil)
 
-// wait sleeps the backoff d. When the camera could not be reached at all
-// (unreachable) and someone watches, it also tries a bare TCP connect
-// every ProbeEvery and ends the wait as soon as one succeeds, so a
+// wait sleeps the backoff d. When the camera could not be reached at all,
+// or (RTSP) answered that it is busy, and someone watches, it also checks
+// every ProbeEvery whether it is back (a bare TCP connect, or an RTSP
+// DESCRIBE that succeeds) and ends the wait as soon as it is, so a
 // returning camera plays again within about ProbeEvery whatever the
 // backoff has grown to. False when ctx ended.
-func (r *Runner) wait(ctx context.Context, d time.Duration, unreachable bool) bool {
-	if !unreachable || d <= r.t.ProbeEvery {
+func (r *Runner) wait(ctx context.Context, d time.Duration, probe func(context.Context) bool) bool {
+	if probe == nil || d <= r.t.ProbeEvery {
 		return sleep(ctx, d, nil)
 	}
 	end := time.Now().Add(d)
@@ -334,7 +338,7 @@ func (r *Runner) wait(ctx context.Context, d time.Duration, unreachable bool) bo
 		if !sleep(ctx, min(left, r.t.ProbeEvery), nil) {
 			return false
 		}
-		if r.watched() && r.reachable(ctx) {
+		if r.watched() && probe(ctx) {
 			return true
 		}
 	}
@@ -353,9 +357,9 @@ func (r *Runner) reachable(ctx context.Context) bool {
 	return true
 }
 
-// fail records a failed session; it reports whether the camera could not
-// be reached at all (worth probing for its return).
-func (r *Runner) fail(err error) bool {
+// fail records a failed session; it returns how to tell the camera is
+// back during the backoff, or nil to just wait it out.
+func (r *Runner) fail(err error) func(context.Context) bool {
 	r.mu.Lock()
 	r.connected = time.Time{}
 	r.st.Restarts++
@@ -374,7 +378,13 @@ func (r *Runner) fail(err error) bool {
 		r.log.Debug("live source failed", "reason", se.reason, "err", detail)
 	}
 	r.setState(se.state, se.reason)
-	return se.unreachable
+	switch {
+	case se.unreachable:
+		return r.reachable
+	case se.busy:
+		return r.answers
+	}
+	return nil
 }
 
 func (r *Runner) setState(s media.State, reason string) {

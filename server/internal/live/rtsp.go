@@ -127,14 +127,28 @@ func (r *Runner) hostPort() string {
 	return net.JoinHostPort(r.req.Hostname(), port)
 }
 
-// whyNotOpened asks the camera, with an RTSP DESCRIBE, why the decoder
-// could not open its stream, and says it in plain words.
-func (r *Runner) whyNotOpened(ctx context.Context, openErr error) error {
+// answers reports whether the camera answers an RTSP DESCRIBE with 200
+// (a cheap check while it was busy).
+func (r *Runner) answers(ctx context.Context) bool {
+	c, u, err := r.rtspClient()
+	if err != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+	defer c.Close()
+	_, _, err = c.Describe(u)
+	return err == nil
+}
+
+// rtspClient starts a gortsplib client for the source's URL, with the
+// connect timeouts. The caller closes it.
+func (r *Runner) rtspClient() (*gortsplib.Client, *base.URL, error) {
 	u, err := base.ParseURL(r.cfg.URL)
 	if err != nil {
-		return wrong("invalid source url", err)
+		return nil, nil, wrong("invalid source url", err)
 	}
-	c := gortsplib.Client{
+	c := &gortsplib.Client{
 		Scheme:       u.Scheme,
 		Host:         u.Host,
 		ReadTimeout:  r.t.ConnectTimeout,
@@ -145,7 +159,17 @@ func (r *Runner) whyNotOpened(ctx context.Context, openErr error) error {
 		UserAgent: "livemon",
 	}
 	if err := c.Start(); err != nil {
-		return connectError(err, r.t.ConnectTimeout)
+		return nil, nil, connectError(err, r.t.ConnectTimeout)
+	}
+	return c, u, nil
+}
+
+// whyNotOpened asks the camera, with an RTSP DESCRIBE, why the decoder
+// could not open its stream, and says it in plain words.
+func (r *Runner) whyNotOpened(ctx context.Context, openErr error) error {
+	c, u, err := r.rtspClient()
+	if err != nil {
+		return err
 	}
 	stop := context.AfterFunc(ctx, c.Close)
 	defer stop()
@@ -154,7 +178,7 @@ func (r *Runner) whyNotOpened(ctx context.Context, openErr error) error {
 	var bad liberrors.ErrClientBadStatusCode
 	switch {
 	case errors.As(err, &bad) && int(bad.Code) >= 500:
-		return offline(fmt.Sprintf("%d from camera", bad.Code), err)
+		return &sourceError{state: media.StateOffline, reason: fmt.Sprintf("%d from camera", bad.Code), err: err, busy: true}
 	case errors.As(err, &bad):
 		return wrong(fmt.Sprintf("%d from camera", bad.Code), err)
 	case err != nil:

@@ -64,11 +64,12 @@ func captureOptions(spec media.StreamSpec, timeout time.Duration) string {
 	opts := []string{
 		"rtsp_transport;" + string(transport),
 		"protocol_whitelist;" + streamProtocols,
-		// No demuxer buffering and a short probe: the first frame after
-		// the first keyframe, not seconds later.
-		"fflags;nobuffer",
-		"analyzeduration;1000000",
-		"probesize;1000000",
+		// The shortest probe: the stream's parameters come in the SDP;
+		// the probe's packets (the first key frame among them) stay
+		// buffered for the decoder (no "nobuffer", which would drop
+		// them and wait for the next key frame).
+		"analyzeduration;0",
+		"probesize;32",
 		// The RTSP socket's own I/O timeout (microseconds).
 		fmt.Sprintf("timeout;%d", us),
 	}
