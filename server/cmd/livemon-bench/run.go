@@ -46,7 +46,7 @@ type options struct {
 	keep       bool
 }
 
-var allScenarios = []string{"idle", "live", "isolation", "fanout", "slow", "resume", "cameras"}
+var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "resume", "cameras"}
 
 // fileScenarios are the scenarios that need the uploaded camera.
 var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}

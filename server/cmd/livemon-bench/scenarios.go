@@ -205,7 +205,7 @@ func (b *bench) add(r result) {
 
 func (b *bench) runAll(ctx context.Context) error {
 	o := b.o
-	if o.scenarios["idle"] || o.scenarios["live"] {
+	if o.scenarios["idle"] || o.scenarios["live"] || o.scenarios["rtsp"] {
 		if err := b.idleBaseline(ctx); err != nil {
 			return err
 		}
@@ -215,6 +215,12 @@ func (b *bench) runAll(ctx context.Context) error {
 		b.logf("scenario live")
 		if err := b.live(ctx); err != nil {
 			return fmt.Errorf("scenario live: %w", err)
+		}
+	}
+	if o.scenarios["rtsp"] {
+		b.logf("scenario rtsp")
+		if err := b.rtsp(ctx); err != nil {
+			return fmt.Errorf("scenario rtsp: %w", err)
 		}
 	}
 	if !o.needsUpload() {
@@ -708,6 +714,7 @@ func (b *bench) targets(micros []microResult) []target {
 		add("isolation: CPU per frame added by the decode child at 720p30", "< 5%", 0, "%", nil, false)
 	}
 	b.liveTargets(add, le, func() { ts[len(ts)-1].Info = true })
+	b.rtspTargets(add, le)
 	add("720p30 cameras with one viewer each at >= 95% fps", "as many as the machine allows", float64(maxCams), "cameras", func(float64) bool { return true }, measured)
 	ts[len(ts)-1].Info = true
 	return ts

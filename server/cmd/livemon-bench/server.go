@@ -243,8 +243,19 @@ type cameraStats struct {
 	Encoded   uint64            `json:"encoded"`
 	Grabbed   uint64            `json:"grabbed"`
 	Source    struct {
-		Kind string `json:"kind"` // file, http, mjpeg, snapshot
+		Kind string `json:"kind"` // file, http, mjpeg, snapshot, rtsp
 	} `json:"source"`
+}
+
+// control posts an operator action (start, stop, restart) to a camera.
+func (s *server) control(camera, action string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/api/cameras/"+camera+"/"+action), nil)
+	if err != nil {
+		return err
+	}
+	return s.do(req, nil)
 }
 
 func (s *server) stats() (stats, error) {

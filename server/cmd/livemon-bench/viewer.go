@@ -70,6 +70,9 @@ type viewerConfig struct {
 	// seqTimes, if set, receives every frame's seq and server timestamp
 	// (the MJPEG latency reference).
 	seqTimes *seqClock
+	// onJPEG, if set, gets every WebSocket frame's JPEG and receipt time
+	// on the reading goroutine; it must not block.
+	onJPEG func(at time.Time, jpeg []byte)
 }
 
 // viewerState is what a viewer learned. The viewer's goroutine writes it
@@ -322,7 +325,14 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 			return fmt.Errorf("read frame header: %w", err)
 		}
 		size := wsHeaderLen
-		for {
+		var body []byte
+		if v.cfg.onJPEG != nil {
+			if body, err = io.ReadAll(r); err != nil {
+				return fmt.Errorf("read frame: %w", err)
+			}
+			size += len(body)
+		}
+		for body == nil {
 			n, err := r.Read(buf)
 			size += n
 			if err == io.EOF {
@@ -333,6 +343,9 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 			}
 		}
 		now := time.Now()
+		if body != nil {
+			v.cfg.onJPEG(now, body)
+		}
 		seq := binary.BigEndian.Uint64(hdr[16:24])
 		ts := int64(binary.BigEndian.Uint64(hdr[24:32]))
 		epoch := binary.BigEndian.Uint64(hdr[8:16])
