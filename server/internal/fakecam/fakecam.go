@@ -1,8 +1,8 @@
 // Package fakecam is a camera for tests, the e2e suite, the benchmark and
 // people without one: an HTTP server that streams generated marker frames
 // (see internal/marker) as MJPEG and serves snapshots, like the cheap IP
-// cameras livemon watches, and that can be told to go down, stall or come
-// back.
+// cameras livemon watches, and an RTSP server (ServeRTSP) that streams
+// H.264 and H.265; both can be told to go down, stall or come back.
 //
 // Frame i is the picture of time start + i/FPS: the index counts up from
 // New, whoever watches, so a test can tell from a frame's marker which
@@ -10,10 +10,42 @@
 // when someone asks for them, once per index whatever the number of
 // streams.
 //
+// # RTSP
+//
+// ServeRTSP serves PathH264 (H.264) and PathH265 (H.265) over RTSP, TCP
+// (interleaved) and UDP transports, and optionally RTSPS. Each path loops
+// a clip encoded at start: Go draws ClipSeconds*FPS frames (marker video
+// id, frame index k = 0..N-1 within the clip, a moving band) and pipes
+// them to an ffmpeg child (libx264/libx265, ultrafast, zerolatency, no
+// B-frames, an IDR with its parameter sets every FPS frames, so a key
+// frame each second and at every loop). Starting takes well under a
+// second at 320x180 with a 2 s clip, a few seconds at 720p.
+//
+// The fake camera stamps its send time in the frame's marker this way:
+// the marker carries the frame's index k in the clip, and SentAt(path, k)
+// returns the wall time frame k was last written to the stream. A viewer
+// that reads index k from a picture it receives subtracts SentAt(path, k)
+// from its receive time to get the latency, as long as that is below the
+// clip's length. RTP timestamps follow the frame times across loops and
+// pauses, and RTCP sender reports carry the send times as NTP.
+//
+// The camera's Mode drives RTSP too (one /control switch for both):
+// down closes every RTSP connection and session at once and answers
+// DESCRIBE, SETUP and PLAY with 503 until it is up (like the HTTP side:
+// the camera answers but has no picture); stall keeps sessions open and
+// sends no RTP packets (gortsplib's RTCP sender reports, every 10 s, go
+// on); up resumes the clip where it paused. With User set, every request
+// needs the credentials (401 with a Basic and a Digest challenge).
+//
 // Concurrency: Handler's handlers run on the HTTP server's goroutines and
 // end when their request's context ends, when the camera goes down, or on
-// a write error; the package starts no goroutine of its own. SetMode and
-// Mode may be called from any goroutine.
+// a write error; Handler starts no goroutine of its own. SetMode and
+// Mode may be called from any goroutine. ServeRTSP starts the RTSP
+// server(s), one sender goroutine per path and one mode watcher, and an
+// ffmpeg child per path while it encodes (killed if its ctx ends, waited
+// for in every case); all of them stop when its ctx ends or on
+// (*RTSP).Close, which waits for them. The methods of RTSP may be called
+// from any goroutine.
 package fakecam
 
 import (
