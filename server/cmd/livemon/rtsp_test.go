@@ -244,8 +244,8 @@ func TestRTSPCameraErrors(t *testing.T) {
 			return m["state"] == tc.state && m["error"] == tc.reason
 		})
 	}
-	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v", err)
+	if status, _, _ := apiJSON(t, http.MethodGet, base+"/healthz", nil); status != http.StatusOK {
+		t.Fatalf("healthz %d", status)
 	}
 	if strings.Contains(s.logs.String(), rtspPassword) {
 		t.Fatal("the logs show the password")
