@@ -28,7 +28,7 @@ func startRTSPCamera(t *testing.T) (*fakecam.Camera, *fakecam.RTSP) {
 	cam := fakecam.New(fakecam.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	rt, err := cam.ServeRTSP(ctx, fakecam.RTSPConfig{
-		Width: 320, Height: 180, FPS: 15, ClipSeconds: 2,
+		Width: 320, Height: 180, FPS: 15, ClipSeconds: 2, TLSAddr: "127.0.0.1:0",
 		User: "admin", Password: rtspPassword,
 	})
 	if err != nil {
@@ -43,9 +43,10 @@ func startRTSPCamera(t *testing.T) (*fakecam.Camera, *fakecam.RTSP) {
 	return cam, rt
 }
 
-// withCredentials puts user:password into an rtsp:// URL.
+// withCredentials puts user:password into an rtsp:// or rtsps:// URL.
 func withCredentials(u, user, password string) string {
-	return strings.Replace(u, "rtsp://", "rtsp://"+user+":"+password+"@", 1)
+	scheme, rest, _ := strings.Cut(u, "://")
+	return scheme + "://" + user + ":" + password + "@" + rest
 }
 
 // apiJSON sends body (if any) as JSON and decodes the answer into a map.
@@ -140,12 +141,18 @@ func TestRTSPCamera(t *testing.T) {
 
 	for _, tc := range []struct {
 		id, path, transport string
+		tls                 bool
 	}{
-		{"h264-tcp", fakecam.PathH264, ""},
-		{"h264-udp", fakecam.PathH264, "udp"},
-		{"h265-tcp", fakecam.PathH265, "tcp"},
+		{"h264-tcp", fakecam.PathH264, "", false},
+		{"h264-udp", fakecam.PathH264, "udp", false},
+		{"h265-tcp", fakecam.PathH265, "tcp", false},
+		{"h264-rtsps", fakecam.PathH264, "", true},
 	} {
-		src := map[string]any{"url": withCredentials(rt.URL(tc.path), "admin", rtspPassword)}
+		u := rt.URL(tc.path)
+		if tc.tls {
+			u = rt.TLSURL(tc.path)
+		}
+		src := map[string]any{"url": withCredentials(u, "admin", rtspPassword)}
 		if tc.transport != "" {
 			src["transport"] = tc.transport
 		}
