@@ -54,12 +54,13 @@ bench: build ## performance benchmark (see docs/performance.md)
 	go build -o bin/livemon-bench ./server/cmd/livemon-bench
 	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
 
-FAKECAM_ADDR  ?= 127.0.0.1:8090
-FAKECAM_FLAGS ?=
-fake-camera: ## serve a fake HTTP camera on FAKECAM_ADDR (127.0.0.1:8090) until Ctrl-C
+FAKECAM_ADDR      ?= 127.0.0.1:8090
+FAKECAM_RTSP_ADDR ?= 127.0.0.1:8554
+FAKECAM_FLAGS     ?=
+fake-camera: ## serve a fake camera, HTTP on FAKECAM_ADDR (127.0.0.1:8090) and RTSP on FAKECAM_RTSP_ADDR (127.0.0.1:8554), until Ctrl-C
 	go build -o bin/livemon-fake-camera ./server/cmd/livemon
-	@echo "Add a camera with the URL http://$(FAKECAM_ADDR)/mjpeg (or /snapshot.jpg) on the Cameras page."
-	./bin/livemon-fake-camera fake-camera --addr $(FAKECAM_ADDR) $(FAKECAM_FLAGS)
+	@echo "Add a camera with the URL http://$(FAKECAM_ADDR)/mjpeg (or /snapshot.jpg), or rtsp://$(FAKECAM_RTSP_ADDR)/h264 (or /h265), on the Cameras page."
+	./bin/livemon-fake-camera fake-camera --addr $(FAKECAM_ADDR) --rtsp-addr '$(FAKECAM_RTSP_ADDR)' $(FAKECAM_FLAGS)
 
 FUZZTIME ?= 60s
 fuzz: ## run each fuzz target for FUZZTIME (60 s)

@@ -13,11 +13,13 @@ import (
 	"github.com/livemon/livemon/server/internal/fakecam"
 )
 
-// fakeCamera serves a fake HTTP camera (see internal/fakecam) until ctx
-// ends: marker frames as MJPEG at /mjpeg and as a snapshot at
+// fakeCamera serves a fake camera (see internal/fakecam) until ctx ends:
+// over HTTP, marker frames as MJPEG at /mjpeg and as a snapshot at
 // /snapshot.jpg, with POST /control?mode=up|down|stall to make it go
-// offline, hang or come back. Tests, the e2e suite, the benchmark and
-// people without a camera use it.
+// offline, hang or come back; over RTSP (unless --rtsp-addr is empty),
+// looping H.264 and H.265 marker clips at /h264 and /h265 that follow the
+// same /control. Tests, the e2e suite, the benchmark and people without a
+// camera use it.
 func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("livemon fake-camera", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,8 +31,15 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.VideoID, "video-id", fakecam.DefaultVideoID, "marker video id, 1-255")
 	fs.IntVar(&cfg.Quality, "quality", fakecam.DefaultQuality, "JPEG quality, 1-100")
 	fs.BoolVar(&cfg.AVI1, "avi1", false, "send frames without Huffman tables, as USB cameras do")
-	fs.StringVar(&cfg.User, "user", "", "HTTP Basic user the camera requires (with --password)")
-	fs.StringVar(&cfg.Password, "password", "", "HTTP Basic password the camera requires")
+	fs.StringVar(&cfg.User, "user", "", "user the camera requires, HTTP Basic and RTSP (with --password)")
+	fs.StringVar(&cfg.Password, "password", "", "password the camera requires")
+	var rcfg fakecam.RTSPConfig
+	fs.StringVar(&rcfg.Addr, "rtsp-addr", "127.0.0.1:8554", "RTSP listen address (port 0 picks a free one; empty: no RTSP)")
+	fs.StringVar(&rcfg.TLSAddr, "rtsps-addr", "", "RTSPS listen address, self-signed certificate (empty: no RTSPS)")
+	rtspSize := fs.String("rtsp-size", fmt.Sprintf("%dx%d", fakecam.DefaultRTSPWidth, fakecam.DefaultRTSPHeight), "RTSP picture size WIDTHxHEIGHT, even sizes")
+	fs.IntVar(&rcfg.FPS, "rtsp-fps", fakecam.DefaultRTSPFPS, "RTSP frames per second (a key frame each second)")
+	fs.IntVar(&rcfg.ClipSeconds, "rtsp-clip", fakecam.DefaultRTSPClipSeconds, "RTSP clip length in seconds (encoded at start, looped)")
+	fs.IntVar(&rcfg.VideoID, "rtsp-video-id", fakecam.DefaultRTSPVideoID, "marker video id of /h264 (/h265: one more), 1-254")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,13 +54,24 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("fake-camera: --video-id must be 1-255")
 	case cfg.Quality < 1 || cfg.Quality > 100:
 		return errors.New("fake-camera: --quality must be 1-100")
+	case rcfg.Addr == "" && rcfg.TLSAddr != "":
+		return errors.New("fake-camera: --rtsps-addr needs --rtsp-addr")
 	}
+	if _, err := fmt.Sscanf(*rtspSize, "%dx%d", &rcfg.Width, &rcfg.Height); err != nil || fmt.Sprintf("%dx%d", rcfg.Width, rcfg.Height) != *rtspSize {
+		return fmt.Errorf("fake-camera: --rtsp-size %q: want WIDTHxHEIGHT, e.g. 1280x720", *rtspSize)
+	}
+	if rcfg.FPS < 1 || rcfg.ClipSeconds < 1 || rcfg.VideoID < 1 {
+		// Zero would mean "default" to fakecam.
+		return errors.New("fake-camera: --rtsp-fps, --rtsp-clip and --rtsp-video-id must be at least 1")
+	}
+	rcfg.User, rcfg.Password = cfg.User, cfg.Password
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("fake-camera: %w", err)
 	}
+	cam := fakecam.New(cfg)
 	srv := &http.Server{
-		Handler:           fakecam.New(cfg).Handler(),
+		Handler:           cam.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		// Streams end with ctx: Shutdown does not wait for them forever.
 		BaseContext: func(net.Listener) context.Context { return ctx },
@@ -60,14 +80,42 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "  MJPEG:    http://%s/mjpeg\n  snapshot: http://%s/snapshot.jpg\n", ln.Addr(), ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("fake-camera: %w", err)
-	case <-ctx.Done():
-	}
+	err = serveRTSP(ctx, cam, rcfg, stdout, errc)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	if serr := srv.Shutdown(sctx); err == nil {
+		err = serr
+	}
 	<-errc // Serve returns ErrServerClosed once Shutdown starts
 	return err
+}
+
+// serveRTSP serves cam over RTSP (unless cfg.Addr is empty) until ctx ends
+// or the HTTP server fails (errc).
+func serveRTSP(ctx context.Context, cam *fakecam.Camera, cfg fakecam.RTSPConfig, stdout io.Writer, errc chan error) error {
+	if cfg.Addr != "" {
+		rtsp, err := cam.ServeRTSP(ctx, cfg)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, fakecam.ErrNoFFmpeg):
+			return fmt.Errorf("fake-camera: %w (or --rtsp-addr '' for HTTP only)", err)
+		case err != nil:
+			return fmt.Errorf("fake-camera: %w", err)
+		}
+		defer rtsp.Close()
+		c := rtsp.Config()
+		fmt.Fprintf(stdout, "  RTSP:     %s  %s  (%dx%d at %d fps, %d s clip)\n",
+			rtsp.URL(fakecam.PathH264), rtsp.URL(fakecam.PathH265), c.Width, c.Height, c.FPS, c.ClipSeconds)
+		if c.TLSAddr != "" {
+			fmt.Fprintf(stdout, "  RTSPS:    %s  %s  (self-signed)\n", rtsp.TLSURL(fakecam.PathH264), rtsp.TLSURL(fakecam.PathH265))
+		}
+	}
+	select {
+	case err := <-errc:
+		errc <- err // for the caller's wait
+		return fmt.Errorf("fake-camera: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
 }

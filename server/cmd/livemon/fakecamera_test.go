@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image/jpeg"
 	"net/http"
 	"os"
@@ -10,27 +11,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+
 	"github.com/livemon/livemon/server/internal/marker"
 	"github.com/livemon/livemon/server/internal/mjpeg"
 )
 
 // TestFakeCameraCommand runs `livemon fake-camera` as a user would: it
-// prints its URL, streams marker frames, obeys /control, and stops with
-// its context even while a stream is open.
+// prints its URLs, streams marker frames, serves RTSP, obeys /control
+// (RTSP too), and stops with its context even while a stream is open.
 func TestFakeCameraCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"fake-camera", "--addr", "127.0.0.1:0", "--fps", "25", "--video-id", "42", "--avi1"}, os.Getenv, stdout, stdout)
+		done <- run(ctx, []string{"fake-camera", "--addr", "127.0.0.1:0", "--fps", "25", "--video-id", "42", "--avi1",
+			"--rtsp-addr", "127.0.0.1:0", "--rtsp-size", "320x180", "--rtsp-clip", "1"}, os.Getenv, stdout, stdout)
 	}()
-	listening := regexp.MustCompile(`fake-camera listening on (http://127\.0\.0\.1:\d+)\n`)
-	var url string
-	deadline := time.Now().Add(5 * time.Second)
+	listening := regexp.MustCompile(`^fake-camera listening on (http://127\.0\.0\.1:\d+)\n(?s:.*)  RTSP: +(rtsp://127\.0\.0\.1:\d+/h264) `)
+	var url, rtspURL string
+	deadline := time.Now().Add(10 * time.Second)
 	for url == "" {
 		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			url = m[1]
+			url, rtspURL = m[1], m[2]
 			break
 		}
 		select {
@@ -39,7 +45,7 @@ func TestFakeCameraCommand(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed:\n%s", stdout)
+			t.Fatalf("no URLs printed:\n%s", stdout)
 		}
 	}
 
@@ -65,6 +71,9 @@ func TestFakeCameraCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	down.Body.Close()
+	if err := describe(rtspURL); statusOf(err) != base.StatusServiceUnavailable {
+		t.Fatalf("RTSP DESCRIBE while down: %v, want 503", err)
+	}
 	if snap, err := http.Get(url + "/snapshot.jpg"); err != nil || snap.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("snapshot while down: %v %v", snap, err)
 	} else {
@@ -77,6 +86,9 @@ func TestFakeCameraCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.Body.Close()
+	if err := describe(rtspURL); err != nil {
+		t.Fatalf("RTSP DESCRIBE: %v", err)
+	}
 	open, err := http.Get(url + "/mjpeg")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +113,13 @@ func TestFakeCameraFlags(t *testing.T) {
 		{"--quality", "0"},
 		{"extra"},
 		{"--addr", "not an address"},
+		{"--rtsp-size", "1280"},
+		{"--rtsp-size", "321x180"},
+		{"--rtsp-size", "1280x720x"},
+		{"--rtsp-fps", "0"},
+		{"--rtsp-clip", "0"},
+		{"--rtsp-addr", "", "--rtsps-addr", "127.0.0.1:0"},
+		{"--rtsp-addr", "nowhere"},
 	} {
 		stderr := &syncBuffer{}
 		err := run(context.Background(), append([]string{"fake-camera"}, args...), os.Getenv, stderr, stderr)
@@ -108,4 +127,27 @@ func TestFakeCameraFlags(t *testing.T) {
 			t.Errorf("fake-camera %v: no error", args)
 		}
 	}
+}
+
+// describe sends an RTSP DESCRIBE to url.
+func describe(url string) error {
+	u, err := base.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	defer c.Close()
+	_, _, err = c.Describe(u)
+	return err
+}
+
+func statusOf(err error) base.StatusCode {
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) {
+		return bad.Code
+	}
+	return 0
 }

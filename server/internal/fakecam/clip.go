@@ -116,6 +116,9 @@ func ffmpegArgs(c codec, w, h, fps int) []string {
 		"-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", fmt.Sprintf("%dx%d", w, h),
 		"-framerate", strconv.Itoa(fps), "-i", "pipe:0",
 		"-pix_fmt", "yuv420p", "-preset", "ultrafast", "-tune", "zerolatency",
+		// x264's zerolatency slices each frame per thread: a fixed count
+		// keeps access units within mediacommon's NALU limit anywhere.
+		"-threads", "4",
 	}
 	switch c {
 	case codecH265:
