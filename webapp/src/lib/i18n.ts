@@ -47,9 +47,20 @@ export function errorText(t: Translate, code: string, message = '', retryAfterSe
   return retryAfterSeconds === null ? text : `${text} ${t('common.retryAfter', { n: Math.max(1, retryAfterSeconds) })}`
 }
 
-/** The message shown when an upload failed: the reason, then that the old video keeps playing. */
-export function uploadErrorText(t: Translate, code: string, message = '', retryAfterSeconds: number | null = null): string {
-  return `${errorText(t, code, message, retryAfterSeconds)} ${t('upload.keepsPlaying')}`
+/** What a camera goes on showing after an upload to it failed. */
+export type UploadFallback = 'video' | 'live' | 'none'
+
+/** The message shown when an upload failed: the reason, then what the camera keeps showing. */
+export function uploadErrorText(
+  t: Translate,
+  code: string,
+  message = '',
+  retryAfterSeconds: number | null = null,
+  keeps: UploadFallback = 'video',
+): string {
+  const reason = errorText(t, code, message, retryAfterSeconds)
+  if (keeps === 'none') return reason
+  return `${reason} ${t(keeps === 'live' ? 'upload.keepsLive' : 'upload.keepsPlaying')}`
 }
 
 /** "Last frame 3 s ago" for a frame age in ms; null = no frame yet. */

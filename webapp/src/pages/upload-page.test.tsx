@@ -50,6 +50,19 @@ describe('UploadPage errors', () => {
     expect(uploadVideo).toHaveBeenCalledWith('demo', expect.any(File), expect.anything())
   })
 
+  it.each([
+    ['a live camera', { source: { kind: 'rtsp', url: 'rtsp://cam/x', transport: 'tcp' }, video: null }, 'The camera keeps showing its live source.'],
+    ['a camera without a video', { source: { kind: 'file', url: '', transport: '' }, video: null }, ''],
+  ])('after a failed upload to %s, says what it keeps showing', async (_, fields, keeps) => {
+    vi.mocked(listCameras).mockResolvedValue([{ ...demo, ...fields } as Camera])
+    vi.mocked(uploadVideo).mockRejectedValue(new ApiError(415, 'unsupported_media', 'detail'))
+    await chooseAndUpload()
+    const alert = await screen.findByRole('alert')
+    expect(alert).not.toHaveTextContent('previous video')
+    if (keeps) expect(alert).toHaveTextContent(keeps)
+    else expect(alert).toHaveTextContent(/^This file is not a video the server can read\.$/)
+  })
+
   it('says when to try again when the server sent Retry-After', async () => {
     vi.mocked(uploadVideo).mockRejectedValue(new ApiError(503, 'upload_limit', 'busy', 20))
     await chooseAndUpload()

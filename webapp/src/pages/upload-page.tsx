@@ -4,7 +4,7 @@ import { ApiError, uploadVideo, type UploadProgress } from '@/api/client'
 import type { UploadResult } from '@/types/api'
 import { CAMERA_ID_RE, isLiveCamera } from '@/lib/camera-settings'
 import { formatBytes, formatNumber } from '@/lib/format'
-import { uploadErrorText } from '@/lib/i18n'
+import { uploadErrorText, type UploadFallback } from '@/lib/i18n'
 import { useI18n } from '@/hooks/use-i18n'
 import { useCameras } from '@/hooks/use-cameras'
 import { ProgressBar } from '@/components/progress-bar'
@@ -48,6 +48,7 @@ export function UploadPage() {
   const targetId = selected === NEW ? newId.trim() : selected
   const uploading = phase.kind === 'uploading'
   const target = cameras?.find((c) => c.id === selected)
+  const fallback: UploadFallback = !target ? 'none' : isLiveCamera(target) ? 'live' : target.video === null ? 'none' : 'video'
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -189,7 +190,7 @@ export function UploadPage() {
         )}
         {phase.kind === 'failed' && (
           <p role="alert" className="message message-error" data-code={phase.code}>
-            {uploadErrorText(t, phase.code, phase.message, phase.retryAfterSeconds)}
+            {uploadErrorText(t, phase.code, phase.message, phase.retryAfterSeconds, fallback)}
           </p>
         )}
         {phase.kind === 'done' && (

@@ -184,6 +184,7 @@ export const en = {
   'error.bad_response': 'The server sent an answer this app does not understand.',
   'error.unknown': 'Something went wrong: {message}',
   'upload.keepsPlaying': 'The camera keeps playing its previous video.',
+  'upload.keepsLive': 'The camera keeps showing its live source.',
 
   'status.title': 'Status',
   'status.server': 'Server',

@@ -179,6 +179,7 @@ export const ko: Record<MessageKey, string> = {
   'error.bad_response': '서버가 이 앱이 이해할 수 없는 응답을 보냈습니다.',
   'error.unknown': '문제가 발생했습니다: {message}',
   'upload.keepsPlaying': '카메라는 이전 동영상을 계속 재생합니다.',
+  'upload.keepsLive': '카메라는 실시간 소스를 계속 보여 줍니다.',
 
   'status.title': '상태',
   'status.server': '서버',
