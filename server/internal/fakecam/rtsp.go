@@ -219,7 +219,8 @@ func (c *Camera) ServeRTSP(ctx context.Context, cfg RTSPConfig) (*RTSP, error) {
 	return r, nil
 }
 
-// encodeClips encodes the two paths' clips at once.
+// encodeClips encodes the two paths' clips at once (or takes them from
+// the cache of clips made before).
 func (r *RTSP) encodeClips(ctx context.Context) error {
 	cfg := r.cfg
 	paths := []struct {
@@ -227,14 +228,14 @@ func (r *RTSP) encodeClips(ctx context.Context) error {
 		codec   codec
 		videoID int
 	}{{PathH264, codecH264, cfg.VideoID}, {PathH265, codecH265, cfg.VideoID + 1}}
-	clips := make([]*clip, len(paths))
+	made := make([]*clip, len(paths))
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			clips[i], errs[i] = encodeClip(ctx, p.codec, cfg.Width, cfg.Height, cfg.FPS, cfg.FPS*cfg.ClipSeconds, p.videoID)
+			made[i], errs[i] = getClip(ctx, clipKey{p.codec, cfg.Width, cfg.Height, cfg.FPS, cfg.FPS * cfg.ClipSeconds, p.videoID})
 		}()
 	}
 	wg.Wait()
@@ -249,9 +250,9 @@ func (r *RTSP) encodeClips(ctx context.Context) error {
 	}
 	for i, p := range paths {
 		r.feeds[p.path] = &feed{
-			clip:    clips[i],
+			clip:    made[i],
 			videoID: p.videoID,
-			sentAt:  make([]atomic.Int64, len(clips[i].aus)),
+			sentAt:  make([]atomic.Int64, len(made[i].aus)),
 		}
 	}
 	return nil

@@ -527,7 +527,9 @@ func children() []string {
 
 func TestRTSPWithoutFFmpeg(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := New(Config{}).ServeRTSP(context.Background(), testRTSP)
+	cfg := testRTSP
+	cfg.VideoID = 99 // not in the clip cache
+	_, err := New(Config{}).ServeRTSP(context.Background(), cfg)
 	if !errors.Is(err, ErrNoFFmpeg) || !strings.Contains(err.Error(), "make deps") {
 		t.Fatalf("error %v, want ErrNoFFmpeg", err)
 	}
