@@ -306,7 +306,8 @@ type rtpEncoder interface {
 	Encode(au [][]byte) ([]*rtp.Packet, error)
 }
 
-func (cl *clip) encoder(f format.Format) (rtpEncoder, error) {
+// newRTPEncoder returns the RTP packetizer of a format format() made.
+func newRTPEncoder(f format.Format) (rtpEncoder, error) {
 	switch f := f.(type) {
 	case *format.H265:
 		return f.CreateEncoder()
@@ -321,7 +322,7 @@ func (cl *clip) encoder(f format.Format) (rtpEncoder, error) {
 // resumes from there at the next frame time. RTP timestamps follow the
 // frame times, as a camera's capture clock does: they jump over a pause.
 func (r *RTSP) send(ctx context.Context, f *feed) {
-	enc, err := f.clip.encoder(f.streams[0].Desc.Medias[0].Formats[0])
+	enc, err := newRTPEncoder(f.streams[0].Desc.Medias[0].Formats[0])
 	if err != nil {
 		return // not reached: format() makes one of the two
 	}
