@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/fakecam"
@@ -80,7 +81,9 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "  MJPEG:    http://%s/mjpeg\n  snapshot: http://%s/snapshot.jpg\n", ln.Addr(), ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	err = serveRTSP(ctx, cam, rcfg, stdout, errc)
+	explicit := false // --rtsp-addr given
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rtsp-addr" })
+	err = serveRTSP(ctx, cam, rcfg, explicit, stdout, errc)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); err == nil {
@@ -92,24 +95,13 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // serveRTSP serves cam over RTSP (unless cfg.Addr is empty) until ctx ends
 // or the HTTP server fails (errc).
-func serveRTSP(ctx context.Context, cam *fakecam.Camera, cfg fakecam.RTSPConfig, stdout io.Writer, errc chan error) error {
-	if cfg.Addr != "" {
-		rtsp, err := cam.ServeRTSP(ctx, cfg)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, fakecam.ErrNoFFmpeg):
-			return fmt.Errorf("fake-camera: %w (or --rtsp-addr '' for HTTP only)", err)
-		case err != nil:
-			return fmt.Errorf("fake-camera: %w", err)
-		}
+func serveRTSP(ctx context.Context, cam *fakecam.Camera, cfg fakecam.RTSPConfig, explicit bool, stdout io.Writer, errc chan error) error {
+	rtsp, err := startRTSP(ctx, cam, cfg, explicit, stdout)
+	if err != nil {
+		return err
+	}
+	if rtsp != nil {
 		defer rtsp.Close()
-		c := rtsp.Config()
-		fmt.Fprintf(stdout, "  RTSP:     %s  %s  (%dx%d at %d fps, %d s clip)\n",
-			rtsp.URL(fakecam.PathH264), rtsp.URL(fakecam.PathH265), c.Width, c.Height, c.FPS, c.ClipSeconds)
-		if c.TLSAddr != "" {
-			fmt.Fprintf(stdout, "  RTSPS:    %s  %s  (self-signed)\n", rtsp.TLSURL(fakecam.PathH264), rtsp.TLSURL(fakecam.PathH265))
-		}
 	}
 	select {
 	case err := <-errc:
@@ -118,4 +110,37 @@ func serveRTSP(ctx context.Context, cam *fakecam.Camera, cfg fakecam.RTSPConfig,
 	case <-ctx.Done():
 		return nil
 	}
+}
+
+// startRTSP starts the RTSP side and prints its URLs. It returns nil, nil
+// without RTSP: cfg.Addr empty, ctx ended, or the default address (not
+// explicit) taken, as by another fake camera; then it serves HTTP only and
+// says so, so scripts that start fake cameras on port 0 for HTTP go on
+// working.
+func startRTSP(ctx context.Context, cam *fakecam.Camera, cfg fakecam.RTSPConfig, explicit bool, stdout io.Writer) (*fakecam.RTSP, error) {
+	if cfg.Addr == "" {
+		return nil, nil
+	}
+	rtsp, err := cam.ServeRTSP(ctx, cfg)
+	switch {
+	case ctx.Err() != nil:
+		if err == nil {
+			rtsp.Close()
+		}
+		return nil, nil
+	case !explicit && errors.Is(err, syscall.EADDRINUSE):
+		fmt.Fprintf(stdout, "  RTSP:     off: %v (choose an address with --rtsp-addr)\n", err)
+		return nil, nil
+	case errors.Is(err, fakecam.ErrNoFFmpeg):
+		return nil, fmt.Errorf("fake-camera: %w (or --rtsp-addr '' for HTTP only)", err)
+	case err != nil:
+		return nil, fmt.Errorf("fake-camera: %w", err)
+	}
+	c := rtsp.Config()
+	fmt.Fprintf(stdout, "  RTSP:     %s  %s  (%dx%d at %d fps, %d s clip)\n",
+		rtsp.URL(fakecam.PathH264), rtsp.URL(fakecam.PathH265), c.Width, c.Height, c.FPS, c.ClipSeconds)
+	if c.TLSAddr != "" {
+		fmt.Fprintf(stdout, "  RTSPS:    %s  %s  (self-signed)\n", rtsp.TLSURL(fakecam.PathH264), rtsp.TLSURL(fakecam.PathH265))
+	}
+	return rtsp, nil
 }

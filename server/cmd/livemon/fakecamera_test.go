@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"image/jpeg"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,22 +34,8 @@ func TestFakeCameraCommand(t *testing.T) {
 			"--rtsp-addr", "127.0.0.1:0", "--rtsp-size", "320x180", "--rtsp-clip", "1"}, os.Getenv, stdout, stdout)
 	}()
 	listening := regexp.MustCompile(`^fake-camera listening on (http://127\.0\.0\.1:\d+)\n(?s:.*)  RTSP: +(rtsp://127\.0\.0\.1:\d+/h264) `)
-	var url, rtspURL string
-	deadline := time.Now().Add(10 * time.Second)
-	for url == "" {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			url, rtspURL = m[1], m[2]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("fake-camera ended: %v\n%s", err, stdout)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no URLs printed:\n%s", stdout)
-		}
-	}
+	m := waitForOutput(t, stdout, listening, done)
+	url, rtspURL := m[1], m[2]
 
 	resp, err := http.Get(url + "/mjpeg")
 	if err != nil {
@@ -102,6 +90,59 @@ func TestFakeCameraCommand(t *testing.T) {
 		}
 	case <-time.After(shutdownTimeout + 2*time.Second):
 		t.Fatal("fake-camera did not stop with its context")
+	}
+}
+
+// waitForOutput waits up to 10 s for re in the command's output, failing
+// if the command ends first.
+func waitForOutput(t *testing.T, out *syncBuffer, re *regexp.Regexp, done chan error) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("fake-camera ended: %v\n%s", err, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the output:\n%s", re, out)
+		}
+	}
+}
+
+// TestFakeCameraDefaultRTSPPortTaken: with the default RTSP port taken
+// (here by the test) the command serves HTTP only and says so; with that
+// port given explicitly it fails.
+func TestFakeCameraDefaultRTSPPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:8554")
+	switch {
+	case err == nil:
+		defer ln.Close()
+	case !errors.Is(err, syscall.EADDRINUSE):
+		t.Skipf("cannot hold the default RTSP port: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"fake-camera", "--addr", "127.0.0.1:0"}, os.Getenv, stdout, stdout) }()
+	m := waitForOutput(t, stdout, regexp.MustCompile(`listening on (http://\S+)\n(?s:.*)  RTSP: +off: .*address already in use`), done)
+	resp, err := http.Get(m[1] + "/snapshot.jpg")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("snapshot without RTSP: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("fake-camera: %v", err)
+	}
+
+	err = run(context.Background(), []string{"fake-camera", "--addr", "127.0.0.1:0", "--rtsp-addr", "127.0.0.1:8554"}, os.Getenv, stdout, stdout)
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("explicit taken --rtsp-addr: %v", err)
 	}
 }
 

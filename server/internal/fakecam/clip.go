@@ -45,6 +45,44 @@ var ErrNoFFmpeg = errors.New("the fake RTSP camera needs ffmpeg: run make deps")
 // maxClipBytes bounds the encoder's output read into memory.
 const maxClipBytes = 512 << 20
 
+// clipKey says what a clip shows.
+type clipKey struct {
+	codec                      codec
+	w, h, fps, frames, videoID int
+}
+
+// clips keeps the clips made in this process, so that the second camera
+// with the same settings (tests start many) starts without encoding.
+// Clips are never modified, so cameras share them.
+var clips struct {
+	mu sync.Mutex
+	m  map[clipKey]*clip
+}
+
+// maxCachedClips bounds clips.m; tests use a handful of settings.
+const maxCachedClips = 16
+
+// getClip returns the clip for k from the cache, or encodes it.
+func getClip(ctx context.Context, k clipKey) (*clip, error) {
+	clips.mu.Lock()
+	cl := clips.m[k]
+	clips.mu.Unlock()
+	if cl != nil {
+		return cl, nil
+	}
+	cl, err := encodeClip(ctx, k.codec, k.w, k.h, k.fps, k.frames, k.videoID)
+	if err != nil {
+		return nil, err
+	}
+	clips.mu.Lock()
+	defer clips.mu.Unlock()
+	if clips.m == nil || len(clips.m) >= maxCachedClips {
+		clips.m = make(map[clipKey]*clip)
+	}
+	clips.m[k] = cl
+	return cl, nil
+}
+
 // encodeClip draws frames frames of w x h pictures (marker video id
 // videoID, frame index k, and the moving band of draw) and encodes them
 // with an ffmpeg child at fps frames per second, one IDR each second and

@@ -160,36 +160,41 @@ func (c *Camera) ServeRTSP(ctx context.Context, cfg RTSPConfig) (*RTSP, error) {
 		}
 	}()
 
-	if err := r.encodeClips(ctx); err != nil {
-		return nil, err
-	}
-	rtpConn, rtcpConn, err := listenUDPPair(host)
+	// Bind first: a taken port fails at once, before seconds of encoding.
+	ls, err := listen(host, cfg.Addr, cfg.TLSAddr)
 	if err != nil {
 		return nil, err
 	}
-	plain := r.newServer(cfg.Addr)
-	plain.UDPRTPAddress = rtpConn.LocalAddr().String()
-	plain.UDPRTCPAddress = rtcpConn.LocalAddr().String()
-	plain.ListenPacket = handOver(rtpConn, rtcpConn)
+	defer func() {
+		if !ok {
+			ls.close() // those a server took are closed already: no harm
+		}
+	}()
+	if err := r.encodeClips(ctx); err != nil {
+		return nil, err
+	}
+	plain := r.newServer(ls.rtsp.Addr().String())
+	plain.UDPRTPAddress = ls.rtp.LocalAddr().String()
+	plain.UDPRTCPAddress = ls.rtcp.LocalAddr().String()
+	plain.Listen, plain.ListenPacket = ls.handOver()
 	if err := plain.Start(); err != nil {
-		rtpConn.Close()
-		rtcpConn.Close()
 		return nil, fmt.Errorf("RTSP on %s: %w", cfg.Addr, err)
 	}
 	r.servers = append(r.servers, plain)
-	r.addr = plain.NetListener().Addr().String()
-	if cfg.TLSAddr != "" {
+	r.addr = ls.rtsp.Addr().String()
+	if ls.rtsps != nil {
 		tlsConfig, err := selfSignedTLS(cfg.TLSAddr)
 		if err != nil {
 			return nil, err
 		}
-		secure := r.newServer(cfg.TLSAddr)
+		secure := r.newServer(ls.rtsps.Addr().String())
 		secure.TLSConfig = tlsConfig
+		secure.Listen, _ = ls.handOver()
 		if err := secure.Start(); err != nil {
 			return nil, fmt.Errorf("RTSPS on %s: %w", cfg.TLSAddr, err)
 		}
 		r.servers = append(r.servers, secure)
-		r.tlsURL = "rtsps://" + secure.NetListener().Addr().String()
+		r.tlsURL = "rtsps://" + ls.rtsps.Addr().String()
 	}
 	if err := r.startStreams(); err != nil {
 		return nil, err
@@ -214,7 +219,8 @@ func (c *Camera) ServeRTSP(ctx context.Context, cfg RTSPConfig) (*RTSP, error) {
 	return r, nil
 }
 
-// encodeClips encodes the two paths' clips at once.
+// encodeClips encodes the two paths' clips at once (or takes them from
+// the cache of clips made before).
 func (r *RTSP) encodeClips(ctx context.Context) error {
 	cfg := r.cfg
 	paths := []struct {
@@ -222,28 +228,31 @@ func (r *RTSP) encodeClips(ctx context.Context) error {
 		codec   codec
 		videoID int
 	}{{PathH264, codecH264, cfg.VideoID}, {PathH265, codecH265, cfg.VideoID + 1}}
-	clips := make([]*clip, len(paths))
+	made := make([]*clip, len(paths))
 	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			clips[i], errs[i] = encodeClip(ctx, p.codec, cfg.Width, cfg.Height, cfg.FPS, cfg.FPS*cfg.ClipSeconds, p.videoID)
+			made[i], errs[i] = getClip(ctx, clipKey{p.codec, cfg.Width, cfg.Height, cfg.FPS, cfg.FPS * cfg.ClipSeconds, p.videoID})
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		if errors.Is(err, ErrNoFFmpeg) {
+		switch {
+		case errors.Is(err, ErrNoFFmpeg):
 			return ErrNoFFmpeg
+		case ctx.Err() != nil:
+			return fmt.Errorf("RTSP camera start: %w", ctx.Err())
 		}
 		return err
 	}
 	for i, p := range paths {
 		r.feeds[p.path] = &feed{
-			clip:    clips[i],
+			clip:    made[i],
 			videoID: p.videoID,
-			sentAt:  make([]atomic.Int64, len(clips[i].aus)),
+			sentAt:  make([]atomic.Int64, len(made[i].aus)),
 		}
 	}
 	return nil
@@ -297,7 +306,8 @@ type rtpEncoder interface {
 	Encode(au [][]byte) ([]*rtp.Packet, error)
 }
 
-func (cl *clip) encoder(f format.Format) (rtpEncoder, error) {
+// newRTPEncoder returns the RTP packetizer of a format format() made.
+func newRTPEncoder(f format.Format) (rtpEncoder, error) {
 	switch f := f.(type) {
 	case *format.H265:
 		return f.CreateEncoder()
@@ -312,7 +322,7 @@ func (cl *clip) encoder(f format.Format) (rtpEncoder, error) {
 // resumes from there at the next frame time. RTP timestamps follow the
 // frame times, as a camera's capture clock does: they jump over a pause.
 func (r *RTSP) send(ctx context.Context, f *feed) {
-	enc, err := f.clip.encoder(f.streams[0].Desc.Medias[0].Formats[0])
+	enc, err := newRTPEncoder(f.streams[0].Desc.Medias[0].Formats[0])
 	if err != nil {
 		return // not reached: format() makes one of the two
 	}
@@ -455,7 +465,9 @@ func (r *RTSP) VideoID(path string) int {
 
 // SentAt returns when the frame with marker index index of path's clip
 // was last sent: written to the RTSP stream, packets to every reader. ok
-// is false for an unknown path or index, or a frame not sent yet.
+// is false for an unknown path or index, or a frame not sent yet. The
+// next loop of the clip overwrites it: look it up when the frame arrives,
+// not a clip's length later.
 func (r *RTSP) SentAt(path string, index int) (t time.Time, ok bool) {
 	f, found := r.feeds[path]
 	if !found || index < 0 || index >= len(f.sentAt) {
@@ -534,6 +546,68 @@ func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Respo
 	return res, err
 }
 
+// listeners are the sockets of the RTSP server(s), bound before the
+// clips are encoded and handed to gortsplib when it starts.
+type listeners struct {
+	rtsp, rtsps net.Listener // rtsps nil without TLSAddr
+	rtp, rtcp   *net.UDPConn
+}
+
+// listen binds addr (TCP), a UDP port pair on host, and tlsAddr if set.
+func listen(host, addr, tlsAddr string) (*listeners, error) {
+	ls := &listeners{}
+	var err error
+	if ls.rtsp, err = net.Listen("tcp", addr); err != nil {
+		return nil, fmt.Errorf("RTSP: %w", err)
+	}
+	if ls.rtp, ls.rtcp, err = listenUDPPair(host); err != nil {
+		ls.close()
+		return nil, err
+	}
+	if tlsAddr != "" {
+		if ls.rtsps, err = net.Listen("tcp", tlsAddr); err != nil {
+			ls.close()
+			return nil, fmt.Errorf("RTSPS: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+func (ls *listeners) close() {
+	for _, l := range []net.Listener{ls.rtsp, ls.rtsps} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	for _, c := range []*net.UDPConn{ls.rtp, ls.rtcp} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// handOver returns gortsplib Listen and ListenPacket functions that hand
+// out the bound sockets by address.
+func (ls *listeners) handOver() (func(string, string) (net.Listener, error), func(string, string) (net.PacketConn, error)) {
+	listen := func(_, address string) (net.Listener, error) {
+		for _, l := range []net.Listener{ls.rtsp, ls.rtsps} {
+			if l != nil && l.Addr().String() == address {
+				return l, nil
+			}
+		}
+		return nil, fmt.Errorf("RTSP listen on %s: not an address bound at start", address)
+	}
+	listenPacket := func(_, address string) (net.PacketConn, error) {
+		for _, c := range []*net.UDPConn{ls.rtp, ls.rtcp} {
+			if c.LocalAddr().String() == address {
+				return c, nil
+			}
+		}
+		return nil, fmt.Errorf("RTSP UDP listen on %s: not a port bound at start", address)
+	}
+	return listen, listenPacket
+}
+
 // listenUDPPair binds two UDP ports on host, an even one for RTP and the
 // next for RTCP, as RTSP servers need.
 func listenUDPPair(host string) (rtpConn, rtcpConn *net.UDPConn, err error) {
@@ -566,23 +640,6 @@ func listenUDP(host string, port int) (*net.UDPConn, error) {
 		return nil, err
 	}
 	return pc.(*net.UDPConn), nil
-}
-
-// handOver returns a gortsplib ListenPacket that hands out the already
-// bound conns by address, each once.
-func handOver(conns ...*net.UDPConn) func(network, address string) (net.PacketConn, error) {
-	var mu sync.Mutex
-	return func(_, address string) (net.PacketConn, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, c := range conns {
-			if c != nil && c.LocalAddr().String() == address {
-				conns[i] = nil
-				return c, nil
-			}
-		}
-		return nil, fmt.Errorf("RTSP UDP listen on %s: not a port bound at start", address)
-	}
 }
 
 func randUint32() uint32 {

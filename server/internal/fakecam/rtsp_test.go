@@ -284,17 +284,19 @@ func TestRTSPMarkersRoundTrip(t *testing.T) {
 			rd := mustRead(t, readOptions{url: r.URL(path), protocol: gortsplib.ProtocolTCP})
 			var stream []byte
 			var received []time.Time
+			var sent [][]time.Time // SentAt of every index when frame i arrived
 			u := rd.nextKey(t)
 			for i := range 5 {
 				if i > 0 {
 					u = rd.next(t)
 				}
+				received = append(received, time.Now())
+				sent = append(sent, sentTimes(r, path))
 				b, err := h264.AnnexB(u.au).Marshal()
 				if err != nil {
 					t.Fatal(err)
 				}
 				stream = append(stream, b...)
-				received = append(received, time.Now())
 			}
 			frames := decodeWithFFmpeg(t, path, stream, testRTSP.Width, testRTSP.Height)
 			if len(frames) != len(received) {
@@ -309,13 +311,22 @@ func TestRTSPMarkersRoundTrip(t *testing.T) {
 				if first%testRTSP.FPS != 0 {
 					t.Fatalf("frame %d has index %d: the key frame's index is not a whole second", i, index)
 				}
-				at, ok := r.SentAt(path, index)
-				if !ok || at.After(received[i]) {
-					t.Errorf("frame %d (index %d) received %v, SentAt %v %v", i, index, received[i], at, ok)
+				if at := sent[i][index]; at.IsZero() || at.After(received[i]) {
+					t.Errorf("frame %d (index %d) received %v, SentAt then %v", i, index, received[i], at)
 				}
 			}
 		})
 	}
+}
+
+// sentTimes returns SentAt of every index of path's clip, zero where
+// there is none.
+func sentTimes(r *RTSP, path string) []time.Time {
+	times := make([]time.Time, r.Config().FPS*r.Config().ClipSeconds)
+	for i := range times {
+		times[i], _ = r.SentAt(path, i)
+	}
+	return times
 }
 
 // decodeWithFFmpeg decodes an Annex-B stream into RGBA pictures.
@@ -516,7 +527,9 @@ func children() []string {
 
 func TestRTSPWithoutFFmpeg(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := New(Config{}).ServeRTSP(context.Background(), testRTSP)
+	cfg := testRTSP
+	cfg.VideoID = 99 // not in the clip cache
+	_, err := New(Config{}).ServeRTSP(context.Background(), cfg)
 	if !errors.Is(err, ErrNoFFmpeg) || !strings.Contains(err.Error(), "make deps") {
 		t.Fatalf("error %v, want ErrNoFFmpeg", err)
 	}
