@@ -19,8 +19,23 @@ const (
 	RenditionGrid Rendition = "grid"
 )
 
+// RenditionCount is the number of renditions.
+const RenditionCount = 2
+
 // Renditions lists every rendition, in a fixed order (full first).
 func Renditions() []Rendition { return []Rendition{RenditionFull, RenditionGrid} }
+
+// Index is r's place in Renditions ("" counts as full), for arrays of
+// RenditionCount per-rendition values; -1 for an unknown rendition.
+func (r Rendition) Index() int {
+	switch r.OrFull() {
+	case RenditionFull:
+		return 0
+	case RenditionGrid:
+		return 1
+	}
+	return -1
+}
 
 // ParseRendition validates s as a rendition name. The empty string is
 // RenditionFull: clients that do not name one get the full stream.

@@ -50,3 +50,18 @@ func TestGridValidate(t *testing.T) {
 		t.Errorf("OrDefault = %+v", g)
 	}
 }
+
+func TestRenditionIndex(t *testing.T) {
+	rs := Renditions()
+	if len(rs) != RenditionCount {
+		t.Fatalf("%d renditions, RenditionCount %d", len(rs), RenditionCount)
+	}
+	for i, r := range rs {
+		if r.Index() != i {
+			t.Errorf("%q.Index() = %d, want %d", r, r.Index(), i)
+		}
+	}
+	if Rendition("").Index() != 0 || Rendition("x").Index() != -1 {
+		t.Error("Index of empty or unknown")
+	}
+}
