@@ -41,11 +41,22 @@ func (p *player) gridInterval() time.Duration {
 	return time.Duration(float64(time.Second) / p.d.cfg.Grid.FPS)
 }
 
-// outputsAt returns what to produce from the frame due at due when the
-// grid's next slot is gridNext.
-func (p *player) outputsAt(due, gridNext time.Time) outputs {
+// frameTime is when timeline frame t is due on the run's clock: the
+// grid's rate is measured on it, not on when frames were produced, so a
+// loop catching up never sends two grid frames closer than the interval.
+func (p *player) frameTime(t int64) time.Time {
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	return p.d.clock.at(float64(t) / p.fps)
+}
+
+// outputsAt returns what to produce from the frame due at ft (its
+// frameTime) when the grid's next slot is gridNext. While only the grid is
+// watched every frame produced is a grid frame (the pacing keeps them
+// apart).
+func (p *player) outputsAt(ft, gridNext time.Time) outputs {
 	o := outputs{full: p.watchFull}
-	if p.watchGrid && (!p.watchFull || gridNext.IsZero() || !due.Before(gridNext.Add(-gridSlack))) {
+	if p.watchGrid && (!p.watchFull || gridNext.IsZero() || !ft.Before(gridNext.Add(-gridSlack))) {
 		o.grid = true
 	}
 	if !o.full && !o.grid {
@@ -56,29 +67,23 @@ func (p *player) outputsAt(due, gridNext time.Time) outputs {
 	return o
 }
 
-// nextGridSlot is the grid's next slot after a grid frame due at due:
-// one interval after the slot it took, so its rate stays at most Grid.FPS,
-// or one interval after due when far behind.
-func (p *player) nextGridSlot(due time.Time) time.Time {
-	iv := p.gridInterval()
-	if p.gridNext.IsZero() || due.Sub(p.gridNext) > iv {
-		return due.Add(iv)
-	}
-	return p.gridNext.Add(iv)
-}
+// nextGridSlot is the grid's next slot after a grid frame due at ft: one
+// interval later, so grid frames are at least that far apart on the
+// timeline and the grid's rate is at most Grid.FPS.
+func (p *player) nextGridSlot(ft time.Time) time.Time { return ft.Add(p.gridInterval()) }
 
-// aheadOutputs guesses what the frame after the one due at due needs, for
+// aheadOutputs guesses what the frame after the one due at ft needs, for
 // a Source that reads ahead.
-func (p *player) aheadOutputs(due time.Time, o outputs) outputs {
+func (p *player) aheadOutputs(ft time.Time, o outputs) outputs {
 	gridNext := p.gridNext
 	if o.grid {
-		gridNext = p.nextGridSlot(due)
+		gridNext = p.nextGridSlot(ft)
 	}
 	step := time.Duration(float64(time.Second) / (p.fps * p.d.speed()))
 	if iv := p.outInterval(p.d.speed()); iv > step {
 		step = iv
 	}
-	return p.outputsAt(due.Add(step), gridNext)
+	return p.outputsAt(ft.Add(step), gridNext)
 }
 
 // widths are the sizes of o for a SizedEncoder: 0 for full, the grid

@@ -268,9 +268,10 @@ func (p *player) stallTimeout() time.Duration {
 // produce publishes the frame at timeline index t, file frame f, in each
 // rendition due.
 func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
-	o := p.outputsAt(due, p.gridNext)
+	ft := p.frameTime(t)
+	o := p.outputsAt(ft, p.gridNext)
 	began := p.d.deps.Now()
-	jpegs, err := p.grabEncode(f, o, p.aheadOutputs(due, o))
+	jpegs, err := p.grabEncode(f, o, p.aheadOutputs(ft, o))
 	if err != nil {
 		return err
 	}
@@ -290,12 +291,16 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 	}
 	p.publish(t, f, o, jpegs, now)
 	if o.grid {
-		p.gridNext = p.nextGridSlot(due)
+		p.gridNext = p.nextGridSlot(ft)
 	}
 	// Keep the MaxFPS grid unless far behind it.
 	p.lastOut = due
 	if iv := p.outInterval(p.d.speed()); iv > 0 && now.Sub(due) > iv {
 		p.lastOut = now
+	}
+	if p.gridOnly() && ft.After(p.lastOut) {
+		// Grid frames are spaced on the timeline (frameTime).
+		p.lastOut = ft
 	}
 	return nil
 }
