@@ -2,8 +2,12 @@ package opencv
 
 import (
 	"bytes"
+	"errors"
 	"image/jpeg"
+	"io"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/marker"
@@ -42,4 +46,45 @@ func TestEncodeSizes(t *testing.T) {
 	if _, f, ok := marker.Read(img); !ok || f != 1 || img.Bounds().Dx() != 320 {
 		t.Fatalf("re-encode: frame %d %v, width %d", f, ok, img.Bounds().Dx())
 	}
+}
+
+// BenchmarkRenditions720p measures one 1280x720 frame's grab, decode and
+// encode at full size alone, and at full size plus the grid rendition
+// (scaled to 480 px wide, area interpolation, encoded) from the same
+// decode: the difference is what the grid costs next to full.
+func BenchmarkRenditions720p(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		widths []int
+	}{{"full", []int{0}}, {"full+grid", []int{0, 480}}, {"grid", []int{480}}} {
+		b.Run(c.name, func(b *testing.B) {
+			src := openSource(b, writeVideo(b, hd)).(decoder.SizedEncoder)
+			b.ResetTimer()
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				_, err := src.GrabEncodeSizes(80, c.widths, nil)
+				if errors.Is(err, io.EOF) {
+					if err := src.SeekFrame(0); err != nil {
+						b.Fatal(err)
+					}
+					_, err = src.GrabEncodeSizes(80, c.widths, nil)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			// CPU time (all of OpenCV's threads) per frame: on a shared
+			// machine it varies far less than the wall time.
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

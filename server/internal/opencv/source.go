@@ -29,7 +29,7 @@ func (Opener) Open(path string) (decoder.Source, error) {
 	if !ok {
 		return nil, errNotVideo()
 	}
-	s := &source{cap: c, frame: gocv.NewMat(), small: gocv.NewMat()}
+	s := &source{cap: c, frame: gocv.NewMat(), small: gocv.NewMat(), half: gocv.NewMat()}
 	s.info = captureInfo(c)
 	return s, nil
 }
@@ -39,6 +39,7 @@ type source struct {
 	cap     *capture
 	frame   gocv.Mat // reused for every decoded frame
 	small   gocv.Mat // reused for every scaled frame
+	half    gocv.Mat // reused: the frame halved, on the way to small
 	info    media.VideoInfo
 	grabbed bool // a frame has been grabbed since open or the last seek
 	decoded bool // frame holds the grabbed frame's pixels
@@ -99,7 +100,7 @@ func (s *source) EncodeSizes(quality int, widths []int) ([][]byte, error) {
 	if err := s.decode(); err != nil {
 		return nil, err
 	}
-	return encodeSizes(s.frame, &s.small, quality, widths)
+	return encodeSizes(s.frame, &s.small, &s.half, quality, widths)
 }
 
 // GrabEncodeSizes grabs the next frame and encodes it at widths.
@@ -112,12 +113,12 @@ func (s *source) GrabEncodeSizes(quality int, widths, _ []int) ([][]byte, error)
 
 // encodeSizes encodes m at each width, scaling into small (reused) with
 // area interpolation; a width m already fits is its full size.
-func encodeSizes(m gocv.Mat, small *gocv.Mat, quality int, widths []int) ([][]byte, error) {
+func encodeSizes(m gocv.Mat, small, half *gocv.Mat, quality int, widths []int) ([][]byte, error) {
 	out := make([][]byte, 0, len(widths))
 	for _, w := range widths {
 		src := m
 		if nw, nh := media.ScaledSize(m.Cols(), m.Rows(), w); nw != m.Cols() {
-			gocv.Resize(m, small, image.Pt(nw, nh), 0, 0, gocv.InterpolationArea)
+			scaleArea(m, small, half, nw, nh)
 			if small.Empty() {
 				return nil, errors.New("scale frame: no picture")
 			}
@@ -168,7 +169,7 @@ func (s *source) SeekFrame(n int64) error {
 // Close releases the capture and the Mat. It is safe to call twice.
 func (s *source) Close() error {
 	s.cap.close()
-	for _, m := range []*gocv.Mat{&s.frame, &s.small} {
+	for _, m := range []*gocv.Mat{&s.frame, &s.small, &s.half} {
 		if m.Ptr() != nil {
 			if err := m.Close(); err != nil {
 				return fmt.Errorf("close frame buffer: %w", err)
@@ -218,4 +219,19 @@ func fourCC(v float64) string {
 		}
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// scaleArea scales m down to w x h with area interpolation into dst. Area
+// interpolation by a whole factor is a plain box average, several times
+// cheaper than by a fractional one; so while the picture is at least twice
+// as large as wanted, it is first halved (into half, reused), and only the
+// last, smaller step takes the fractional path. The result is the area
+// average of the same pixels, up to rounding.
+func scaleArea(m gocv.Mat, dst, half *gocv.Mat, w, h int) {
+	src := m
+	for src.Cols() >= 2*w && src.Rows() >= 2*h {
+		gocv.Resize(src, half, image.Pt(src.Cols()/2, src.Rows()/2), 0, 0, gocv.InterpolationArea)
+		src = *half
+	}
+	gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
 }
