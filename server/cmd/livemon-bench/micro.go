@@ -15,9 +15,10 @@ import (
 	"time"
 )
 
-// microPackages hold the Go micro-benchmarks: the hub's publish path and
-// the MJPEG and WebSocket write paths.
-var microPackages = []string{"./server/internal/hub/", "./server/internal/httpapi/"}
+// microPackages hold the Go micro-benchmarks: the hub's publish path, the
+// MJPEG and WebSocket write paths, and OpenCV's per-frame work (full and
+// grid renditions).
+var microPackages = []string{"./server/internal/hub/", "./server/internal/httpapi/", "./server/internal/opencv/"}
 
 // microResult is one line of `go test -bench` output.
 type microResult struct {

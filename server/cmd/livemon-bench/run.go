@@ -39,17 +39,20 @@ type options struct {
 	slowN      int
 	maxCameras int
 	isoRounds  int
-	liveTries  int
-	liveQ      int
-	budget     time.Duration
-	micro      bool
-	keep       bool
+	// renditions scenario
+	renditionCameras int
+	renditionRounds  int
+	liveTries        int
+	liveQ            int
+	budget           time.Duration
+	micro            bool
+	keep             bool
 }
 
-var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "resume", "cameras"}
+var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "resume", "cameras", "renditions"}
 
 // fileScenarios are the scenarios that need the uploaded camera.
-var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}
+var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras", "renditions"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -76,6 +79,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "resume-rounds", 3, "reconnect rounds in the resume scenario")
 	fs.IntVar(&o.slowN, "slow-viewers", 200, "viewers in the slow-viewer scenario (10% stall)")
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
+	fs.IntVar(&o.renditionCameras, "rendition-cameras", 16, "cameras of the renditions scenario (one viewer each, grid then full)")
+	fs.IntVar(&o.renditionRounds, "rendition-rounds", 2, "side-by-side grid/full rounds of the renditions scenario")
 	fs.IntVar(&o.isoRounds, "isolation-rounds", 5, "rounds of the isolation scenario (each watches both decoder modes for --window)")
 	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
 	fs.IntVar(&o.liveQ, "live-quality", 99, "JPEG quality of the live scenario's fake camera (99: ~128 KB frames at 720p, like the file input's)")
@@ -121,7 +126,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.fanout = append(o.fanout, n)
 	}
-	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 || o.liveQ < 1 || o.liveQ > 100 {
+	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.renditionCameras < 1 || o.renditionCameras > 32 || o.renditionRounds < 1 || o.renditionRounds > 10 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 || o.liveQ < 1 || o.liveQ > 100 {
 		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20, --live-tries 1-50, --live-quality 1-100")
 	}
 	if o.duration <= 0 || o.window <= 0 || o.rounds < 1 || o.rounds > 10 {

@@ -249,6 +249,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"slow", b.slow},
 		{"resume", b.resume},
 		{"cameras", b.cameras},
+		{"renditions", b.renditions},
 	}
 	for _, s := range steps {
 		if !o.scenarios[s.name] {
@@ -713,6 +714,8 @@ func (b *bench) targets(micros []microResult) []target {
 	} else {
 		add("isolation: CPU per frame added by the decode child at 720p30", "< 5%", 0, "%", nil, false)
 	}
+	renditionTargets(micros, add, le, func() { ts[len(ts)-1].Info = true })
+	b.renditionScenarioTargets(add, le)
 	b.liveTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	b.rtspTargets(add, le)
 	add("720p30 cameras with one viewer each at >= 95% fps", "as many as the machine allows", float64(maxCams), "cameras", func(float64) bool { return true }, measured)

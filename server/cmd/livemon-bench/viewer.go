@@ -59,6 +59,8 @@ type viewerConfig struct {
 	transport transport
 	host      string // 127.0.0.1:port
 	camera    string
+	// rendition, if set, is subscribed to ("grid"); "" is full.
+	rendition string
 	// session, if set, resumes that WebSocket session instead of
 	// subscribing.
 	session string
@@ -297,6 +299,9 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 	v.setup(time.Since(sent), w.Session, w.Resumed)
 	if v.cfg.session == "" {
 		sub := []byte(`{"type":"subscribe","camera":"` + v.cfg.camera + `"}`)
+		if v.cfg.rendition != "" {
+			sub = []byte(`{"type":"subscribe","camera":"` + v.cfg.camera + `","rendition":"` + v.cfg.rendition + `"}`)
+		}
 		v.smu.Lock()
 		v.st.subscribed = time.Now()
 		v.smu.Unlock()

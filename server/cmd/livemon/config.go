@@ -17,12 +17,14 @@ import (
 
 // config is everything the server's flags set.
 type config struct {
-	Addr           string
-	Data           string
-	MaxUpload      int64
-	MaxUploadText  string // --max-upload as given, for messages
-	Quality        int
-	MaxFPS         float64
+	Addr          string
+	Data          string
+	MaxUpload     int64
+	MaxUploadText string // --max-upload as given, for messages
+	Quality       int
+	MaxFPS        float64
+	// Grid is the grid rendition's size and rate (--grid-width, --grid-fps).
+	Grid           media.Grid
 	SessionTTL     time.Duration
 	AllowedOrigins []string
 	AllowedHosts   []string
@@ -67,6 +69,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&maxUpload, "max-upload", env("max-upload", "2GiB"), "largest accepted video file (bytes, or with KB/MB/GB/KiB/MiB/GiB)")
 	fs.IntVar(&c.Quality, "quality", envInt(env("quality", ""), media.DefaultJPEGQuality), fmt.Sprintf("JPEG quality 1-%d", media.MaxJPEGQuality))
 	fs.Float64Var(&c.MaxFPS, "max-fps", envFloat(env("max-fps", ""), 30), "cap on frames per second sent per camera (0: no cap)")
+	fs.IntVar(&c.Grid.Width, "grid-width", envInt(env("grid-width", ""), media.DefaultGridWidth), fmt.Sprintf("grid rendition: at most this many pixels wide (%d-%d)", media.MinGridWidth, media.MaxGridWidth))
+	fs.Float64Var(&c.Grid.FPS, "grid-fps", envFloat(env("grid-fps", ""), media.DefaultGridFPS), fmt.Sprintf("grid rendition: at most this many frames a second (above 0, at most %d)", media.MaxGridFPS))
 	fs.DurationVar(&c.SessionTTL, "session-ttl", envDuration(env("session-ttl", ""), 10*time.Minute), "how long a WebSocket session can be resumed after its last disconnect")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated extra origins allowed to write and open WebSockets (e.g. http://localhost:5173)")
 	fs.StringVar(&hosts, "allowed-hosts", env("allowed-hosts", ""), "comma-separated host names the server answers to besides localhost, IP addresses and the --addr name (.example.com: the domain and its subdomains; *: any); others get 421")
@@ -112,6 +116,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.Quality < 1 || c.Quality > media.MaxJPEGQuality {
 		return c, fmt.Errorf("--quality must be between 1 and %d", media.MaxJPEGQuality)
+	}
+	if err := c.Grid.Validate(); err != nil {
+		return c, fmt.Errorf("--grid-width / --grid-fps: %w", err)
 	}
 	if c.SnapshotInterval < 10*time.Millisecond {
 		return c, errors.New("--snapshot-interval must be at least 10ms")

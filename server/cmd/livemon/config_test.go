@@ -2,10 +2,12 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/media"
 )
 
 func TestMaxCamerasFlag(t *testing.T) {
@@ -107,5 +109,27 @@ func TestDefaultMaxDecoders(t *testing.T) {
 	}
 	if c, _ := parseConfig(nil, func(string) string { return "" }, io.Discard); c.MaxDecoders != machineDecoders() {
 		t.Fatalf("default %d, want %d", c.MaxDecoders, machineDecoders())
+	}
+}
+
+func TestGridFlags(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	c, err := parseConfig(nil, noEnv, io.Discard)
+	if err != nil || c.Grid != media.DefaultGrid() {
+		t.Fatalf("default grid %+v, %v", c.Grid, err)
+	}
+	c, err = parseConfig([]string{"--grid-width", "320"}, func(k string) string {
+		if k == "LIVEMON_GRID_FPS" {
+			return "5"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || c.Grid != (media.Grid{Width: 320, FPS: 5}) {
+		t.Fatalf("grid %+v, %v", c.Grid, err)
+	}
+	for _, args := range [][]string{{"--grid-width", "10"}, {"--grid-fps", "0"}, {"--grid-fps", "60"}} {
+		if _, err := parseConfig(args, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "--grid-width / --grid-fps") {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

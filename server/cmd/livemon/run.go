@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,
 		MaxFPS:       cfg.MaxFPS,
+		Grid:         cfg.Grid,
 		ProbeTimeout: cfg.ProbeTimeout,
 		MaxCameras:   cfg.MaxCameras,
 		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},

@@ -80,6 +80,7 @@ const DefaultMaxCameras = 64
 type Config struct {
 	Quality         int           // JPEG quality
 	MaxFPS          float64       // output frame rate cap, 0 for none
+	Grid            media.Grid    // the grid rendition; zero fields: media.DefaultGrid
 	ProbeTimeout    time.Duration // per upload
 	CheckpointEvery time.Duration
 	// MaxCameras caps the cameras, counting those being created by

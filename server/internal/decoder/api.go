@@ -35,6 +35,19 @@
 // ErrCode "decoder_limit"; the loop then waits for a freed slot, not its
 // backoff, and such waits do not count in Restarts.
 //
+// Renditions (media.Rendition): the loop decodes a frame once and encodes
+// from it each rendition someone watches (Watcher.RenditionWatched when
+// the Watcher is a RenditionWatcher; a plain Watcher watches only full):
+// full at the pace above, grid scaled down to at most Config.Grid.Width
+// pixels wide (media.ScaledSize) on the frames that keep it at most
+// Config.Grid.FPS a second (a grid-aligned schedule, like MaxFPS). While
+// only grid is watched the loop paces its frames at the grid rate and
+// grabs without encoding in between. Every rendition's frame of one
+// picture carries the same epoch, seq and PTS. A Source that is a
+// SizedEncoder produces all of them from one decode; another Source's
+// grid frames are its full JPEGs (same bytes, full size). Status.EncodedBy
+// counts the frames encoded per rendition.
+//
 // Errors (open or read failures) set state error with a readable Err that
 // never names the file, and the loop retries after 0.5s, doubling to 30s,
 // back to 0.5s after a published frame; each retry counts in Restarts. The
@@ -110,6 +123,21 @@ type GrabEncoder interface {
 	GrabEncode(quality int) ([]byte, error)
 }
 
+// SizedEncoder is a Source that encodes the frame last grabbed at several
+// sizes from one decode. Each entry of widths asks for one JPEG: 0 is the
+// full picture; n > 0 is the picture scaled down with area interpolation
+// to media.ScaledSize(width, height, n) (never enlarged). The JPEGs come
+// back in the order of widths.
+type SizedEncoder interface {
+	Source
+	EncodeSizes(quality int, widths []int) ([][]byte, error)
+	// GrabEncodeSizes grabs the next frame and encodes it at widths, like
+	// GrabEncoder.GrabEncode (io.EOF at the end of the file). ahead are
+	// the widths the next call will probably ask for: a Source that reads
+	// ahead prepares those.
+	GrabEncodeSizes(quality int, widths, ahead []int) ([][]byte, error)
+}
+
 // EncodeTimer is a Source that knows how long producing the JPEG it last
 // returned took, because the work was done elsewhere or ahead of the call
 // (package isolate reads the next frame ahead while the loop sleeps). The
@@ -136,6 +164,13 @@ type Watcher interface {
 	Wake(media.CameraID) <-chan struct{}
 }
 
+// RenditionWatcher is a Watcher that tells a camera's renditions apart;
+// the hub implements it. Watched is then whether any rendition is.
+type RenditionWatcher interface {
+	Watcher
+	RenditionWatched(media.CameraID, media.Rendition) bool
+}
+
 // Config is one run of a camera.
 type Config struct {
 	Camera media.CameraID
@@ -151,6 +186,9 @@ type Config struct {
 	Quality int     // JPEG quality 1-100; 0: media.DefaultJPEGQuality
 	// MaxFPS caps the output frame rate (0: no cap beyond file fps * speed).
 	MaxFPS float64
+	// Grid is how the grid rendition is made; zero fields take
+	// media.DefaultGrid's.
+	Grid media.Grid
 }
 
 // Deps are what a decoder talks to.
@@ -183,6 +221,8 @@ type Status struct {
 	ErrCode  string
 	Restarts int
 	FPS      float64 // measured output frames per second (published)
-	Encoded  uint64  // frames encoded to JPEG
+	Encoded  uint64  // frames decoded and encoded (to one JPEG or more)
 	Grabbed  uint64  // frames read from the file
+	// EncodedBy counts the JPEGs encoded per rendition.
+	EncodedBy map[media.Rendition]uint64
 }

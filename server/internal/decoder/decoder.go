@@ -46,8 +46,9 @@ type Decoder struct {
 	// ctl (capacity 1) tells the loop that speed or loop changed.
 	ctl chan struct{}
 
-	encoded atomic.Uint64
-	grabbed atomic.Uint64
+	encoded   atomic.Uint64
+	grabbed   atomic.Uint64
+	encodedBy [media.RenditionCount]atomic.Uint64 // by media.Rendition.Index
 
 	mu     sync.Mutex
 	loop   bool
@@ -59,6 +60,7 @@ type Decoder struct {
 // goroutine. The loop runs until ctx ends or Stop is called.
 func Start(ctx context.Context, cfg Config, deps Deps) *Decoder {
 	cfg.Quality = media.JPEGQuality(cfg.Quality)
+	cfg.Grid = cfg.Grid.OrDefault(media.DefaultGrid())
 	cfg.Speed = clampSpeed(cfg.Speed)
 	if cfg.Frame < 0 {
 		cfg.Frame = 0
@@ -119,6 +121,10 @@ func (d *Decoder) Status() Status {
 	d.mu.Unlock()
 	st.Encoded = d.encoded.Load()
 	st.Grabbed = d.grabbed.Load()
+	st.EncodedBy = make(map[media.Rendition]uint64, len(d.encodedBy))
+	for i, r := range media.Renditions() {
+		st.EncodedBy[r] = d.encodedBy[i].Load()
+	}
 	return st
 }
 

@@ -144,12 +144,37 @@ type grabEncodeMethod interface {
 	GrabEncode(quality int) ([]byte, error)
 }
 
+// sizedMethods are SizedEncoder's own methods.
+type sizedMethods interface {
+	EncodeSizes(quality int, widths []int) ([][]byte, error)
+	GrabEncodeSizes(quality int, widths, ahead []int) ([][]byte, error)
+}
+
 // limited wraps src, keeping the optional interfaces it implements.
 func limited(src Source, l *Limit) Source {
 	ls := &limitedSource{Source: src, limit: l}
 	ge, isGE := src.(grabEncodeMethod)
 	et, isET := src.(EncodeTimer)
+	sz, isSized := src.(sizedMethods)
 	switch {
+	case isSized && isGE && isET:
+		return struct {
+			*limitedSource
+			grabEncodeMethod
+			EncodeTimer
+			sizedMethods
+		}{ls, ge, et, sz}
+	case isSized && isET:
+		return struct {
+			*limitedSource
+			EncodeTimer
+			sizedMethods
+		}{ls, et, sz}
+	case isSized:
+		return struct {
+			*limitedSource
+			sizedMethods
+		}{ls, sz}
 	case isGE && isET:
 		return struct {
 			*limitedSource

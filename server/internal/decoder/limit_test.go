@@ -1,6 +1,7 @@
 package decoder_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/synth"
 )
 
 // startLimited runs a decoder for cam over limit in the synctest bubble.
@@ -92,6 +94,19 @@ func TestLimitKeepsSourceInterfaces(t *testing.T) {
 		src.Close()
 		src.Close() // a second Close gives nothing back twice
 	}
+	// A SizedEncoder (renditions) stays one.
+	path := filepath.Join(t.TempDir(), "v.synth")
+	if err := (synth.Spec{Frames: 10, FPS: 25, Width: 96, Height: 64}).Write(path); err != nil {
+		t.Fatal(err)
+	}
+	src, err := decoder.NewLimit(synth.Opener{}, 1).Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(decoder.SizedEncoder); !ok {
+		t.Fatal("a limited SizedEncoder is no longer one")
+	}
+	src.Close()
 	limit := decoder.NewLimit(newFakeOpener(10, 25), 1)
 	a, _ := limit.Open(testPath)
 	if _, err := limit.Open(testPath); !media.IsKind(err, media.KindDecoderLimit) {

@@ -67,6 +67,9 @@ type player struct {
 	unwatched   time.Time // since when nobody watches; zero while watched
 	backoff     time.Duration
 
+	watchFull, watchGrid bool      // renditions watched, read once per step
+	gridNext             time.Time // the grid's next slot; zero: at once
+
 	rateStart time.Time // measured output rate window
 	rateCount int
 }
@@ -119,6 +122,7 @@ func (p *player) iterate(ctx context.Context) error {
 		p.idle(ctx, now, false)
 		return nil
 	}
+	p.watchRenditions()
 	if !p.unwatched.IsZero() || p.lastFrameAt.IsZero() {
 		p.unwatched, p.lastFrameAt = time.Time{}, now
 	}
@@ -244,8 +248,14 @@ func (p *player) nextDue(now time.Time) time.Time {
 	return due
 }
 
+// outInterval is the shortest time between two frames: MaxFPS's, or the
+// grid's while only the grid is watched.
 func (p *player) outInterval(speed float64) time.Duration {
-	if max := p.d.cfg.MaxFPS; max > 0 && p.fps*speed > max {
+	max := p.d.cfg.MaxFPS
+	if p.gridOnly() && (max <= 0 || p.d.cfg.Grid.FPS < max) {
+		max = p.d.cfg.Grid.FPS
+	}
+	if max > 0 && p.fps*speed > max {
 		return time.Duration(float64(time.Second) / max)
 	}
 	return 0
@@ -255,15 +265,18 @@ func (p *player) stallTimeout() time.Duration {
 	return max(StallTimeout, time.Duration(3*float64(time.Second)/(p.fps*p.d.speed())))
 }
 
-// produce publishes the frame at timeline index t, file frame f.
+// produce publishes the frame at timeline index t, file frame f, in each
+// rendition due.
 func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
+	ft := p.frameTime(t)
+	o := p.outputsAt(ft, p.gridNext)
 	began := p.d.deps.Now()
-	jpeg, err := p.grabEncode(f)
+	jpegs, err := p.grabEncode(f, o, p.aheadOutputs(ft, o))
 	if err != nil {
 		return err
 	}
-	if jpeg == nil {
-		if jpeg, f, began, err = p.readAndEncode(ctx, t, f); jpeg == nil || err != nil {
+	if jpegs == nil {
+		if jpegs, f, began, err = p.readAndEncode(ctx, t, f, o); jpegs == nil || err != nil {
 			return err
 		}
 	}
@@ -274,32 +287,51 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 		if et, ok := p.src.(EncodeTimer); ok {
 			took = et.EncodeTime()
 		}
-		p.d.deps.OnEncode(took, len(jpeg))
+		p.d.deps.OnEncode(took, len(jpegs[0]))
 	}
-	p.publish(t, f, jpeg, now)
+	p.publish(t, f, o, jpegs, now)
+	if o.grid {
+		p.gridNext = p.nextGridSlot(ft)
+	}
 	// Keep the MaxFPS grid unless far behind it.
 	p.lastOut = due
 	if iv := p.outInterval(p.d.speed()); iv > 0 && now.Sub(due) > iv {
 		p.lastOut = now
 	}
+	if p.gridOnly() && ft.After(p.lastOut) {
+		// Grid frames are spaced on the timeline (frameTime).
+		p.lastOut = ft
+	}
 	return nil
 }
 
 // grabEncode reads and encodes file frame f in one call when the source is
-// a GrabEncoder and f is its next frame. It returns nil and no error when
-// it did not: the source cannot, f is elsewhere, or the file ended at f
-// (then readAndEncode meets the end again and handles it).
-func (p *player) grabEncode(f int64) ([]byte, error) {
-	ge, ok := p.src.(GrabEncoder)
-	if !ok || p.next != f {
+// a GrabEncoder (or SizedEncoder) and f is its next frame. It returns nil
+// and no error when it did not: the source cannot, f is elsewhere, or the
+// file ended at f (then readAndEncode meets the end again and handles it).
+func (p *player) grabEncode(f int64, o, ahead outputs) ([][]byte, error) {
+	if p.next != f {
 		return nil, nil
 	}
-	jpeg, err := ge.GrabEncode(p.d.cfg.Quality)
+	var jpegs [][]byte
+	var err error
+	if se, ok := p.src.(SizedEncoder); ok {
+		if jpegs, err = se.GrabEncodeSizes(p.d.cfg.Quality, p.widths(o), p.widths(ahead)); err == nil {
+			err = checkCount(jpegs, o)
+		}
+	} else if ge, ok := p.src.(GrabEncoder); ok {
+		var jpeg []byte
+		if jpeg, err = ge.GrabEncode(p.d.cfg.Quality); err == nil {
+			jpegs = fill(o, jpeg)
+		}
+	} else {
+		return nil, nil
+	}
 	switch {
 	case err == nil:
 		p.next++
 		p.d.grabbed.Add(1)
-		return jpeg, nil
+		return jpegs, nil
 	case errors.Is(err, io.EOF):
 		return nil, nil
 	default:
@@ -312,7 +344,7 @@ func (p *player) grabEncode(f int64) ([]byte, error) {
 // ending the run where the file ends) and encodes it. It returns the JPEG,
 // the file frame it shows and when its encoding began, or no JPEG and no
 // error when there is nothing to publish (the run ended).
-func (p *player) readAndEncode(ctx context.Context, t, f int64) (jpeg []byte, _ int64, began time.Time, err error) {
+func (p *player) readAndEncode(ctx context.Context, t, f int64, o outputs) (jpegs [][]byte, _ int64, began time.Time, err error) {
 	for attempt := 0; ; attempt++ {
 		eof, err := p.moveTo(ctx, f)
 		if err != nil {
@@ -343,25 +375,16 @@ func (p *player) readAndEncode(ctx context.Context, t, f int64) (jpeg []byte, _ 
 		return nil, f, time.Time{}, &runError{msg: "no frame was produced for too long"}
 	}
 	began = p.d.deps.Now()
-	jpeg, err = p.src.Encode(p.d.cfg.Quality)
+	jpegs, err = p.encodeGrabbed(o)
 	if err != nil {
 		p.next = -1
 		return nil, f, time.Time{}, &runError{msg: "a frame of the video could not be decoded", err: err}
 	}
-	return jpeg, f, began, nil
+	return jpegs, f, began, nil
 }
 
-func (p *player) publish(t, f int64, jpeg []byte, now time.Time) {
-	p.d.deps.Publisher.Publish(&media.Frame{
-		Camera:   p.d.cfg.Camera,
-		Epoch:    p.d.cfg.Epoch,
-		Seq:      p.seq(t),
-		PTS:      p.pts(f),
-		Captured: now,
-		Width:    p.info.Width,
-		Height:   p.info.Height,
-		JPEG:     jpeg,
-	})
+func (p *player) publish(t, f int64, o outputs, jpegs [][]byte, now time.Time) {
+	p.publishOutputs(t, f, o, jpegs, now)
 	p.lastT, p.lastFile, p.lastFrameAt = t, f, now
 	p.backoff = BackoffMin
 	p.measure(now)
@@ -459,13 +482,15 @@ func (p *player) showFinal(ctx context.Context) {
 		p.d.log.Debug("show last frame", "err", err)
 		return
 	}
-	jpeg, err := p.src.Encode(p.d.cfg.Quality)
+	p.watchRenditions()
+	o := p.outputsAt(p.d.deps.Now(), time.Time{})
+	jpegs, err := p.encodeGrabbed(o)
 	if err != nil {
 		p.d.log.Debug("show last frame", "err", err)
 		return
 	}
 	p.d.encoded.Add(1)
-	p.publish(t, last, jpeg, p.d.deps.Now())
+	p.publish(t, last, o, jpegs, p.d.deps.Now())
 }
 
 // restart begins a new pass from file frame 0 at timeline index t (or

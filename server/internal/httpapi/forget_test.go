@@ -16,7 +16,7 @@ func (e *env) cachedFrame(cam media.CameraID) *media.Frame {
 	w := &e.api.wire
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if en := w.m[cam]; en != nil {
+	if en := w.m[wireKey{cam, media.RenditionFull}]; en != nil {
 		return en.frame
 	}
 	return nil
@@ -152,12 +152,12 @@ func TestWireCacheForget(t *testing.T) {
 	c.mjpegHeader(old)
 	c.forget("c")
 	c.mjpegHeader(old)
-	if c.m["c"] != nil {
+	if c.m[wireKey{"c", media.RenditionFull}] != nil {
 		t.Fatal("a deleted camera's frame was cached again")
 	}
 	again := &media.Frame{Camera: "c", Epoch: 4, Seq: 1, JPEG: []byte{2}}
 	c.mjpegHeader(again)
-	if en := c.m["c"]; en == nil || en.frame != again {
+	if en := c.m[wireKey{"c", media.RenditionFull}]; en == nil || en.frame != again {
 		t.Fatal("the re-created camera's frame is not cached")
 	}
 	if len(c.forgotten) != 0 {

@@ -16,13 +16,19 @@ const (
 	snapshotWait = 5 * time.Second
 )
 
-// handleMJPEG serves the camera as multipart/x-mixed-replace. A viewer
-// never starts, restarts or changes a camera. With legacy set (the earlier
-// prototype's route) query parameters are ignored and a stopped camera is
+// handleMJPEG serves the camera as multipart/x-mixed-replace, in the
+// rendition ?rendition= names (full by default). A viewer never starts,
+// restarts or changes a camera. With legacy set (the earlier prototype's
+// route) the other query parameters are ignored and a stopped camera is
 // shown as a "stopped" picture (stoppedJPEG) until an operator starts it;
 // the stream then continues with its frames.
 func (s *Server) handleMJPEG(from cameraFrom, legacy bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rend, err := queryRendition(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		v, ok := s.lookupCamera(w, r, from)
 		if !ok {
 			return
@@ -43,7 +49,7 @@ func (s *Server) handleMJPEG(from cameraFrom, legacy bool) http.Handler {
 		}
 		defer s.streams.Done()
 		// Behind the "stopped" picture a stale last frame would hide it.
-		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportMJPEG, SkipLatest: still != nil})
+		sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportMJPEG, Rendition: rend, SkipLatest: still != nil})
 		defer sub.Close()
 		if err := s.streamMJPEG(w, r, sub, s.closing, still, nil); err != nil {
 			s.log.Debug("mjpeg viewer gone", "camera", id, "remote", r.RemoteAddr, "err", err)
@@ -125,7 +131,8 @@ var crlf = []byte("\r\n")
 // boundaryLine starts every MJPEG part (wireCache.mjpegHeader too).
 const boundaryLine = "--" + mjpegBoundary + "\r\n"
 
-// handleSnapshot serves one current JPEG. For a running or starting camera
+// handleSnapshot serves one current JPEG of the rendition ?rendition=
+// names (full by default). For a running or starting camera
 // it waits up to snapshotWait for the next frame (subscribing makes the
 // camera encode), so it never serves a stale picture; a stopped, ended or
 // failed camera serves the last frame of its current run. Without such a
@@ -134,6 +141,11 @@ const boundaryLine = "--" + mjpegBoundary + "\r\n"
 // camera serves its kept frame while offline.
 func (s *Server) handleSnapshot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rend, err := queryRendition(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		v, ok := s.lookupCamera(w, r, pathCamera)
 		if !ok {
 			return
@@ -143,9 +155,9 @@ func (s *Server) handleSnapshot() http.Handler {
 			writeError(w, r, s.log, media.Errorf(media.KindConflict, "camera %q has no video yet: upload one first", id))
 			return
 		}
-		f := s.deps.Hub.Latest(id)
+		f := s.deps.Hub.RenditionLatest(id, rend)
 		if v.State == media.StateRunning || v.State == media.StateStarting {
-			if fresh := s.waitFrame(r.Context(), id); fresh != nil {
+			if fresh := s.waitFrame(r.Context(), id, rend); fresh != nil {
 				f = fresh
 			}
 		}
@@ -176,9 +188,9 @@ func noFrame(v camera.View) error {
 	return media.Errorf(media.KindConflict, "camera %q is %s and has no frame of its current video: start it", v.ID, v.State)
 }
 
-// waitFrame waits for the next frame published after the call.
-func (s *Server) waitFrame(ctx context.Context, id media.CameraID) *media.Frame {
-	sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportSnapshot, SkipLatest: true})
+// waitFrame waits for the next frame of (id, rend) published after the call.
+func (s *Server) waitFrame(ctx context.Context, id media.CameraID, rend media.Rendition) *media.Frame {
+	sub := s.deps.Hub.Subscribe(id, hub.SubscribeOptions{Transport: media.TransportSnapshot, Rendition: rend, SkipLatest: true})
 	defer sub.Close()
 	t := time.NewTimer(snapshotWait)
 	defer t.Stop()

@@ -142,7 +142,25 @@ func (s *Server) cameraFigures() []metrics.Camera {
 			FPS:     c.FPS, LastFrameAge: c.LastFrameAge,
 			Published: c.Published, Encoded: c.Encoded, Decoded: c.Grabbed,
 			Restarts: c.Restarts, Errors: len(c.Errors), Drops: c.Drops, Viewers: c.Viewers,
+			Renditions: s.renditionFigures(c.ID),
 		}
+	}
+	return out
+}
+
+// renditionFigures reads a camera's per-rendition figures from the hub.
+func (s *Server) renditionFigures(id media.CameraID) map[media.Rendition]metrics.Rendition {
+	out := map[media.Rendition]metrics.Rendition{}
+	for _, r := range media.Renditions() {
+		st, ok := s.deps.Hub.RenditionStats(id, r)
+		if !ok {
+			continue
+		}
+		n := 0
+		for _, v := range st.Viewers {
+			n += v
+		}
+		out[r] = metrics.Rendition{Frames: st.Published, Viewers: n}
 	}
 	return out
 }

@@ -38,7 +38,7 @@ const mjpegBoundary = "livemonframe"
 // wireCache builds each frame's transport encodings once, however many
 // viewers send it: the WebSocket message payload (frame header and JPEG,
 // the same bytes for every connection) and the MJPEG part header. It keeps
-// the encodings of the newest frame per camera only.
+// the encodings of the newest frame per (camera, rendition) only.
 //
 // For a camera with few viewers the payload goes out with
 // Conn.WriteMessage, whose server path frames it without allocating the
@@ -51,13 +51,19 @@ const mjpegBoundary = "livemonframe"
 // viewers). The previous frame's number of WebSocket sends decides.
 type wireCache struct {
 	mu sync.Mutex
-	m  map[media.CameraID]*wireEntry
+	m  map[wireKey]*wireEntry
 	// forgotten is the epoch of the cached frame of each deleted camera
 	// (forget): a viewer that still sends that camera's last frame as it
 	// is deleted gets it built uncached instead of caching it again. A
 	// camera created again with the id runs at higher epochs (the store's
 	// epoch floor), so its frames are cached as usual and end the entry.
 	forgotten map[media.CameraID]uint64
+}
+
+// wireKey is a (camera, rendition): each has its own newest frame.
+type wireKey struct {
+	cam media.CameraID
+	r   media.Rendition
 }
 
 type wireEntry struct {
@@ -77,7 +83,7 @@ type wireEntry struct {
 const preparedFrom = 48
 
 func newWireCache() wireCache {
-	return wireCache{m: make(map[media.CameraID]*wireEntry), forgotten: make(map[media.CameraID]uint64)}
+	return wireCache{m: make(map[wireKey]*wireEntry), forgotten: make(map[media.CameraID]uint64)}
 }
 
 func (c *wireCache) entry(f *media.Frame) *wireEntry {
@@ -89,7 +95,8 @@ func (c *wireCache) entry(f *media.Frame) *wireEntry {
 		}
 		delete(c.forgotten, f.Camera)
 	}
-	e := c.m[f.Camera]
+	key := wireKey{f.Camera, f.Rendition.OrFull()}
+	e := c.m[key]
 	if e == nil || e.frame != f {
 		if e != nil && e.frame.Seq > f.Seq && e.frame.Epoch == f.Epoch {
 			// An older frame than the cached one: build it uncached.
@@ -100,25 +107,28 @@ func (c *wireCache) entry(f *media.Frame) *wireEntry {
 			before = e.sends.Load()
 		}
 		e = &wireEntry{frame: f, before: before}
-		c.m[f.Camera] = e
+		c.m[key] = e
 	}
 	return e
 }
 
-// forget drops a deleted camera's entry.
+// forget drops a deleted camera's entries, of every rendition.
 func (c *wireCache) forget(cam media.CameraID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.m[cam]; e != nil {
-		c.forgotten[cam] = max(c.forgotten[cam], e.frame.Epoch)
+	for _, r := range media.Renditions() {
+		key := wireKey{cam, r}
+		if e := c.m[key]; e != nil {
+			c.forgotten[cam] = max(c.forgotten[cam], e.frame.Epoch)
+		}
+		delete(c.m, key)
 	}
-	delete(c.m, cam)
 }
 
 // websocket returns f's binary message for channel ch: its payload, and
 // a PreparedMessage of it when the camera has many WebSocket viewers
-// (else nil). Channels are per camera and per process, so every
-// connection shares them.
+// (else nil). Channels are per (camera, rendition) and per process, so
+// every connection shares them.
 func (c *wireCache) websocket(ch uint32, f *media.Frame) ([]byte, *websocket.PreparedMessage) {
 	e := c.entry(f)
 	e.sends.Add(1)

@@ -147,7 +147,7 @@ func benchWebSocketWrite(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := sessions.Subscribe(ctx, sess.ID, benchCamera); err != nil {
+		if err := sessions.Subscribe(ctx, sess.ID, benchCamera, media.RenditionFull); err != nil {
 			b.Fatal(err)
 		}
 		c := &wsConn{srv: srv, ws: ws, notify: make(chan struct{}, 1), subs: map[media.CameraID]*wsSub{}, session: sess, done: make(chan struct{})}

@@ -108,6 +108,9 @@ type wsConn struct {
 type wsSub struct {
 	sub     *hub.Subscription
 	channel uint32
+	// switching is the subscription to the rendition a switch goes to,
+	// until its first frame is sent (ws_rendition.go); nil otherwise.
+	switching *hub.Subscription
 }
 
 // clientMsg is any message a client sends.
@@ -115,6 +118,8 @@ type clientMsg struct {
 	Type    string  `json:"type"`
 	Session *string `json:"session,omitempty"`
 	Camera  string  `json:"camera,omitempty"`
+	// Rendition of a subscribe; "" is full.
+	Rendition string `json:"rendition,omitempty"`
 
 	invalid string // set by the reader: why the message was not usable
 }
@@ -265,7 +270,11 @@ func (c *wsConn) handle(m clientMsg) error {
 		return c.sendError(err, "")
 	}
 	if m.Type == "subscribe" {
-		return c.subscribe(id)
+		r, err := media.ParseRendition(m.Rendition)
+		if err != nil {
+			return c.sendError(err, string(id))
+		}
+		return c.subscribe(id, r)
 	}
 	return c.unsubscribe(id)
 }
@@ -279,11 +288,12 @@ type welcomeMsg struct {
 }
 
 type welcomeSub struct {
-	Camera  media.CameraID `json:"camera"`
-	Channel uint32         `json:"channel"`
-	Epoch   uint64         `json:"epoch"`
-	Seq     uint64         `json:"seq"`
-	Skipped uint64         `json:"skipped"`
+	Camera    media.CameraID  `json:"camera"`
+	Rendition media.Rendition `json:"rendition"`
+	Channel   uint32          `json:"channel"`
+	Epoch     uint64          `json:"epoch"`
+	Seq       uint64          `json:"seq"`
+	Skipped   uint64          `json:"skipped"`
 }
 
 func (c *wsConn) hello(m clientMsg) error {
@@ -314,6 +324,7 @@ func (c *wsConn) hello(m clientMsg) error {
 	c.log = c.log.With("session", sess.ID)
 	welcome := welcomeMsg{Type: "welcome", Session: string(sess.ID), Resumed: resumed, ServerTime: time.Now().UnixMilli(), Subscriptions: []welcomeSub{}}
 	var restore []media.CameraID
+	rends := map[media.CameraID]media.Rendition{}
 	for cam, last := range sess.Subscriptions {
 		v, err := c.srv.deps.Cameras.Get(cam)
 		if err != nil {
@@ -327,14 +338,17 @@ func (c *wsConn) hello(m clientMsg) error {
 				skipped = v.Seq - last.LastSeq
 			}
 		}
-		welcome.Subscriptions = append(welcome.Subscriptions, welcomeSub{Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq, Skipped: skipped})
+		r := last.Rendition.OrFull()
+		welcome.Subscriptions = append(welcome.Subscriptions, welcomeSub{Camera: cam, Rendition: r,
+			Channel: c.srv.deps.Hub.RenditionChannel(cam, r), Epoch: v.Epoch, Seq: v.Seq, Skipped: skipped})
 		restore = append(restore, cam)
+		rends[cam] = r
 	}
 	if err := c.writeJSON(welcome); err != nil {
 		return err
 	}
 	for _, cam := range restore {
-		if err := c.attach(cam); err != nil {
+		if err := c.attach(cam, rends[cam]); err != nil {
 			if err := c.sendError(err, string(cam)); err != nil {
 				return err
 			}
@@ -344,10 +358,11 @@ func (c *wsConn) hello(m clientMsg) error {
 	return nil
 }
 
-// attach subscribes the connection to a camera's frames, taking a viewer
-// slot. A camera that nobody watched has a stale latest frame; it is
-// skipped, and the first frame is the fresh one its decoder produces now.
-func (c *wsConn) attach(cam media.CameraID) error {
+// attach subscribes the connection to a camera's frames in rendition r,
+// taking a viewer slot. A rendition that nobody watched has a stale latest
+// frame; it is skipped, and the first frame is the fresh one its decoder
+// produces now.
+func (c *wsConn) attach(cam media.CameraID, r media.Rendition) error {
 	if max := c.srv.deps.Config.MaxSubscriptions; max > 0 && len(c.subs) >= max {
 		return media.Errorf(media.KindSubscriptionLimit, "this connection watches %d cameras, its limit: unsubscribe from one first", max)
 	}
@@ -355,7 +370,7 @@ func (c *wsConn) attach(cam media.CameraID) error {
 		return err
 	}
 	h := c.srv.deps.Hub
-	sub := h.Subscribe(cam, hub.SubscribeOptions{Transport: media.TransportWebSocket, Notify: c.notify, SkipLatest: c.staleLatest(cam)})
+	sub := h.Subscribe(cam, c.subscribeOptions(cam, r))
 	c.subs[cam] = &wsSub{sub: sub, channel: sub.Channel()}
 	return nil
 }
@@ -365,8 +380,8 @@ func (c *wsConn) attach(cam media.CameraID) error {
 // its kept frame shows a moment long past. A live camera refreshes its
 // kept frame while unwatched (package live), so a returning viewer sees it
 // at once.
-func (c *wsConn) staleLatest(cam media.CameraID) bool {
-	if c.srv.deps.Hub.Watched(cam) {
+func (c *wsConn) staleLatest(cam media.CameraID, r media.Rendition) bool {
+	if c.srv.deps.Hub.RenditionWatched(cam, r) {
 		return false
 	}
 	v, err := c.srv.deps.Cameras.Get(cam)
@@ -377,20 +392,24 @@ func (c *wsConn) staleLatest(cam media.CameraID) bool {
 func (c *wsConn) detach(cam media.CameraID) {
 	if ws, ok := c.subs[cam]; ok {
 		ws.sub.Close()
+		if ws.switching != nil {
+			ws.switching.Close()
+		}
 		delete(c.subs, cam)
 		c.srv.viewers.release(cam)
 	}
 }
 
 type subscribedMsg struct {
-	Type    string         `json:"type"`
-	Camera  media.CameraID `json:"camera"`
-	Channel uint32         `json:"channel"`
-	Epoch   uint64         `json:"epoch"`
-	Seq     uint64         `json:"seq"`
+	Type      string          `json:"type"`
+	Camera    media.CameraID  `json:"camera"`
+	Rendition media.Rendition `json:"rendition"`
+	Channel   uint32          `json:"channel"`
+	Epoch     uint64          `json:"epoch"`
+	Seq       uint64          `json:"seq"`
 }
 
-func (c *wsConn) subscribe(cam media.CameraID) error {
+func (c *wsConn) subscribe(cam media.CameraID, r media.Rendition) error {
 	v, err := c.srv.deps.Cameras.Get(cam)
 	if err != nil {
 		return c.sendError(err, string(cam))
@@ -402,21 +421,21 @@ func (c *wsConn) subscribe(cam media.CameraID) error {
 			// event was lost to this connection: subscribe afresh.
 			c.detach(cam)
 		default:
-			return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
+			return c.switchRendition(cam, v, ws, r)
 		}
 	}
-	if err := c.attach(cam); err != nil {
+	if err := c.attach(cam, r); err != nil {
 		return c.sendError(err, string(cam))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.srv.deps.Sessions.Subscribe(ctx, c.session.ID, cam); err != nil {
+	if err := c.srv.deps.Sessions.Subscribe(ctx, c.session.ID, cam, r); err != nil {
 		c.detach(cam)
 		return c.sendError(err, string(cam))
 	}
 	// This goroutine is the only writer, so the mapping goes out before the
 	// first frame of the camera can.
-	return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Channel: v.Channel, Epoch: v.Epoch, Seq: v.Seq})
+	return c.writeJSON(subscribedMsg{Type: "subscribed", Camera: cam, Rendition: r, Channel: c.subs[cam].channel, Epoch: v.Epoch, Seq: v.Seq})
 }
 
 func (c *wsConn) unsubscribe(cam media.CameraID) error {
@@ -432,11 +451,11 @@ func (c *wsConn) unsubscribe(cam media.CameraID) error {
 // sendFrames writes the newest waiting frame of every subscribed camera.
 func (c *wsConn) sendFrames() error {
 	for cam, ws := range c.subs {
-		f, ok := ws.sub.Next()
+		f, ch, ok := ws.take()
 		if !ok {
 			continue
 		}
-		msg, pm := c.srv.wire.websocket(ws.channel, f)
+		msg, pm := c.srv.wire.websocket(ch, f)
 		if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
 			return err
 		}

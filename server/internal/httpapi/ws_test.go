@@ -25,6 +25,7 @@ type wsClient struct {
 type wsFrame struct {
 	channel    uint32
 	epoch, seq uint64
+	w, h       int // as the header says
 	ts         time.Time
 	video, idx int
 }
@@ -74,7 +75,7 @@ func (c *wsClient) next(timeout time.Duration) (map[string]any, *wsFrame, error)
 	if err != nil {
 		c.t.Fatalf("bad binary frame of %d bytes: %v", len(data), err)
 	}
-	f := &wsFrame{channel: h.Channel, epoch: h.Epoch, seq: h.Seq, ts: time.UnixMilli(int64(h.ServerMS))}
+	f := &wsFrame{channel: h.Channel, epoch: h.Epoch, seq: h.Seq, ts: time.UnixMilli(int64(h.ServerMS)), w: int(h.Width), h: int(h.Height)}
 	v, idx, ok := synth.ReadMarker(data[h.Len:])
 	if !ok {
 		c.t.Fatal("frame JPEG has no marker")

@@ -1,18 +1,28 @@
 // Package hub fans encoded frames out from one producer per camera to any
 // number of subscribers.
 //
+// The hub's unit is a topic: one (camera, rendition) pair (see
+// media.Rendition). Each topic has its own channel number, latest frame,
+// subscribers, watched state with its linger, and counters; a frame goes
+// to the topic of its Camera and Rendition ("" is media.RenditionFull).
+// The methods without a rendition in their name (Channel, Latest, Stats)
+// are about the full rendition; Watched and Wake are about the camera (any
+// of its renditions), because they tell a producer whether to run at all.
+//
 // Contract:
 //   - Publish may be called from any goroutine, but per camera there is one
-//     producer (the camera's decoder). Publish never blocks and does no I/O:
-//     it stores the frame as the camera's latest and drops it into every
+//     producer (the camera's decoder or live source), which publishes every
+//     rendition of the camera. Publish never blocks and does no I/O: it
+//     stores the frame as its topic's latest and drops it into every
 //     subscriber's one-slot mailbox, overwriting (and counting as a drop) a
 //     frame the subscriber has not taken yet.
 //   - Subscribe, Close, Next and the query methods may be called from any
 //     goroutine. A Subscription is read by one consumer goroutine: it waits
 //     on Ready() and then calls Next() to take the newest frame.
-//   - Remove ends a camera's topic: its subscriptions see Done() closed.
-//     The camera manager calls it when it deletes a camera; a camera
-//     created again with the same id gets a new topic and a new channel.
+//   - Reset and Remove act on every rendition of a camera. Remove ends the
+//     camera's topics: their subscriptions see Done() closed. The camera
+//     manager calls it when it deletes a camera; a camera created again
+//     with the same id gets new topics and new channels.
 //
 // Frames are immutable once published; the hub hands out the same pointer to
 // every subscriber and never copies the JPEG bytes.
@@ -26,24 +36,32 @@ import (
 	"github.com/livemon/livemon/server/internal/media"
 )
 
-// DefaultLinger is how long a camera counts as watched after its last
+// DefaultLinger is how long a topic counts as watched after its last
 // subscriber leaves, so a page navigation does not pause encoding.
 const DefaultLinger = 10 * time.Second
 
-// Hub holds one topic per camera.
+// Hub holds the topics of every camera.
 type Hub struct {
 	linger time.Duration
 	now    func() time.Time
 
 	mu          sync.Mutex
-	topics      map[media.CameraID]*topic
+	cams        map[media.CameraID]*camTopics
 	nextChannel uint32
+}
+
+// camTopics is one camera's topics, created on first use.
+type camTopics struct {
+	// wake is signalled (capacity 1) when a subscriber of any rendition
+	// arrives, so an idle producer can start at once.
+	wake   chan struct{}
+	topics map[media.Rendition]*topic
 }
 
 // Option configures a Hub.
 type Option func(*Hub)
 
-// WithLinger sets how long a camera stays watched after its last subscriber.
+// WithLinger sets how long a topic stays watched after its last subscriber.
 func WithLinger(d time.Duration) Option { return func(h *Hub) { h.linger = d } }
 
 // WithClock replaces time.Now, for tests.
@@ -51,7 +69,7 @@ func WithClock(now func() time.Time) Option { return func(h *Hub) { h.now = now 
 
 // New returns an empty hub.
 func New(opts ...Option) *Hub {
-	h := &Hub{linger: DefaultLinger, now: time.Now, topics: make(map[media.CameraID]*topic)}
+	h := &Hub{linger: DefaultLinger, now: time.Now, cams: make(map[media.CameraID]*camTopics)}
 	for _, o := range opts {
 		o(h)
 	}
@@ -59,11 +77,10 @@ func New(opts ...Option) *Hub {
 }
 
 type topic struct {
-	channel uint32
-	now     func() time.Time
-	// wake is signalled (capacity 1) when a subscriber arrives, so an idle
-	// producer can start encoding at once.
-	wake chan struct{}
+	channel   uint32
+	rendition media.Rendition
+	now       func() time.Time
+	wake      chan struct{} // the camera's
 
 	mu        sync.Mutex
 	latest    *media.Frame
@@ -75,43 +92,80 @@ type topic struct {
 	published atomic.Uint64
 }
 
-// topicLocked returns cam's topic, creating it. h.mu must be held.
-func (h *Hub) topicLocked(cam media.CameraID) *topic {
-	t := h.topics[cam]
+// camLocked returns cam's topics, creating them. h.mu must be held.
+func (h *Hub) camLocked(cam media.CameraID) *camTopics {
+	c := h.cams[cam]
+	if c == nil {
+		c = &camTopics{wake: make(chan struct{}, 1), topics: make(map[media.Rendition]*topic, 2)}
+		h.cams[cam] = c
+	}
+	return c
+}
+
+// topicLocked returns the (cam, r) topic, creating it. h.mu must be held.
+func (h *Hub) topicLocked(cam media.CameraID, r media.Rendition) *topic {
+	r = r.OrFull()
+	c := h.camLocked(cam)
+	t := c.topics[r]
 	if t == nil {
 		h.nextChannel++
 		t = &topic{
-			channel: h.nextChannel,
-			now:     h.now,
-			wake:    make(chan struct{}, 1),
-			drops:   make(map[media.Transport]*atomic.Uint64),
-			viewers: make(map[media.Transport]int),
+			channel:   h.nextChannel,
+			rendition: r,
+			now:       h.now,
+			wake:      c.wake,
+			drops:     make(map[media.Transport]*atomic.Uint64),
+			viewers:   make(map[media.Transport]int),
 		}
-		h.topics[cam] = t
+		c.topics[r] = t
 	}
 	return t
 }
 
-func (h *Hub) topic(cam media.CameraID) *topic {
+func (h *Hub) topic(cam media.CameraID, r media.Rendition) *topic {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.topicLocked(cam)
+	return h.topicLocked(cam, r)
 }
 
-func (h *Hub) lookup(cam media.CameraID) *topic {
+func (h *Hub) lookup(cam media.CameraID, r media.Rendition) *topic {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.topics[cam]
+	if c := h.cams[cam]; c != nil {
+		return c.topics[r.OrFull()]
+	}
+	return nil
 }
 
-// Channel returns the camera's channel number: a small integer, unique
-// within this process, that binary WebSocket frames carry instead of the id.
-func (h *Hub) Channel(cam media.CameraID) uint32 { return h.topic(cam).channel }
+// topicsOf returns cam's existing topics.
+func (h *Hub) topicsOf(cam media.CameraID) []*topic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.cams[cam]
+	if c == nil {
+		return nil
+	}
+	out := make([]*topic, 0, len(c.topics))
+	for _, t := range c.topics {
+		out = append(out, t)
+	}
+	return out
+}
 
-// Publish makes f the camera's latest frame and offers it to every
-// subscriber. It never blocks.
+// Channel returns the channel number of the camera's full rendition.
+func (h *Hub) Channel(cam media.CameraID) uint32 { return h.RenditionChannel(cam, media.RenditionFull) }
+
+// RenditionChannel returns the (camera, rendition) channel number: a small
+// integer, unique within this process, that binary WebSocket frames carry
+// instead of the camera id and rendition.
+func (h *Hub) RenditionChannel(cam media.CameraID, r media.Rendition) uint32 {
+	return h.topic(cam, r).channel
+}
+
+// Publish makes f the latest frame of its (camera, rendition) and offers
+// it to every subscriber of that rendition. It never blocks.
 func (h *Hub) Publish(f *media.Frame) {
-	t := h.topic(f.Camera)
+	t := h.topic(f.Camera, f.Rendition)
 	t.published.Add(1)
 	t.mu.Lock()
 	t.latest = f
@@ -121,24 +175,27 @@ func (h *Hub) Publish(f *media.Frame) {
 	t.mu.Unlock()
 }
 
-// Reset forgets the camera's latest frame, so a subscriber never receives a
-// frame of a run that has been replaced.
+// Reset forgets the latest frame of every rendition of the camera, so a
+// subscriber never receives a frame of a run that has been replaced.
 func (h *Hub) Reset(cam media.CameraID) {
-	t := h.lookup(cam)
-	if t == nil {
-		return
+	for _, t := range h.topicsOf(cam) {
+		t.mu.Lock()
+		t.latest = nil
+		for _, s := range t.subs {
+			s.pending.Store(nil)
+		}
+		t.mu.Unlock()
 	}
-	t.mu.Lock()
-	t.latest = nil
-	for _, s := range t.subs {
-		s.pending.Store(nil)
-	}
-	t.mu.Unlock()
 }
 
-// Latest returns the camera's latest frame, or nil.
+// Latest returns the latest frame of the camera's full rendition, or nil.
 func (h *Hub) Latest(cam media.CameraID) *media.Frame {
-	t := h.lookup(cam)
+	return h.RenditionLatest(cam, media.RenditionFull)
+}
+
+// RenditionLatest returns the latest frame of (cam, r), or nil.
+func (h *Hub) RenditionLatest(cam media.CameraID, r media.Rendition) *media.Frame {
+	t := h.lookup(cam, r)
 	if t == nil {
 		return nil
 	}
@@ -147,25 +204,44 @@ func (h *Hub) Latest(cam media.CameraID) *media.Frame {
 	return t.latest
 }
 
-// Watched reports whether the camera has a subscriber, or had one within
-// the linger period. Producers use it to decide whether to encode.
+// Watched reports whether any rendition of the camera is watched (see
+// RenditionWatched): whether its producer has to run at all.
 func (h *Hub) Watched(cam media.CameraID) bool {
-	t := h.lookup(cam)
-	if t == nil {
-		return false
+	for _, t := range h.topicsOf(cam) {
+		if t.watched(h.linger) {
+			return true
+		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.subs) > 0 || (!t.lastLeave.IsZero() && h.now().Sub(t.lastLeave) < h.linger)
+	return false
 }
 
-// Wake returns a channel that receives a value when a subscriber arrives.
-func (h *Hub) Wake(cam media.CameraID) <-chan struct{} { return h.topic(cam).wake }
+// RenditionWatched reports whether (cam, r) has a subscriber, or had one
+// within the linger period. Producers use it to decide what to encode.
+func (h *Hub) RenditionWatched(cam media.CameraID, r media.Rendition) bool {
+	t := h.lookup(cam, r)
+	return t != nil && t.watched(h.linger)
+}
+
+func (t *topic) watched(linger time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.subs) > 0 || (!t.lastLeave.IsZero() && t.now().Sub(t.lastLeave) < linger)
+}
+
+// Wake returns a channel that receives a value when a subscriber of any of
+// the camera's renditions arrives.
+func (h *Hub) Wake(cam media.CameraID) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.camLocked(cam).wake
+}
 
 // Options for Subscribe.
 type SubscribeOptions struct {
 	// Transport labels the subscriber for viewer and drop counts.
 	Transport media.Transport
+	// Rendition is the stream subscribed to; "" is media.RenditionFull.
+	Rendition media.Rendition
 	// SkipLatest leaves the current latest frame out, so the first frame
 	// the subscriber gets is one published after it subscribed.
 	SkipLatest bool
@@ -175,12 +251,11 @@ type SubscribeOptions struct {
 	Notify chan struct{}
 }
 
-// Subscribe adds a subscriber to the camera. Unless SkipLatest is set, the
-// camera's latest frame is waiting in the mailbox at once.
+// Subscribe adds a subscriber to one rendition of the camera. Unless
+// SkipLatest is set, that rendition's latest frame is waiting in the
+// mailbox at once.
 func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
-	h.mu.Lock()
-	t := h.topicLocked(cam)
-	h.mu.Unlock()
+	t := h.topic(cam, o.Rendition)
 
 	ready := o.Notify
 	if ready == nil {
@@ -216,29 +291,33 @@ func (h *Hub) Subscribe(cam media.CameraID, o SubscribeOptions) *Subscription {
 	return s
 }
 
-// Remove ends the camera's topic: every subscription's Done channel closes
-// and the latest frame and every frame waiting in a mailbox are forgotten.
+// Remove ends every topic of the camera: every subscription's Done channel
+// closes and the latest frames and every frame waiting in a mailbox are
+// forgotten.
 func (h *Hub) Remove(cam media.CameraID) {
 	h.mu.Lock()
-	t := h.topics[cam]
-	delete(h.topics, cam)
+	c := h.cams[cam]
+	delete(h.cams, cam)
 	h.mu.Unlock()
-	if t == nil {
+	if c == nil {
 		return
 	}
-	t.mu.Lock()
-	subs := t.subs
-	t.subs = nil
-	t.latest = nil
-	t.mu.Unlock()
-	for _, s := range subs {
-		s.pending.Store(nil) // nothing of a removed camera is delivered
-		s.end()
+	for _, t := range c.topics {
+		t.mu.Lock()
+		subs := t.subs
+		t.subs = nil
+		t.latest = nil
+		t.mu.Unlock()
+		for _, s := range subs {
+			s.pending.Store(nil) // nothing of a removed camera is delivered
+			s.end()
+		}
 	}
 }
 
-// Stats is a point-in-time view of one camera's topic.
+// Stats is a point-in-time view of one (camera, rendition) topic.
 type Stats struct {
+	Rendition media.Rendition
 	Channel   uint32
 	Published uint64
 	// Viewers and Drops are keyed by transport (string(media.Transport)).
@@ -247,15 +326,27 @@ type Stats struct {
 	Latest  *media.Frame
 }
 
-// Stats returns the camera's figures. ok is false for an unknown camera.
+// Stats returns the figures of the camera's full rendition. ok is false
+// for an unknown camera.
 func (h *Hub) Stats(cam media.CameraID) (Stats, bool) {
-	t := h.lookup(cam)
+	return h.RenditionStats(cam, media.RenditionFull)
+}
+
+// RenditionStats returns the figures of (cam, r). ok is false when that
+// topic does not exist (nothing was published to or subscribed to it).
+func (h *Hub) RenditionStats(cam media.CameraID, r media.Rendition) (Stats, bool) {
+	t := h.lookup(cam, r)
 	if t == nil {
 		return Stats{}, false
 	}
+	return t.stats(), true
+}
+
+func (t *topic) stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := Stats{
+		Rendition: t.rendition,
 		Channel:   t.channel,
 		Published: t.published.Load(),
 		Viewers:   make(map[string]int, len(t.viewers)),
@@ -270,10 +361,10 @@ func (h *Hub) Stats(cam media.CameraID) (Stats, bool) {
 	for k, v := range t.drops {
 		st.Drops[string(k)] = v.Load()
 	}
-	return st, true
+	return st
 }
 
-// Subscription is one subscriber's mailbox for one camera.
+// Subscription is one subscriber's mailbox for one (camera, rendition).
 type Subscription struct {
 	topic      *topic
 	transport  media.Transport
@@ -297,8 +388,11 @@ func (s *Subscription) offer(f *media.Frame) {
 	}
 }
 
-// Channel is the subscribed camera's channel number.
+// Channel is the subscribed (camera, rendition)'s channel number.
 func (s *Subscription) Channel() uint32 { return s.topic.channel }
+
+// Rendition is the subscribed rendition.
+func (s *Subscription) Rendition() media.Rendition { return s.topic.rendition }
 
 // Ready receives a value when a frame may be waiting.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 		src     decoder.Source
 		buf     []byte // request
 		out     []byte // reply
+		multi   []byte // reused body of a reply with sizes
 		encoded int
 		workBuf [workLen]byte
 		lenBuf  [4]byte
@@ -82,15 +84,15 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 			if opErr = src.Grab(); errors.Is(opErr, io.EOF) {
 				status, opErr = statusEOF, nil
 			}
-		case op == opEncode && len(payload) == 1:
-			if reply, opErr = src.Encode(int(payload[0])); opErr == nil {
+		case op == opEncode && len(payload) >= 1:
+			if reply, multi, opErr = encodeSizes(src, payload, multi); opErr == nil {
 				encoded++
 			}
-		case op == opFrame && len(payload) == 1:
+		case op == opFrame && len(payload) >= 1:
 			if opErr = src.Grab(); errors.Is(opErr, io.EOF) {
 				status, opErr = statusEOF, nil
 			} else if opErr == nil {
-				if reply, opErr = src.Encode(int(payload[0])); opErr == nil {
+				if reply, multi, opErr = encodeSizes(src, payload, multi); opErr == nil {
 					encoded++
 				}
 			}
@@ -139,6 +141,41 @@ func openStream(opener decoder.Opener, payload []byte) (decoder.Source, error) {
 		return nil, fmt.Errorf("stream spec: %w", err)
 	}
 	return so.OpenStream(spec)
+}
+
+// encodeSizes answers an encode request's payload for the frame src last
+// grabbed: one JPEG for the legacy payload (quality alone), else the JPEGs
+// of every size asked, each length | JPEG, in buf (reused).
+func encodeSizes(src decoder.Source, payload, buf []byte) (reply, newBuf []byte, err error) {
+	k, legacy, err := parseSizes(payload)
+	if err != nil {
+		return nil, buf, err
+	}
+	if legacy {
+		reply, err = src.Encode(int(k.q))
+		return reply, buf, err
+	}
+	var jpegs [][]byte
+	if se, ok := src.(decoder.SizedEncoder); ok {
+		jpegs, err = se.EncodeSizes(int(k.q), k.widths)
+	} else if slices.ContainsFunc(k.widths, func(w int) bool { return w != 0 }) {
+		err = errCannotScale
+	} else {
+		var j []byte
+		if j, err = src.Encode(int(k.q)); err == nil {
+			for range k.widths {
+				jpegs = append(jpegs, j)
+			}
+		}
+	}
+	if err != nil {
+		return nil, buf, err
+	}
+	if len(jpegs) != len(k.widths) {
+		return nil, buf, fmt.Errorf("source encoded %d sizes of %d", len(jpegs), len(k.widths))
+	}
+	buf = appendJPEGs(buf[:0], jpegs)
+	return buf, buf, nil
 }
 
 // ServeProbe probes path and writes the result to w as JSON. A probe

@@ -108,8 +108,8 @@
 //	op         request payload        OK reply payload
 //	'O' open   file path (UTF-8)      video info, see below
 //	'G' grab   -                      -           (status EOF at the end of the file)
-//	'E' encode quality (1 byte)       work | JPEG (the JPEG must start FF D8)
-//	'F' frame  quality (1 byte)       work | JPEG (grab, then encode: one round trip; EOF as grab)
+//	'E' encode sizes                  work | JPEGs (the frame last grabbed)
+//	'F' frame  sizes                  work | JPEGs (grab, then encode: one round trip; EOF as grab)
 //	'S' seek   frame (int64)          -
 //	'C' close  -                      -           (then the child exits)
 //
@@ -119,6 +119,13 @@
 //	frames (int64) | duration (int64 ns) | codec (rest, UTF-8)
 //	work: the child's time for the request (uint64 ns), which the
 //	parent reports as the frame's encode time (decoder.EncodeTimer).
+//	sizes: quality (1 byte) | 1 to 4 widths (uint16 each): one JPEG per
+//	width, 0 for the full picture, n > 0 for the picture scaled down to at
+//	most n pixels wide (decoder.SizedEncoder; the child decodes the frame
+//	once for all of them and for later encodes of the same frame).
+//	JPEGs: for each width, length (uint32) | JPEG (must start FF D8).
+//	Legacy form: sizes of the quality alone asks for the full picture and
+//	the reply is work | JPEG without a length; the parent no longer sends it.
 //
 // The first request must be open; the child serves until close or until
 // its stdin ends. The JPEG of an encode reply is read straight into the

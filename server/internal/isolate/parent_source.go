@@ -25,6 +25,12 @@ import (
 // first reads the reply sent ahead (settle) and gives it the meaning that
 // call needs: for Grab it is the grab (its JPEG kept for an Encode that
 // follows), for SeekFrame and Close it is dropped.
+//
+// Sizes (decoder.SizedEncoder): every encode and frame request names the
+// sizes it wants (a key: quality and widths); a reply read ahead for other
+// sizes serves the call when it holds every size asked for, and otherwise
+// the call asks the child to encode the frame it holds again at the sizes
+// wanted (the child decodes a frame once, however often it encodes it).
 type source struct {
 	*process                 // rf is read unbuffered: a JPEG goes straight into its slice
 	stop     <-chan struct{} // the OpenContext ctx's Done: the child was killed
@@ -33,12 +39,12 @@ type source struct {
 	req      []byte // reused request buffer
 	small    []byte // reused buffer for small reply payloads
 
-	ahead   bool   // a frame request was sent ahead and its reply is unread
-	aheadQ  byte   // its quality
-	cached  []byte // JPEG of the frame the child last grabbed, encoded ahead; nil if none
-	cachedQ byte
-	last    []byte // JPEG GrabEncode last returned (for an Encode that follows it)
-	lastQ   byte
+	ahead   bool     // a frame request was sent ahead and its reply is unread
+	aheadK  sizes    // its sizes
+	cached  [][]byte // JPEGs of the frame the child last grabbed, encoded ahead; nil if none
+	cachedK sizes
+	last    [][]byte // JPEGs GrabEncodeSizes last returned (for an Encode that follows it)
+	lastK   sizes
 	work    time.Duration // the child's time for the JPEG last returned
 	watch   *time.Timer   // armed during a request or a wait for a reply: kills the child
 	unbind  func() bool   // stops the kill when the OpenContext ctx ends
@@ -66,103 +72,146 @@ func (s *source) Grab() error {
 	return err
 }
 
-// Encode encodes the frame last grabbed: the one encoded ahead if the
-// last Grab read it, else a request to the child.
+// Encode encodes the frame last grabbed at full size.
 func (s *source) Encode(quality int) ([]byte, error) {
-	q := jpegQuality(quality)
-	switch {
-	case s.cached != nil && s.cachedQ == q:
-		b := s.cached
-		s.cached = nil
-		return b, nil
-	case s.ahead:
-		// The child has moved past the frame GrabEncode returned.
-		if s.last != nil && s.lastQ == q {
-			return bytes.Clone(s.last), nil
+	b, err := s.EncodeSizes(quality, fullOnly)
+	if err != nil {
+		return nil, err
+	}
+	return b[0], nil
+}
+
+// EncodeSizes encodes the frame last grabbed at widths: from the frame
+// encoded ahead if the last Grab read it and it has those sizes, else by
+// a request to the child.
+func (s *source) EncodeSizes(quality int, widths []int) ([][]byte, error) {
+	want, err := newSizes(quality, widths)
+	if err != nil {
+		return nil, err
+	}
+	if s.cached != nil {
+		if b, ok := s.cachedK.pick(s.cached, want); ok {
+			s.cached = nil
+			return b, nil
+		}
+	}
+	if s.ahead {
+		// The child has moved past the frame GrabEncodeSizes returned.
+		if b, ok := s.lastK.pick(s.last, want); ok && s.last != nil {
+			for i := range b {
+				b[i] = bytes.Clone(b[i])
+			}
+			return b, nil
 		}
 		return nil, errors.New("encode frame: no frame grabbed")
 	}
-	return s.jpeg(opEncode, q)
+	return s.jpegs(opEncode, want)
 }
 
-// GrabEncode grabs and encodes the next frame in one round trip, or none
-// when it was read ahead, and then reads the next one ahead.
+// GrabEncode grabs and encodes the next frame at full size.
 func (s *source) GrabEncode(quality int) ([]byte, error) {
-	q := jpegQuality(quality)
-	var b []byte
-	var err error
-	if s.ahead && s.aheadQ == q {
-		b, err = s.settle(false)
-	} else if s.ahead {
-		// Read ahead at another quality: that frame is grabbed; encode it
-		// again.
-		if _, err = s.settle(false); err == nil {
-			b, err = s.jpeg(opEncode, q)
+	b, err := s.GrabEncodeSizes(quality, fullOnly, fullOnly)
+	if err != nil {
+		return nil, err
+	}
+	return b[0], nil
+}
+
+// GrabEncodeSizes grabs and encodes the next frame at widths in one round
+// trip, or none when it was read ahead, and then reads the next one ahead
+// at the sizes ahead.
+func (s *source) GrabEncodeSizes(quality int, widths, ahead []int) ([][]byte, error) {
+	want, err := newSizes(quality, widths)
+	if err != nil {
+		return nil, err
+	}
+	next, err := newSizes(quality, ahead)
+	if err != nil {
+		next = want
+	}
+	var b [][]byte
+	if s.ahead {
+		k := s.aheadK
+		var got [][]byte
+		if got, err = s.settle(false); err == nil {
+			var ok bool
+			if b, ok = k.pick(got, want); !ok {
+				// Read ahead at other sizes: that frame is grabbed; encode
+				// it again.
+				b, err = s.jpegs(opEncode, want)
+			}
 		}
 	} else {
-		b, err = s.jpeg(opFrame, q)
+		b, err = s.jpegs(opFrame, want)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.last, s.lastQ = b, q
-	s.sendAhead(q)
+	s.last, s.lastK = b, want
+	s.sendAhead(next)
 	return b, nil
 }
 
-func jpegQuality(quality int) byte { return byte(media.JPEGQuality(quality)) }
+// fullOnly asks for the full picture alone.
+var fullOnly = []int{0}
 
 // sendAhead asks the child for the next frame without waiting. A failure
 // breaks the source for the next call; the frame in hand is still good.
-func (s *source) sendAhead(q byte) {
+func (s *source) sendAhead(k sizes) {
 	if s.broken != nil {
 		return
 	}
-	s.ahead, s.aheadQ = true, q
-	if err := s.send(opFrame, []byte{q}); err != nil {
+	s.ahead, s.aheadK = true, k
+	if err := s.send(opFrame, k.payload()); err != nil {
 		s.ahead = false
 		_ = s.fail(err)
 	}
 }
 
-// settle reads the reply to the request sent ahead: the JPEG of the next
-// frame, io.EOF, or the child's error. With keep set, the JPEG is kept for
-// an Encode that follows (the caller wanted a grab).
-func (s *source) settle(keep bool) ([]byte, error) {
+// settle reads the reply to the request sent ahead: the JPEGs of the next
+// frame, io.EOF, or the child's error. With keep set, the JPEGs are kept
+// for an Encode that follows (the caller wanted a grab).
+func (s *source) settle(keep bool) ([][]byte, error) {
 	s.ahead = false
 	s.cached, s.last = nil, nil
 	b, err := s.reply(opFrame, true)
+	var jpegs [][]byte
 	if err == nil {
-		b, err = s.checkJPEG(b)
+		jpegs, err = s.checkJPEGs(b, len(s.aheadK.widths))
 	}
 	if err == nil && keep {
-		s.cached, s.cachedQ = b, s.aheadQ
+		s.cached, s.cachedK = jpegs, s.aheadK
 	}
-	return b, err
+	return jpegs, err
 }
 
-func (s *source) jpeg(op byte, q byte) ([]byte, error) {
+func (s *source) jpegs(op byte, k sizes) ([][]byte, error) {
 	if s.broken != nil {
 		return nil, s.broken
 	}
-	if err := s.send(op, []byte{q}); err != nil {
+	if err := s.send(op, k.payload()); err != nil {
 		return nil, s.fail(err)
 	}
 	b, err := s.reply(op, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.checkJPEG(b)
+	return s.checkJPEGs(b, len(k.widths))
 }
 
-// checkJPEG takes the work time off an encode reply and checks that the
-// rest is a JPEG.
-func (s *source) checkJPEG(b []byte) ([]byte, error) {
-	if len(b) < workLen+2 || b[workLen] != 0xFF || b[workLen+1] != 0xD8 {
-		return nil, s.fail(fmt.Errorf("encode reply of %d bytes is not a JPEG: %w", len(b), errMalformed))
+// checkJPEGs takes the work time off an encode reply and splits the rest
+// into n JPEGs (each length | JPEG), checking that each is one.
+func (s *source) checkJPEGs(b []byte, n int) ([][]byte, error) {
+	if len(b) < workLen {
+		return nil, s.fail(fmt.Errorf("encode reply of %d bytes: %w", len(b), errMalformed))
 	}
-	s.work = time.Duration(binary.BigEndian.Uint64(b))
-	return b[workLen:], nil
+	work := time.Duration(binary.BigEndian.Uint64(b))
+	jpegs, err := splitJPEGs(b[workLen:], n)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.work = work
+	return jpegs, nil
 }
 
 func (s *source) SeekFrame(n int64) error {
@@ -338,3 +387,5 @@ func (s *source) fail(cause error) error {
 		fmt.Errorf("%w: %w (decoder process %d: %s)", decoder.ErrSourceBroken, cause, s.cmd.Process.Pid, exitReason(state, werr)), msg)
 	return s.broken
 }
+
+var _ decoder.SizedEncoder = (*source)(nil)

@@ -115,6 +115,8 @@ type Config struct {
 	// Seq is the last seq of this epoch published so far.
 	Seq     uint64
 	Timings Timings
+	// Grid is how the grid rendition is made (zero fields: defaults).
+	Grid media.Grid
 }
 
 // Deps are what a runner talks to.
@@ -177,6 +179,8 @@ type Runner struct {
 	connected time.Time // zero while not connected
 	fpsCount  int
 	fpsSince  time.Time
+
+	grid gridState // the grid rendition (grid.go); owned by the loop
 }
 
 // Start validates cfg.URL and starts the loop. An invalid URL starts a
@@ -607,10 +611,12 @@ func (r *Runner) publish(jpeg []byte) bool {
 	r.st.Info.Width, r.st.Info.Height = w, h
 	r.mu.Unlock()
 	seq := r.seq.Add(1)
-	r.deps.Publisher.Publish(&media.Frame{
+	f := &media.Frame{
 		Camera: r.cfg.Camera, Epoch: r.cfg.Epoch, Seq: seq, PTS: pts, Captured: now,
 		Width: w, Height: h, JPEG: jpeg,
-	})
+	}
+	r.deps.Publisher.Publish(f)
+	r.publishGrid(f)
 	r.setState(media.StateRunning, "")
 	return true
 }

@@ -64,6 +64,10 @@ type Frame struct {
 	Width    int
 	Height   int
 	JPEG     []byte
+	// Rendition is the stream the frame belongs to; "" is RenditionFull.
+	// Frames of every rendition made from one picture share Epoch, Seq
+	// and PTS.
+	Rendition Rendition
 }
 
 // State is a camera's run state.

@@ -32,6 +32,18 @@ type Camera struct {
 	Errors                      int               // recent errors kept
 	Drops                       map[string]uint64 // by transport
 	Viewers                     map[string]int    // by transport
+	// Renditions holds the figures of each rendition (media.Rendition)
+	// that exists for the camera.
+	Renditions map[media.Rendition]Rendition
+}
+
+// Rendition is one rendition's figures.
+type Rendition struct {
+	// Frames counts the frames produced (encoded, or passed through) and
+	// published in the rendition: it grows only while the rendition is
+	// watched.
+	Frames  uint64
+	Viewers int // over every transport
 }
 
 // Metrics holds the registry and the server-wide instruments.
@@ -145,24 +157,27 @@ func (m *Metrics) ForgetCamera(_ context.Context, cam media.CameraID) error {
 }
 
 var (
-	descPublished = prometheus.NewDesc("livemon_frames_published_total", "Frames published to viewers.", []string{"camera"}, nil)
-	descEncoded   = prometheus.NewDesc("livemon_frames_encoded_total", "Frames JPEG-encoded.", []string{"camera"}, nil)
-	descDecoded   = prometheus.NewDesc("livemon_frames_decoded_total", "Frames read from the video file.", []string{"camera"}, nil)
-	descDropped   = prometheus.NewDesc("livemon_frames_dropped_total", "Frames a viewer skipped because a newer one replaced them.", []string{"camera", "transport"}, nil)
-	descFPS       = prometheus.NewDesc("livemon_camera_fps", "Frames published per second, measured.", []string{"camera"}, nil)
-	descViewers   = prometheus.NewDesc("livemon_viewers", "Current viewers.", []string{"camera", "transport"}, nil)
-	descAge       = prometheus.NewDesc("livemon_last_frame_age_seconds", "Age of the camera's latest frame.", []string{"camera"}, nil)
-	descRestarts  = prometheus.NewDesc("livemon_decoder_restarts_total", "Decoder restarts after errors.", []string{"camera"}, nil)
-	descErrors    = prometheus.NewDesc("livemon_decoder_errors", "Recent decoder errors kept (up to 10).", []string{"camera"}, nil)
-	descRunning   = prometheus.NewDesc("livemon_camera_running", "1 while the camera's decoder runs (running or starting).", []string{"camera"}, nil)
-	descOffline   = prometheus.NewDesc("livemon_camera_offline", "1 while the camera's live source does not answer (state offline).", []string{"camera"}, nil)
+	descPublished  = prometheus.NewDesc("livemon_frames_published_total", "Frames published to viewers.", []string{"camera"}, nil)
+	descEncoded    = prometheus.NewDesc("livemon_frames_encoded_total", "Frames JPEG-encoded.", []string{"camera"}, nil)
+	descDecoded    = prometheus.NewDesc("livemon_frames_decoded_total", "Frames read from the video file.", []string{"camera"}, nil)
+	descDropped    = prometheus.NewDesc("livemon_frames_dropped_total", "Frames a viewer skipped because a newer one replaced them.", []string{"camera", "transport"}, nil)
+	descFPS        = prometheus.NewDesc("livemon_camera_fps", "Frames published per second, measured.", []string{"camera"}, nil)
+	descViewers    = prometheus.NewDesc("livemon_viewers", "Current viewers.", []string{"camera", "transport"}, nil)
+	descAge        = prometheus.NewDesc("livemon_last_frame_age_seconds", "Age of the camera's latest frame.", []string{"camera"}, nil)
+	descRestarts   = prometheus.NewDesc("livemon_decoder_restarts_total", "Decoder restarts after errors.", []string{"camera"}, nil)
+	descErrors     = prometheus.NewDesc("livemon_decoder_errors", "Recent decoder errors kept (up to 10).", []string{"camera"}, nil)
+	descRunning    = prometheus.NewDesc("livemon_camera_running", "1 while the camera's decoder runs (running or starting).", []string{"camera"}, nil)
+	descOffline    = prometheus.NewDesc("livemon_camera_offline", "1 while the camera's live source does not answer (state offline).", []string{"camera"}, nil)
+	descRendFrames = prometheus.NewDesc("livemon_rendition_frames_total",
+		"Frames produced (encoded, or passed through) and published per rendition; a rendition nobody watches does not grow.", []string{"camera", "rendition"}, nil)
+	descRendViewers = prometheus.NewDesc("livemon_rendition_viewers", "Current viewers per rendition (every transport).", []string{"camera", "rendition"}, nil)
 )
 
 // cameraCollector reads per-camera figures at scrape time.
 type cameraCollector struct{ cameras func() []Camera }
 
 func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPublished, descEncoded, descDecoded, descDropped, descFPS, descViewers, descAge, descRestarts, descErrors, descRunning, descOffline} {
+	for _, d := range []*prometheus.Desc{descPublished, descEncoded, descDecoded, descDropped, descFPS, descViewers, descAge, descRestarts, descErrors, descRunning, descOffline, descRendFrames, descRendViewers} {
 		ch <- d
 	}
 }
@@ -194,5 +209,11 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 			offline = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, offline, id)
+		for _, r := range media.Renditions() {
+			if f, ok := s.Renditions[r]; ok {
+				ch <- prometheus.MustNewConstMetric(descRendFrames, prometheus.CounterValue, float64(f.Frames), id, string(r))
+				ch <- prometheus.MustNewConstMetric(descRendViewers, prometheus.GaugeValue, float64(f.Viewers), id, string(r))
+			}
+		}
 	}
 }

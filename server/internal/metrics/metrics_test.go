@@ -27,6 +27,7 @@ func TestCameraSeries(t *testing.T) {
 	cams := []Camera{{
 		ID: "a", Running: true, FPS: 29.5, LastFrameAge: &age, Published: 10, Encoded: 9, Decoded: 12,
 		Restarts: 1, Errors: 2, Drops: map[string]uint64{"mjpeg": 3}, Viewers: map[string]int{"websocket": 2},
+		Renditions: map[media.Rendition]Rendition{media.RenditionFull: {Frames: 10, Viewers: 1}, media.RenditionGrid: {Frames: 4, Viewers: 1}},
 	}, {ID: "live", Offline: true}}
 	m.WatchCameras(func() []Camera { return cams })
 	m.Encoded("a", 3*time.Millisecond, 20000)
@@ -43,6 +44,9 @@ func TestCameraSeries(t *testing.T) {
 		`livemon_camera_offline{camera="a"} 0`,
 		`livemon_camera_offline{camera="live"} 1`,
 		`livemon_jpeg_encode_seconds_count{camera="a"} 1`,
+		`livemon_rendition_frames_total{camera="a",rendition="full"} 10`,
+		`livemon_rendition_frames_total{camera="a",rendition="grid"} 4`,
+		`livemon_rendition_viewers{camera="a",rendition="grid"} 1`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %s", want)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/livemon/livemon/server/internal/decoder"
 )
 
 // TestNoMatLeak runs with -tags matprofile, which makes gocv count live
@@ -30,6 +32,9 @@ func TestNoMatLeak(t *testing.T) {
 		}
 		if _, err := src.Encode(70); err != nil {
 			t.Fatalf("cycle %d: Encode: %v", i, err)
+		}
+		if _, err := src.(decoder.SizedEncoder).EncodeSizes(70, []int{0, 80}); err != nil {
+			t.Fatalf("cycle %d: EncodeSizes: %v", i, err)
 		}
 		if err := src.Close(); err != nil {
 			t.Fatalf("cycle %d: Close: %v", i, err)

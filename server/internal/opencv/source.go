@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 
@@ -28,7 +29,7 @@ func (Opener) Open(path string) (decoder.Source, error) {
 	if !ok {
 		return nil, errNotVideo()
 	}
-	s := &source{cap: c, frame: gocv.NewMat()}
+	s := newSource(c)
 	s.info = captureInfo(c)
 	return s, nil
 }
@@ -37,9 +38,19 @@ func (Opener) Open(path string) (decoder.Source, error) {
 type source struct {
 	cap     *capture
 	frame   gocv.Mat // reused for every decoded frame
+	small   gocv.Mat // reused for every scaled frame
+	half    gocv.Mat // reused: the frame halved, on the way to small
 	info    media.VideoInfo
 	grabbed bool // a frame has been grabbed since open or the last seek
+	decoded bool // frame holds the grabbed frame's pixels
 	live    bool // a network stream: no seeking, a failed grab is not the end
+}
+
+var _ decoder.SizedEncoder = (*source)(nil)
+
+// newSource returns a source over c with its Mats allocated.
+func newSource(c *capture) *source {
+	return &source{cap: c, frame: gocv.NewMat(), small: gocv.NewMat(), half: gocv.NewMat()}
 }
 
 func (s *source) Info() media.VideoInfo { return s.info }
@@ -52,6 +63,7 @@ func (s *source) Grab() error {
 		s.grabbed = false
 		return fmt.Errorf("grab frame: %w", err)
 	}
+	s.decoded = false
 	if !ok {
 		s.grabbed = false
 		if s.live {
@@ -63,19 +75,71 @@ func (s *source) Grab() error {
 	return nil
 }
 
-// Encode decodes the frame last grabbed and returns it as JPEG.
-func (s *source) Encode(quality int) ([]byte, error) {
+// decode decodes the frame last grabbed into s.frame, once per grab.
+func (s *source) decode() error {
 	if !s.grabbed {
-		return nil, errors.New("encode frame: no frame grabbed")
+		return errors.New("encode frame: no frame grabbed")
+	}
+	if s.decoded {
+		return nil
 	}
 	ok, err := s.cap.retrieve(&s.frame)
 	if err != nil {
-		return nil, fmt.Errorf("decode frame: %w", err)
+		return fmt.Errorf("decode frame: %w", err)
 	}
-	if !ok {
-		return nil, errors.New("decode frame: no picture")
+	if !ok || s.frame.Empty() {
+		return errors.New("decode frame: no picture")
+	}
+	s.decoded = true
+	return nil
+}
+
+// Encode decodes the frame last grabbed and returns it as JPEG.
+func (s *source) Encode(quality int) ([]byte, error) {
+	if err := s.decode(); err != nil {
+		return nil, err
 	}
 	return encodeJPEG(s.frame, quality)
+}
+
+// EncodeSizes decodes the frame last grabbed once and encodes it at each
+// width (decoder.SizedEncoder): 0 is the full picture, n > 0 the picture
+// scaled down with area interpolation to media.ScaledSize.
+func (s *source) EncodeSizes(quality int, widths []int) ([][]byte, error) {
+	if err := s.decode(); err != nil {
+		return nil, err
+	}
+	return encodeSizes(s.frame, &s.small, &s.half, quality, widths)
+}
+
+// GrabEncodeSizes grabs the next frame and encodes it at widths.
+func (s *source) GrabEncodeSizes(quality int, widths, _ []int) ([][]byte, error) {
+	if err := s.Grab(); err != nil {
+		return nil, err
+	}
+	return s.EncodeSizes(quality, widths)
+}
+
+// encodeSizes encodes m at each width, scaling into small (reused) with
+// area interpolation; a width m already fits is its full size.
+func encodeSizes(m gocv.Mat, small, half *gocv.Mat, quality int, widths []int) ([][]byte, error) {
+	out := make([][]byte, 0, len(widths))
+	for _, w := range widths {
+		src := m
+		if nw, nh := media.ScaledSize(m.Cols(), m.Rows(), w); nw != m.Cols() {
+			scaleArea(m, small, half, nw, nh)
+			if small.Empty() {
+				return nil, errors.New("scale frame: no picture")
+			}
+			src = *small
+		}
+		b, err := encodeJPEG(src, quality)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
@@ -94,7 +158,7 @@ func encodeJPEG(m gocv.Mat, quality int) ([]byte, error) {
 // leaving the position unspecified, when the backend cannot seek there
 // exactly.
 func (s *source) SeekFrame(n int64) error {
-	s.grabbed = false
+	s.grabbed, s.decoded = false, false
 	if s.live {
 		return fmt.Errorf("seek to frame %d: a live stream cannot seek", n)
 	}
@@ -117,9 +181,11 @@ func (s *source) SeekFrame(n int64) error {
 // Close releases the capture and the Mat. It is safe to call twice.
 func (s *source) Close() error {
 	s.cap.close()
-	if s.frame.Ptr() != nil {
-		if err := s.frame.Close(); err != nil {
-			return fmt.Errorf("close frame buffer: %w", err)
+	for _, m := range []*gocv.Mat{&s.frame, &s.small, &s.half} {
+		if m.Ptr() != nil {
+			if err := m.Close(); err != nil {
+				return fmt.Errorf("close frame buffer: %w", err)
+			}
 		}
 	}
 	return nil
@@ -165,4 +231,19 @@ func fourCC(v float64) string {
 		}
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// scaleArea scales m down to w x h with area interpolation into dst. Area
+// interpolation by a whole factor is a plain box average, several times
+// cheaper than by a fractional one; so while the picture is at least twice
+// as large as wanted, it is first halved (into half, reused), and only the
+// last, smaller step takes the fractional path. The result is the area
+// average of the same pixels, up to rounding.
+func scaleArea(m gocv.Mat, dst, half *gocv.Mat, w, h int) {
+	src := m
+	for src.Cols() >= 2*w && src.Rows() >= 2*h {
+		gocv.Resize(src, half, image.Pt(src.Cols()/2, src.Rows()/2), 0, 0, gocv.InterpolationArea)
+		src = *half
+	}
+	gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"gocv.io/x/gocv"
-
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -47,7 +45,8 @@ func (Opener) OpenStream(spec media.StreamSpec) (decoder.Source, error) {
 	if !ok {
 		return nil, media.Errorf(media.KindUnusable, "the camera's RTSP stream could not be opened")
 	}
-	s := &source{cap: c, frame: gocv.NewMat(), live: true}
+	s := newSource(c)
+	s.live = true
 	s.info = captureInfo(c)
 	s.info.Frames, s.info.Duration = 0, 0
 	return s, nil

@@ -72,10 +72,12 @@ var errMalformed = media.Errorf(media.KindInvalid, "malformed session id")
 
 func (id ID) key() store.SessionKey { return sha256.Sum256([]byte(id)) }
 
-// Sub is a subscription's last delivered frame; zero if none yet.
+// Sub is a subscription's rendition and its last delivered frame (zero
+// if none yet).
 type Sub struct {
-	Epoch   uint64
-	LastSeq uint64
+	Rendition media.Rendition // "" is media.RenditionFull
+	Epoch     uint64
+	LastSeq   uint64
 }
 
 // Session is a snapshot of a session.
@@ -210,7 +212,7 @@ func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
 	}
 	subs := make(map[media.CameraID]Sub, len(rec.Subscriptions))
 	for _, s := range rec.Subscriptions {
-		subs[s.Camera] = Sub{Epoch: s.Epoch, LastSeq: s.LastSeq}
+		subs[s.Camera] = Sub{Rendition: s.Rendition.OrFull(), Epoch: s.Epoch, LastSeq: s.LastSeq}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -222,23 +224,24 @@ func (m *Manager) resume(ctx context.Context, id ID) (*Session, bool, error) {
 	return &Session{ID: id, Subscriptions: maps.Clone(subs)}, true, nil
 }
 
-// Subscribe adds a camera to a connected session; subscribing twice keeps
-// the first subscription. An unknown camera or a session that is not open
-// is a KindNotFound error.
-func (m *Manager) Subscribe(ctx context.Context, id ID, cam media.CameraID) error {
+// Subscribe adds a camera to a connected session, watching rendition r;
+// subscribing again keeps the last delivered frame and takes r. An unknown
+// camera or a session that is not open is a KindNotFound error.
+func (m *Manager) Subscribe(ctx context.Context, id ID, cam media.CameraID, r media.Rendition) error {
 	key := id.key()
 	if !m.isLive(key) {
 		return errNotOpen
 	}
-	if err := m.st.PutSubscription(ctx, key, store.Subscription{Camera: cam}); err != nil {
+	r = r.OrFull()
+	if err := m.st.PutSubscription(ctx, key, store.Subscription{Camera: cam, Rendition: r}); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if ls := m.live[key]; ls != nil {
-		if _, ok := ls.subs[cam]; !ok {
-			ls.subs[cam] = Sub{}
-		}
+		sub := ls.subs[cam]
+		sub.Rendition = r
+		ls.subs[cam] = sub
 	}
 	return nil
 }
@@ -280,7 +283,8 @@ func (m *Manager) Delivered(id ID, cam media.CameraID, epoch, seq uint64) {
 	if !ok || epoch < cur.Epoch || epoch == cur.Epoch && seq <= cur.LastSeq {
 		return
 	}
-	ls.subs[cam] = Sub{Epoch: epoch, LastSeq: seq}
+	cur.Epoch, cur.LastSeq = epoch, seq
+	ls.subs[cam] = cur
 	ls.dirty = true
 }
 
@@ -333,7 +337,7 @@ func (m *Manager) keepDormant(key store.SessionKey, subs []store.Subscription, e
 	}
 	d := dormantSession{subs: make(map[media.CameraID]Sub, len(subs)), expires: expires}
 	for _, s := range subs {
-		d.subs[s.Camera] = Sub{Epoch: s.Epoch, LastSeq: s.LastSeq}
+		d.subs[s.Camera] = Sub{Rendition: s.Rendition.OrFull(), Epoch: s.Epoch, LastSeq: s.LastSeq}
 	}
 	m.dormant[key] = d
 }
@@ -438,7 +442,7 @@ func (m *Manager) markDirty(key store.SessionKey) {
 func toStore(subs map[media.CameraID]Sub) []store.Subscription {
 	out := make([]store.Subscription, 0, len(subs))
 	for cam, s := range subs {
-		out = append(out, store.Subscription{Camera: cam, Epoch: s.Epoch, LastSeq: s.LastSeq})
+		out = append(out, store.Subscription{Camera: cam, Rendition: s.Rendition.OrFull(), Epoch: s.Epoch, LastSeq: s.LastSeq})
 	}
 	return out
 }

@@ -141,7 +141,7 @@ func TestResumeSubscriptions(t *testing.T) {
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
 	for _, cam := range []media.CameraID{"a", "b", "a"} { // twice is fine
-		if err := e.m.Subscribe(ctx, s.ID, cam); err != nil {
+		if err := e.m.Subscribe(ctx, s.ID, cam, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestResumeSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.m.Delivered(s.ID, "b", 2, 5) // not subscribed: ignored
-	if err := e.m.Subscribe(ctx, s.ID, "b"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "b", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.m.Disconnect(ctx, s.ID); err != nil {
@@ -168,7 +168,7 @@ func TestResumeSubscriptions(t *testing.T) {
 	if !resumed || r.ID != s.ID {
 		t.Fatalf("resumed=%v id=%s, want resumed %s", resumed, r.ID, s.ID)
 	}
-	want := map[media.CameraID]Sub{"a": {Epoch: 3, LastSeq: 120}, "b": {}}
+	want := map[media.CameraID]Sub{"a": {Rendition: media.RenditionFull, Epoch: 3, LastSeq: 120}, "b": {Rendition: media.RenditionFull}}
 	if fmt.Sprint(r.Subscriptions) != fmt.Sprint(want) {
 		t.Errorf("subscriptions = %v, want %v", r.Subscriptions, want)
 	}
@@ -184,7 +184,7 @@ func TestResumeFromMemory(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.m.Delivered(s.ID, "a", 2, 40)
@@ -201,7 +201,7 @@ func TestResumeFromMemory(t *testing.T) {
 	other.open(t)
 	e.m.st = other.st // a store that has never heard of the session
 	r, resumed := mustOpen(t, e.m, string(s.ID))
-	if !resumed || fmt.Sprint(r.Subscriptions) != fmt.Sprint(map[media.CameraID]Sub{"a": {Epoch: 2, LastSeq: 40}}) {
+	if !resumed || fmt.Sprint(r.Subscriptions) != fmt.Sprint(map[media.CameraID]Sub{"a": {Rendition: media.RenditionFull, Epoch: 2, LastSeq: 40}}) {
 		t.Fatalf("resume from memory: resumed=%v subs=%v", resumed, r.Subscriptions)
 	}
 	e.m.st = e.st
@@ -242,7 +242,7 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.m.Delivered(s.ID, "a", 1, 640)
@@ -256,7 +256,7 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	e.clock.Advance(time.Minute)
 
 	r, resumed := mustOpen(t, e.m, string(s.ID))
-	if !resumed || r.Subscriptions["a"] != (Sub{Epoch: 1, LastSeq: 640}) || len(r.Subscriptions) != 1 {
+	if !resumed || r.Subscriptions["a"] != (Sub{Rendition: media.RenditionFull, Epoch: 1, LastSeq: 640}) || len(r.Subscriptions) != 1 {
 		t.Errorf("after restart: resumed=%v subs=%v", resumed, r.Subscriptions)
 	}
 }
@@ -294,7 +294,7 @@ func TestExpiryAndSweep(t *testing.T) {
 	e := newEnv(t)
 	gone, _ := mustOpen(t, e.m, "")
 	held, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, gone.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, gone.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.m.Disconnect(ctx, gone.ID); err != nil {
@@ -316,7 +316,7 @@ func TestExpiryAndSweep(t *testing.T) {
 	if n, err := e.m.Sweep(ctx); err != nil || n != 0 {
 		t.Errorf("Sweep removed a connected session: %d, %v", n, err)
 	}
-	if err := e.m.Subscribe(ctx, held.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, held.ID, "a", ""); err != nil {
 		t.Errorf("Subscribe on held session: %v", err)
 	}
 }
@@ -325,7 +325,7 @@ func TestExpiredIsNotResumed(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.m.Disconnect(ctx, s.ID); err != nil {
@@ -345,7 +345,7 @@ func TestDeliveredPersistence(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	stored := func() store.Subscription {
@@ -383,7 +383,7 @@ func TestSharedSession(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	s, _ := mustOpen(t, e.m, "")
-	if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+	if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 		t.Fatal(err)
 	}
 	// A reload: the new tab's socket opens before the old one closes.
@@ -417,8 +417,8 @@ func TestSubscribeErrors(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"unknown camera", e.m.Subscribe(ctx, s.ID, "ghost")},
-		{"session not open", e.m.Subscribe(ctx, NewID(), "a")},
+		{"unknown camera", e.m.Subscribe(ctx, s.ID, "ghost", "")},
+		{"session not open", e.m.Subscribe(ctx, NewID(), "a", "")},
 		{"unsubscribe session not open", e.m.Unsubscribe(ctx, NewID(), "a")},
 	}
 	for _, tt := range tests {
@@ -426,7 +426,7 @@ func TestSubscribeErrors(t *testing.T) {
 			t.Errorf("%s: %v, want KindNotFound", tt.name, tt.err)
 		}
 	}
-	if err := e.m.Subscribe(ctx, s.ID, "ghost"); err == nil || err.Error() != `subscribe: camera "ghost" does not exist` {
+	if err := e.m.Subscribe(ctx, s.ID, "ghost", ""); err == nil || err.Error() != `subscribe: camera "ghost" does not exist` {
 		t.Errorf("message: %v", err)
 	}
 }
@@ -438,7 +438,7 @@ func TestForgetCamera(t *testing.T) {
 	off, _ := mustOpen(t, e.m, "")
 	for _, id := range []ID{s.ID, off.ID} {
 		for _, cam := range []media.CameraID{"a", "b"} {
-			if err := e.m.Subscribe(ctx, id, cam); err != nil {
+			if err := e.m.Subscribe(ctx, id, cam, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -495,7 +495,7 @@ func TestConcurrentUse(t *testing.T) {
 				errs <- err
 				return
 			}
-			if err := e.m.Subscribe(ctx, s.ID, "a"); err != nil {
+			if err := e.m.Subscribe(ctx, s.ID, "a", ""); err != nil {
 				errs <- err
 			}
 			for seq := range uint64(200) {
@@ -525,5 +525,52 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if n := e.m.Count(); n != 8 {
 		t.Errorf("Count = %d, want 8", n)
+	}
+}
+
+// A subscription's rendition survives a resume from memory and one from
+// the store (a server restart); subscribing again switches it and keeps
+// the last delivered frame.
+func TestResumeKeepsRendition(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s, _ := mustOpen(t, e.m, "")
+	for _, sub := range []struct {
+		cam media.CameraID
+		r   media.Rendition
+	}{{"a", media.RenditionGrid}, {"b", ""}} {
+		if err := e.m.Subscribe(ctx, s.ID, sub.cam, sub.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.m.Delivered(s.ID, "a", 2, 40)
+	if err := e.m.Disconnect(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := map[media.CameraID]Sub{"a": {Rendition: media.RenditionGrid, Epoch: 2, LastSeq: 40}, "b": {Rendition: media.RenditionFull}}
+	r, resumed := mustOpen(t, e.m, string(s.ID))
+	if !resumed || fmt.Sprint(r.Subscriptions) != fmt.Sprint(want) {
+		t.Fatalf("resume from memory: %v, want %v", r.Subscriptions, want)
+	}
+	// Switch a to full: the position stays.
+	if err := e.m.Subscribe(ctx, s.ID, "a", media.RenditionFull); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Subscribe(ctx, s.ID, "b", media.RenditionGrid); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Disconnect(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A restarted server has only the store.
+	fresh := New(e.st, ttl, e.clock.Now)
+	r, resumed, err := fresh.Open(ctx, string(s.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Disconnect(ctx, r.ID)
+	want = map[media.CameraID]Sub{"a": {Rendition: media.RenditionFull, Epoch: 2, LastSeq: 40}, "b": {Rendition: media.RenditionGrid}}
+	if !resumed || fmt.Sprint(r.Subscriptions) != fmt.Sprint(want) {
+		t.Fatalf("resume from the store: %v, want %v", r.Subscriptions, want)
 	}
 }

@@ -25,12 +25,13 @@ type SessionRecord struct {
 	Subscriptions []Subscription
 }
 
-// Subscription is a session's subscription to a camera and the last frame
-// delivered to it.
+// Subscription is a session's subscription to a camera, the rendition it
+// watches and the last frame delivered to it.
 type Subscription struct {
-	Camera  media.CameraID
-	Epoch   uint64
-	LastSeq uint64
+	Camera    media.CameraID
+	Rendition media.Rendition // "" is media.RenditionFull
+	Epoch     uint64
+	LastSeq   uint64
 }
 
 func nullTime(t time.Time) sql.NullInt64 {
@@ -69,7 +70,7 @@ func (s *Store) LoadSession(ctx context.Context, key SessionKey) (SessionRecord,
 		if exp.Valid {
 			rec.ExpiresAt = fromNanos(exp.Int64)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT camera, epoch, last_seq FROM subscriptions WHERE session = ? ORDER BY camera`, key[:])
+		rows, err := tx.QueryContext(ctx, `SELECT camera, rendition, epoch, last_seq FROM subscriptions WHERE session = ? ORDER BY camera`, key[:])
 		if err != nil {
 			return fmt.Errorf("read session subscriptions: %w", err)
 		}
@@ -77,8 +78,12 @@ func (s *Store) LoadSession(ctx context.Context, key SessionKey) (SessionRecord,
 		for rows.Next() {
 			var sub Subscription
 			var epoch, seq int64
-			if err := rows.Scan(&sub.Camera, &epoch, &seq); err != nil {
+			var rend string
+			if err := rows.Scan(&sub.Camera, &rend, &epoch, &seq); err != nil {
 				return fmt.Errorf("read session subscriptions: %w", err)
+			}
+			if sub.Rendition, err = media.ParseRendition(rend); err != nil {
+				sub.Rendition = media.RenditionFull // a name this server does not know
 			}
 			sub.Epoch, sub.LastSeq = uint64(epoch), uint64(seq)
 			rec.Subscriptions = append(rec.Subscriptions, sub)
@@ -125,8 +130,9 @@ func (s *Store) DeleteSession(ctx context.Context, key SessionKey) error {
 	return nil
 }
 
-// PutSubscription adds a subscription; an existing one is kept unchanged.
-// A missing session or camera is a KindNotFound error.
+// PutSubscription adds a subscription; an existing one keeps its last
+// delivered frame and takes sub's rendition. A missing session or camera
+// is a KindNotFound error.
 func (s *Store) PutSubscription(ctx context.Context, key SessionKey, sub Subscription) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := getCamera(ctx, tx, sub.Camera); err != nil {
@@ -139,8 +145,9 @@ func (s *Store) PutSubscription(ctx context.Context, key SessionKey, sub Subscri
 		if n == 0 {
 			return media.Errorf(media.KindNotFound, "session does not exist")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (session, camera, epoch, last_seq) VALUES (?,?,?,?)
-			ON CONFLICT (session, camera) DO NOTHING`, key[:], sub.Camera, int64(sub.Epoch), int64(sub.LastSeq))
+		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (session, camera, rendition, epoch, last_seq) VALUES (?,?,?,?,?)
+			ON CONFLICT (session, camera) DO UPDATE SET rendition = excluded.rendition`,
+			key[:], sub.Camera, string(sub.Rendition.OrFull()), int64(sub.Epoch), int64(sub.LastSeq))
 		if err != nil {
 			return fmt.Errorf("subscribe to camera %q: %w", sub.Camera, err)
 		}

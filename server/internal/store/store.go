@@ -202,6 +202,11 @@ CREATE TABLE epoch_floors (
 ALTER TABLE cameras ADD COLUMN source_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE cameras ADD COLUMN source_transport TEXT NOT NULL DEFAULT '';
 `,
+	// 4: the rendition (media.Rendition) each subscription watches, so a
+	// resumed session gets the same one.
+	`
+ALTER TABLE subscriptions ADD COLUMN rendition TEXT NOT NULL DEFAULT 'full';
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -759,17 +759,20 @@ func TestSessionStorage(t *testing.T) {
 	if err := s.PutSubscription(ctx, expired, Subscription{Camera: "cam", Epoch: 1, LastSeq: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutSubscription(ctx, expired, Subscription{Camera: "cam", Epoch: 9, LastSeq: 9}); err != nil {
+	if rec, _ := s.LoadSession(ctx, expired); rec.Subscriptions[0].Rendition != media.RenditionFull {
+		t.Errorf("a subscription without a rendition: %+v, want full", rec.Subscriptions)
+	}
+	if err := s.PutSubscription(ctx, expired, Subscription{Camera: "cam", Rendition: media.RenditionGrid, Epoch: 9, LastSeq: 9}); err != nil {
 		t.Fatal(err)
 	}
-	if rec, _ := s.LoadSession(ctx, expired); rec.Subscriptions[0].LastSeq != 3 {
-		t.Errorf("PutSubscription overwrote an existing subscription: %+v", rec.Subscriptions)
+	if rec, _ := s.LoadSession(ctx, expired); rec.Subscriptions[0].LastSeq != 3 || rec.Subscriptions[0].Rendition != media.RenditionGrid {
+		t.Errorf("PutSubscription again: %+v, want the last frame kept and the rendition grid", rec.Subscriptions)
 	}
 	if err := s.SaveDelivered(ctx, expired, []Subscription{{Camera: "cam", Epoch: 2, LastSeq: 7}, {Camera: "gone", Epoch: 1, LastSeq: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.LoadSession(ctx, expired)
-	if err != nil || len(rec.Subscriptions) != 1 || rec.Subscriptions[0] != (Subscription{Camera: "cam", Epoch: 2, LastSeq: 7}) {
+	if err != nil || len(rec.Subscriptions) != 1 || rec.Subscriptions[0] != (Subscription{Camera: "cam", Rendition: media.RenditionGrid, Epoch: 2, LastSeq: 7}) {
 		t.Errorf("after SaveDelivered %+v %v", rec, err)
 	}
 

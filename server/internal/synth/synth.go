@@ -153,8 +153,83 @@ func (s *Source) Grab() error {
 
 // Encode implements decoder.Source.
 func (s *Source) Encode(quality int) ([]byte, error) {
+	if err := s.draw(); err != nil {
+		return nil, err
+	}
+	return s.encode(s.img, quality)
+}
+
+var _ decoder.SizedEncoder = (*Source)(nil)
+
+// EncodeSizes implements decoder.SizedEncoder: the frame is drawn once and
+// scaled down by averaging (a box filter, like OpenCV's area
+// interpolation) to media.ScaledSize.
+func (s *Source) EncodeSizes(quality int, widths []int) ([][]byte, error) {
+	if err := s.draw(); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(widths))
+	for _, w := range widths {
+		img := s.img
+		if nw, nh := media.ScaledSize(s.spec.Width, s.spec.Height, w); nw != s.spec.Width {
+			img = boxScale(s.img, nw, nh)
+		}
+		b, err := s.encode(img, quality)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// GrabEncodeSizes implements decoder.SizedEncoder.
+func (s *Source) GrabEncodeSizes(quality int, widths, _ []int) ([][]byte, error) {
+	if err := s.Grab(); err != nil {
+		return nil, err
+	}
+	return s.EncodeSizes(quality, widths)
+}
+
+func (s *Source) encode(img image.Image, quality int) ([]byte, error) {
+	s.buf.Reset()
+	if err := jpeg.Encode(&s.buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("encode synthetic frame: %w", err)
+	}
+	return bytes.Clone(s.buf.Bytes()), nil
+}
+
+// boxScale averages src down to w x h.
+func boxScale(src *image.RGBA, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	for y := range h {
+		y0, y1 := y*sh/h, max((y+1)*sh/h, y*sh/h+1)
+		for x := range w {
+			x0, x1 := x*sw/w, max((x+1)*sw/w, x*sw/w+1)
+			var sum [3]int
+			n := 0
+			for sy := y0; sy < y1; sy++ {
+				row := src.Pix[sy*src.Stride:]
+				for sx := x0; sx < x1; sx++ {
+					p := row[sx*4:]
+					sum[0] += int(p[0])
+					sum[1] += int(p[1])
+					sum[2] += int(p[2])
+					n++
+				}
+			}
+			d := dst.Pix[y*dst.Stride+x*4:]
+			d[0], d[1], d[2], d[3] = uint8(sum[0]/n), uint8(sum[1]/n), uint8(sum[2]/n), 255
+		}
+	}
+	return dst
+}
+
+// draw paints the frame last grabbed into s.img.
+func (s *Source) draw() error {
 	if s.cur < 0 {
-		return nil, fmt.Errorf("encode before grab")
+		return fmt.Errorf("encode before grab")
 	}
 	if s.img == nil {
 		s.img = image.NewRGBA(image.Rect(0, 0, s.spec.Width, s.spec.Height))
@@ -171,11 +246,7 @@ func (s *Source) Encode(quality int) ([]byte, error) {
 		}
 	}
 	marker.Draw(s.img, s.spec.Video, int(s.cur))
-	s.buf.Reset()
-	if err := jpeg.Encode(&s.buf, s.img, &jpeg.Options{Quality: quality}); err != nil {
-		return nil, fmt.Errorf("encode synthetic frame: %w", err)
-	}
-	return bytes.Clone(s.buf.Bytes()), nil
+	return nil
 }
 
 // SeekFrame implements decoder.Source.

@@ -212,7 +212,9 @@ export const getAuthStatus = (o?: RequestOptions) =>
 export const login = (token: string, o?: RequestOptions) =>
   request<{ ok: boolean }>('POST', LOGIN_PATH, { token }, o)
 
-export const mjpegUrl = (id: string) => `${cam(id)}/mjpeg`
+/** The camera's MJPEG stream; a grid rendition asks for `?rendition=grid`. */
+export const mjpegUrl = (id: string, rendition: 'full' | 'grid' = 'full') =>
+  rendition === 'full' ? `${cam(id)}/mjpeg` : `${cam(id)}/mjpeg?rendition=${rendition}`
 
 export interface UploadProgress {
   loaded: number

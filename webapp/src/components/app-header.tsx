@@ -6,7 +6,7 @@ import { LanguageSelect } from '@/components/language-select'
 
 export function AppHeader() {
   const { t } = useI18n()
-  const { forceMjpeg, setForceMjpeg } = useSettings()
+  const { forceMjpeg, setForceMjpeg, forceFull, setForceFull } = useSettings()
   const socket = useSocketStatus()
   const connText = t(`conn.${socket.state}`, { n: socket.attempt })
 
@@ -42,6 +42,10 @@ export function AppHeader() {
         <label className="check">
           <input type="checkbox" checked={forceMjpeg} onChange={(e) => setForceMjpeg(e.target.checked)} />
           {t('header.forceMjpeg')}
+        </label>
+        <label className="check" title={t('header.forceFullHelp')}>
+          <input type="checkbox" checked={forceFull} onChange={(e) => setForceFull(e.target.checked)} />
+          {t('header.forceFull')}
         </label>
         <LanguageSelect />
       </div>

@@ -75,9 +75,10 @@ describe('CameraTile with a fake socket', () => {
     expect(tile).not.toBeNull()
     const badge = screen.getByRole('status')
     expect(badge).toHaveAttribute('data-state', 'connecting')
-    expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'demo' })
+    // A grid tile asks for the grid rendition.
+    expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'demo', rendition: 'grid' })
 
-    ws().receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 3, seq: 100 })
+    ws().receive({ type: 'subscribed', camera: 'demo', rendition: 'grid', channel: 1, epoch: 3, seq: 100 })
     await act(async () => {
       ws().receiveBinary(frame(100))
     })
@@ -85,6 +86,8 @@ describe('CameraTile with a fake socket', () => {
     expect(canvas).toHaveAttribute('aria-label', 'Live video of Demo cam')
     expect(canvas).toHaveAttribute('data-seq', '100')
     expect(canvas).toHaveAttribute('data-epoch', '3')
+    expect(canvas).toHaveAttribute('data-rendition', 'grid')
+    expect(screen.getByTestId('rendition-demo')).toHaveTextContent('grid 320 px')
     expect(canvas.width).toBe(320)
     expect(canvas.height).toBe(180)
     expect(bitmapClose).toHaveBeenCalledTimes(1)
@@ -160,7 +163,7 @@ describe('CameraTile with a fake socket', () => {
       }
       expect(socket.getSnapshot().attempt).toBe(5)
       const img = screen.getByTestId('mjpeg-demo')
-      expect(img).toHaveAttribute('src', '/api/cameras/demo/mjpeg')
+      expect(img).toHaveAttribute('src', '/api/cameras/demo/mjpeg?rendition=grid')
       expect(screen.queryByTestId('frame-demo')).toBeNull()
       expect(document.querySelector('[data-camera="demo"]')).toHaveAttribute('data-mode', 'mjpeg')
 
@@ -232,5 +235,62 @@ describe('CameraTile of a live camera that goes offline', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+})
+
+describe('CameraTile renditions', () => {
+  afterEach(() => localStorage.clear())
+
+  it('the focused view asks for full and says so', async () => {
+    const { socket, ws } = liveSocket()
+    renderWithProviders(<CameraTile camera={camera} large />, { socket })
+    expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'demo' })
+    expect(document.querySelector('[data-camera="demo"]')).toHaveAttribute('data-rendition', 'full')
+    ws().receive({ type: 'subscribed', camera: 'demo', rendition: 'full', channel: 1, epoch: 3, seq: 1 })
+    await act(async () => {
+      ws().receiveBinary(frame(1))
+    })
+    const badge = screen.getByTestId('rendition-demo')
+    expect(badge).toHaveAttribute('data-rendition', 'full')
+    expect(badge).toHaveTextContent('full')
+  })
+
+  it.each([
+    ['en', 'Full quality'],
+    ['ko', '원본 화질'],
+  ] as const)('the full-quality setting (%s) makes a grid tile switch to full and is kept', async (lang, label) => {
+    const { socket, ws } = liveSocket()
+    renderWithProviders(
+      <>
+        <AppHeader />
+        <CameraTile camera={camera} />
+      </>,
+      { socket, lang },
+    )
+    expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'demo', rendition: 'grid' })
+    ws().receive({ type: 'subscribed', camera: 'demo', rendition: 'grid', channel: 2, epoch: 3, seq: 1 })
+    await act(async () => {
+      ws().receiveBinary(buildFrame({ channel: 2, epoch: 3, seq: 3, serverTime: Date.now(), positionMs: 0, width: 320, height: 180 }))
+    })
+    expect(screen.getByTestId('rendition-demo')).toHaveAttribute('data-rendition', 'grid')
+
+    await userEvent.click(screen.getByRole('checkbox', { name: label }))
+    expect(localStorage.getItem('livemon.forceFull')).toBe('1')
+    await vi.waitFor(() => expect(ws().messages().at(-1)).toEqual({ type: 'subscribe', camera: 'demo' }))
+    expect(document.querySelector('[data-camera="demo"]')).toHaveAttribute('data-rendition', 'full')
+    // Until full's first frame, grid frames are still painted (no gap).
+    ws().receive({ type: 'subscribed', camera: 'demo', rendition: 'full', channel: 1, epoch: 3, seq: 4 })
+    await act(async () => {
+      ws().receiveBinary(buildFrame({ channel: 2, epoch: 3, seq: 6, serverTime: Date.now(), positionMs: 0, width: 320, height: 180 }))
+    })
+    const canvas = screen.getByTestId('frame-demo')
+    expect(canvas).toHaveAttribute('data-seq', '6')
+    expect(canvas).toHaveAttribute('data-rendition', 'grid')
+    await act(async () => {
+      ws().receiveBinary(frame(7))
+    })
+    expect(canvas).toHaveAttribute('data-seq', '7')
+    expect(canvas).toHaveAttribute('data-rendition', 'full')
+    await vi.waitFor(() => expect(screen.getByTestId('rendition-demo')).toHaveAttribute('data-rendition', 'full'))
   })
 })

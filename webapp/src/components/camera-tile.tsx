@@ -12,6 +12,8 @@ import { errorText, lastFrameText } from '@/lib/i18n'
 import { isLiveCamera } from '@/lib/camera-settings'
 import { useFrameAge } from '@/hooks/use-frame-age'
 import { StateBadge } from '@/components/state-badge'
+import type { Rendition } from '@/lib/camera-protocol'
+import type { PaintedRendition } from '@/hooks/use-camera-frames'
 
 interface Props {
   camera: Camera
@@ -20,18 +22,24 @@ interface Props {
 }
 
 /**
- * One camera: name, picture, state badge and live figures.
- * DOM contract for tests: root `[data-camera=<id>]`, badge `role=status` with
- * `data-state`, canvas `data-testid=frame-<id>` with `data-seq` / `data-epoch`
- * of the last painted frame (set imperatively, not through React).
+ * One camera: name, picture, state badge and live figures. A grid tile
+ * shows the camera's grid rendition, the focused view (`large`) its full
+ * one; the "full quality" setting makes every tile full.
+ * DOM contract for tests: root `[data-camera=<id>]` with `data-rendition`
+ * (the rendition asked for), badge `role=status` with `data-state`, canvas
+ * `data-testid=frame-<id>` with `data-seq` / `data-epoch` / `data-rendition`
+ * of the last painted frame (set imperatively, not through React), and the
+ * rendition badge `data-testid=rendition-<id>` with `data-rendition` /
+ * `data-width` of the painted frames.
  */
 export function CameraTile({ camera, large = false }: Props) {
   const { t, lang } = useI18n()
-  const { forceMjpeg } = useSettings()
+  const { forceMjpeg, forceFull } = useSettings()
   const socket = useSocketStatus()
   const mjpeg = shouldUseMjpeg(socket, forceMjpeg)
+  const rendition: Rendition = large || forceFull ? 'full' : 'grid'
   const canvasRef = useRef<HTMLCanvasElement>(null)
-  const { receiving } = useCameraFrames(camera.id, canvasRef, !mjpeg)
+  const { receiving, painted } = useCameraFrames(camera.id, canvasRef, !mjpeg, rendition)
   const stats = useReceiveStats(camera.id, !mjpeg)
   const socketError = useCameraError(camera.id)
   const [mjpegFailed, setMjpegFailed] = useState(false)
@@ -75,7 +83,7 @@ export function CameraTile({ camera, large = false }: Props) {
     <img
       key={mjpegTry}
       className="tile-picture"
-      src={mjpegUrl(camera.id)}
+      src={mjpegUrl(camera.id, rendition)}
       alt={label}
       data-testid={`mjpeg-${camera.id}`}
       onError={() => setMjpegFailed(true)}
@@ -96,6 +104,7 @@ export function CameraTile({ camera, large = false }: Props) {
       className={`tile${large ? ' tile-large' : ''}`}
       data-camera={camera.id}
       data-mode={mjpeg ? 'mjpeg' : 'websocket'}
+      data-rendition={rendition}
       aria-label={camera.name}
     >
       <header className="tile-head">
@@ -133,7 +142,10 @@ export function CameraTile({ camera, large = false }: Props) {
         ) : (
           !camera.video && !isLiveCamera(camera) && <span className="tile-overlay">{t('tile.noVideo')}</span>
         )}
-        {mjpeg && <span className="tile-mode">{t('tile.mjpeg')}</span>}
+        <span className="tile-mode">
+          {mjpeg && <span>{t('tile.mjpeg')}</span>}
+          <RenditionBadge camera={camera.id} shown={mjpeg ? { rendition, width: 0 } : painted} />
+        </span>
       </div>
       <dl className="tile-stats">
         <div>
@@ -156,5 +168,28 @@ export function CameraTile({ camera, large = false }: Props) {
         </div>
       </dl>
     </article>
+  )
+}
+
+/** Which rendition the tile paints ("grid 480 px" / "full"), once it paints one. */
+function RenditionBadge({ camera, shown }: { camera: string; shown: PaintedRendition | null }) {
+  const { t } = useI18n()
+  if (!shown) return null
+  const text =
+    shown.rendition === 'grid'
+      ? shown.width > 0
+        ? t('tile.renditionGridWidth', { width: shown.width })
+        : t('tile.renditionGrid')
+      : t('tile.renditionFull')
+  return (
+    <span
+      className="tile-rendition"
+      data-testid={`rendition-${camera}`}
+      data-rendition={shown.rendition}
+      data-width={shown.width || undefined}
+      title={t('tile.renditionTitle')}
+    >
+      {text}
+    </span>
   )
 }

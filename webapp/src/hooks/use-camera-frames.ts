@@ -1,5 +1,5 @@
 import { useEffect, useState, useSyncExternalStore, type RefObject } from 'react'
-import type { CameraFrame } from '@/lib/camera-protocol'
+import type { CameraFrame, Rendition } from '@/lib/camera-protocol'
 import type { CameraReceiveStats } from '@/lib/receive-stats'
 import type { CameraError } from '@/lib/camera-socket'
 import { useCameraSocket } from '@/hooks/use-camera-socket'
@@ -7,21 +7,32 @@ import { useCameraSocket } from '@/hooks/use-camera-socket'
 /** Without a frame for this long a camera no longer counts as receiving. */
 export const STALE_FRAME_MS = 4000
 
+/** What a tile shows: the rendition and width of the frames it paints. */
+export interface PaintedRendition {
+  rendition: Rendition
+  width: number
+}
+
 /**
- * Subscribes `camera` on the shared socket and paints every frame into the
- * canvas: decode with createImageBitmap, drawImage, close the bitmap. Frames
- * never touch React state; only the "receiving" flag does, when it flips.
+ * Subscribes `camera` in `rendition` on the shared socket and paints every
+ * frame into the canvas: decode with createImageBitmap, drawImage, close the
+ * bitmap. Frames never touch React state; only the "receiving" flag and the
+ * painted rendition (and its width) do, when they change.
  * While a decode runs, newer frames replace each other in a one-frame slot
  * (the others are dropped), so a slow tab shows the newest picture.
- * The canvas gets data-seq / data-epoch of the painted frame.
+ * The canvas gets data-seq / data-epoch / data-rendition of the painted
+ * frame. While a rendition switch waits for the new rendition's first
+ * frame, the old rendition's frames go on being painted (no gap).
  */
 export function useCameraFrames(
   camera: string,
   canvasRef: RefObject<HTMLCanvasElement | null>,
   enabled = true,
-): { receiving: boolean } {
+  rendition: Rendition = 'full',
+): { receiving: boolean; painted: PaintedRendition | null } {
   const socket = useCameraSocket()
   const [receiving, setReceiving] = useState<{ camera: string; on: boolean }>({ camera, on: false })
+  const [painted, setPainted] = useState<{ camera: string; value: PaintedRendition } | null>(null)
 
   useEffect(() => {
     if (!enabled) return
@@ -30,6 +41,7 @@ export function useCameraFrames(
     let pending: CameraFrame | null = null
     let lastFrameAt = 0
     let isReceiving = false
+    let shown: PaintedRendition | null = null
 
     const draw = (frame: CameraFrame, bitmap: ImageBitmap) => {
       const canvas = canvasRef.current
@@ -41,8 +53,13 @@ export function useCameraFrames(
       canvas.getContext('2d')?.drawImage(bitmap, 0, 0)
       canvas.dataset.seq = String(frame.seq)
       canvas.dataset.epoch = String(frame.epoch)
+      canvas.dataset.rendition = frame.rendition
       canvas.dataset.painted = 'true'
       socket.markPainted(frame)
+      if (shown?.rendition !== frame.rendition || shown.width !== bitmap.width) {
+        shown = { rendition: frame.rendition, width: bitmap.width }
+        setPainted({ camera, value: shown })
+      }
     }
 
     const paint = async (frame: CameraFrame) => {
@@ -64,15 +81,19 @@ export function useCameraFrames(
       if (next && !cancelled) void paint(next)
     }
 
-    const unsubscribe = socket.subscribe(camera, (frame) => {
-      lastFrameAt = performance.now()
-      if (!isReceiving) {
-        isReceiving = true
-        setReceiving({ camera, on: true })
-      }
-      if (busy) pending = frame
-      else void paint(frame)
-    })
+    const unsubscribe = socket.subscribe(
+      camera,
+      (frame) => {
+        lastFrameAt = performance.now()
+        if (!isReceiving) {
+          isReceiving = true
+          setReceiving({ camera, on: true })
+        }
+        if (busy) pending = frame
+        else void paint(frame)
+      },
+      rendition,
+    )
     const staleTimer = setInterval(() => {
       if (isReceiving && performance.now() - lastFrameAt > STALE_FRAME_MS) {
         isReceiving = false
@@ -86,9 +107,12 @@ export function useCameraFrames(
       unsubscribe()
       if (isReceiving) setReceiving({ camera, on: false })
     }
-  }, [socket, camera, canvasRef, enabled])
+  }, [socket, camera, canvasRef, enabled, rendition])
 
-  return { receiving: enabled && receiving.camera === camera && receiving.on }
+  return {
+    receiving: enabled && receiving.camera === camera && receiving.on,
+    painted: enabled && painted?.camera === camera ? painted.value : null,
+  }
 }
 
 /** The socket's receive figures for a camera, refreshed every second. */

@@ -2,8 +2,20 @@
 // binary frame header. Stateless: parsing only, no socket, no React.
 import type { Camera } from '@/types/api'
 
+/** A camera's stream (docs/protocol.md, Renditions): full size, or the small grid one. */
+export type Rendition = 'full' | 'grid'
+
+export const RENDITIONS: readonly Rendition[] = ['full', 'grid']
+
+/** The rendition a server message names; absent or unknown is full (older servers send none). */
+export function renditionOf(v: unknown): Rendition {
+  return v === 'grid' ? 'grid' : 'full'
+}
+
 export interface SubscriptionInfo {
   camera: string
+  /** Absent from servers without renditions: full. */
+  rendition?: Rendition
   channel: number
   epoch: number
   seq: number
@@ -22,7 +34,7 @@ export interface CameraStatsMessage {
 
 export type ClientMessage =
   | { type: 'hello'; session?: string }
-  | { type: 'subscribe'; camera: string }
+  | { type: 'subscribe'; camera: string; rendition?: Rendition }
   | { type: 'unsubscribe'; camera: string }
 
 export type ServerMessage =
@@ -72,6 +84,8 @@ export interface FrameHeader {
 /** A decoded binary frame message. `jpeg` is a view into the received buffer. */
 export interface CameraFrame {
   camera: string
+  /** The rendition of the channel it came on. */
+  rendition: Rendition
   epoch: number
   seq: number
   /** Unix ms when the server published the frame. */
@@ -109,10 +123,11 @@ export function parseFrameHeader(buf: ArrayBuffer): FrameHeader | null {
   }
 }
 
-/** The frame a header describes, for the camera its channel maps to. */
-export function frameFromHeader(camera: string, h: FrameHeader, buf: ArrayBuffer): CameraFrame {
+/** The frame a header describes, for the camera (and rendition) its channel maps to. */
+export function frameFromHeader(camera: string, h: FrameHeader, buf: ArrayBuffer, rendition: Rendition = 'full'): CameraFrame {
   return {
     camera,
+    rendition,
     epoch: h.epoch,
     seq: h.seq,
     serverTime: h.serverTime,

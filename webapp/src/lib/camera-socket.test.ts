@@ -34,7 +34,7 @@ function welcome(
   ws: { receive(m: object): void },
   session: string,
   resumed = false,
-  subscriptions: { camera: string; channel: number; epoch: number; seq: number }[] = [],
+  subscriptions: { camera: string; rendition?: string; channel: number; epoch: number; seq: number }[] = [],
 ) {
   ws.receive({ type: 'welcome', session, resumed, server_time: Date.now(), subscriptions })
 }
@@ -399,5 +399,56 @@ describe('frames', () => {
     })
     expect(socket.getCameraStats('a').position).toBe(3)
     expect(socket.getCameraStats('b').position).toBe(7.5)
+  })
+})
+
+describe('renditions', () => {
+  const gridFrame = (channel: number, seq: number) =>
+    buildFrame({ channel, epoch: 1, seq, serverTime: Date.now(), positionMs: 0, width: 480, height: 270 })
+
+  it('subscribes in the rendition wanted, full if any listener wants full, and switches without a gap', async () => {
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A)
+    const ws = factory.last
+    const frames: CameraFrame[] = []
+    socket.subscribe('a', (f) => frames.push(f), 'grid')
+    expect(ws.messages().at(-1)).toEqual({ type: 'subscribe', camera: 'a', rendition: 'grid' })
+    ws.receive({ type: 'subscribed', camera: 'a', rendition: 'grid', channel: 2, epoch: 1, seq: 1 })
+    ws.receiveBinary(gridFrame(2, 3))
+    ws.receiveBinary(gridFrame(2, 6))
+    expect(frames.map((f) => [f.rendition, f.seq])).toEqual([['grid', 3], ['grid', 6]])
+    // The grid skips seqs by design: not dropped frames.
+    expect(socket.getCameraStats('a').dropped).toBe(0)
+
+    // A second listener wants full: the camera switches to full.
+    const offFull = socket.subscribe('a', () => {})
+    expect(ws.messages().at(-1)).toEqual({ type: 'subscribe', camera: 'a' })
+    ws.receive({ type: 'subscribed', camera: 'a', rendition: 'full', channel: 1, epoch: 1, seq: 7 })
+    // The server goes on with grid until full's first frame: still painted.
+    ws.receiveBinary(gridFrame(2, 9))
+    ws.receiveBinary(gridFrame(1, 10))
+    expect(frames.slice(2).map((f) => [f.rendition, f.seq])).toEqual([['grid', 9], ['full', 10]])
+
+    // The full listener leaves: back to grid (deferred, like unsubscribes).
+    const before = ws.sent.length
+    offFull()
+    expect(ws.sent.length).toBe(before)
+    await Promise.resolve()
+    expect(ws.messages().slice(before)).toEqual([{ type: 'subscribe', camera: 'a', rendition: 'grid' }])
+  })
+
+  it('a resumed session keeps the renditions the server restored and switches only what differs', () => {
+    const { socket, factory } = setup({ stored: SESSION_A })
+    socket.subscribe('a', () => {}, 'grid')
+    socket.subscribe('b', () => {})
+    socket.connect()
+    factory.last.open()
+    welcome(factory.last, SESSION_A, true, [
+      { camera: 'a', rendition: 'grid', channel: 2, epoch: 1, seq: 1 },
+      { camera: 'b', rendition: 'grid', channel: 4, epoch: 1, seq: 1 },
+    ])
+    expect(factory.last.messages().slice(1)).toEqual([{ type: 'subscribe', camera: 'b' }])
   })
 })

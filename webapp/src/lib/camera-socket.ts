@@ -6,8 +6,10 @@ import {
   frameFromHeader,
   parseFrameHeader,
   parseServerMessage,
+  renditionOf,
   type CameraFrame,
   type ClientMessage,
+  type Rendition,
   type ServerMessage,
 } from '@/lib/camera-protocol'
 import { ReceiveStats, type CameraReceiveStats } from '@/lib/receive-stats'
@@ -85,6 +87,17 @@ const defaultTimers: Timers = {
 
 type FrameListener = (frame: CameraFrame) => void
 
+interface Wanted {
+  listener: FrameListener
+  rendition: Rendition
+}
+
+/** The rendition a camera is subscribed in: full if any listener wants full. */
+function wantedRendition(subs: Map<symbol, Wanted>): Rendition {
+  for (const w of subs.values()) if (w.rendition === 'full') return 'full'
+  return 'grid'
+}
+
 export class CameraSocket {
   private readonly url: string
   private readonly createWebSocket: (url: string) => WebSocketLike
@@ -110,11 +123,16 @@ export class CameraSocket {
   private syncQueued = false
   private snapshot: SocketSnapshot
 
-  /** camera -> active subscription tokens (reference count). */
-  private readonly wanted = new Map<string, Map<symbol, FrameListener>>()
-  /** Cameras the server has subscribed for this connection, as far as we know. */
-  private readonly serverSubs = new Set<string>()
-  private readonly channels = new Map<number, string>()
+  /** camera -> active subscription tokens (reference count) and the rendition each wants. */
+  private readonly wanted = new Map<string, Map<symbol, Wanted>>()
+  /** Cameras the server has subscribed for this connection, and in which rendition, as far as we know. */
+  private readonly serverSubs = new Map<string, Rendition>()
+  /**
+   * channel -> camera and rendition. A switched camera's old channel stays
+   * mapped: the server goes on sending it until the new rendition's first
+   * frame (docs/protocol.md), and those frames are still painted.
+   */
+  private readonly channels = new Map<number, { camera: string; rendition: Rendition }>()
   private readonly stats = new ReceiveStats()
   private readonly stateListeners = new Set<(s: SocketSnapshot) => void>()
   private readonly messageListeners = new Set<(m: ServerMessage) => void>()
@@ -178,25 +196,25 @@ export class CameraSocket {
 
   /**
    * Reference-counted subscription: the camera stays subscribed while at least
-   * one listener wants it. Returns the unsubscribe function.
+   * one listener wants it, in `full` if any of them wants full, else in
+   * `grid`. Switching a camera's rendition is gapless: frames of the old one
+   * keep coming until the new one's first. Returns the unsubscribe function.
    */
-  subscribe(camera: string, listener: FrameListener): () => void {
+  subscribe(camera: string, listener: FrameListener, rendition: Rendition = 'full'): () => void {
     let subs = this.wanted.get(camera)
     if (!subs) {
       subs = new Map()
       this.wanted.set(camera, subs)
     }
     const token = Symbol(camera)
-    subs.set(token, listener)
+    subs.set(token, { listener, rendition })
     this.sync()
     return () => {
       const current = this.wanted.get(camera)
       if (!current?.delete(token)) return
-      if (current.size === 0) {
-        this.wanted.delete(camera)
-        // Deferred so an unmount + remount in the same tick causes no churn.
-        this.queueSync()
-      }
+      if (current.size === 0) this.wanted.delete(camera)
+      // Deferred so an unmount + remount in the same tick causes no churn.
+      this.queueSync()
     }
   }
 
@@ -329,17 +347,22 @@ export class CameraSocket {
     })
   }
 
-  /** Makes the server's subscriptions match the wanted set (empty while paused). */
+  /**
+   * Makes the server's subscriptions match the wanted set (empty while
+   * paused), renditions included. A full subscribe names no rendition, as
+   * clients before renditions did.
+   */
   private sync(): void {
     if (!this.ws || !this.welcomed) return
-    const desired = this.paused ? new Set<string>() : new Set(this.wanted.keys())
-    for (const camera of desired) {
-      if (!this.serverSubs.has(camera)) {
-        this.serverSubs.add(camera)
-        this.send({ type: 'subscribe', camera })
+    const desired = new Map<string, Rendition>()
+    if (!this.paused) for (const [camera, subs] of this.wanted) desired.set(camera, wantedRendition(subs))
+    for (const [camera, rendition] of desired) {
+      if (this.serverSubs.get(camera) !== rendition) {
+        this.serverSubs.set(camera, rendition)
+        this.send(rendition === 'full' ? { type: 'subscribe', camera } : { type: 'subscribe', camera, rendition })
       }
     }
-    for (const camera of [...this.serverSubs]) {
+    for (const camera of [...this.serverSubs.keys()]) {
       if (!desired.has(camera)) {
         this.serverSubs.delete(camera)
         this.send({ type: 'unsubscribe', camera })
@@ -385,7 +408,7 @@ export class CameraSocket {
         this.handleWelcome(msg)
         break
       case 'subscribed':
-        this.channels.set(msg.channel, msg.camera)
+        this.channels.set(msg.channel, { camera: msg.camera, rendition: renditionOf(msg.rendition) })
         this.stats.resetBaseline(msg.camera, msg.epoch)
         this.setCameraError(msg.camera, null)
         break
@@ -439,8 +462,9 @@ export class CameraSocket {
     this.channels.clear()
     if (msg.resumed) {
       for (const sub of msg.subscriptions ?? []) {
-        this.serverSubs.add(sub.camera)
-        this.channels.set(sub.channel, sub.camera)
+        const rendition = renditionOf(sub.rendition)
+        this.serverSubs.set(sub.camera, rendition)
+        this.channels.set(sub.channel, { camera: sub.camera, rendition })
         this.stats.resetBaseline(sub.camera, sub.epoch)
       }
     }
@@ -451,14 +475,15 @@ export class CameraSocket {
   private handleBinary(buf: ArrayBuffer): void {
     const h = parseFrameHeader(buf)
     if (!h) return
-    const camera = this.channels.get(h.channel)
-    if (camera === undefined) return
+    const ch = this.channels.get(h.channel)
+    if (ch === undefined) return
+    const { camera, rendition } = ch
     const listeners = this.wanted.get(camera)
     if (!listeners || listeners.size === 0) return
     this.setCameraError(camera, null)
-    const frame = frameFromHeader(camera, h, buf)
-    this.stats.frame(camera, frame, this.now())
-    for (const l of [...listeners.values()]) {
+    const frame = frameFromHeader(camera, h, buf, rendition)
+    this.stats.frame(camera, frame, this.now(), rendition !== 'full')
+    for (const { listener: l } of [...listeners.values()]) {
       try {
         l(frame)
       } catch (err) {

@@ -52,10 +52,13 @@ export class ReceiveStats {
     this.track(camera).position = position
   }
 
-  /** A frame arrived at `now`. */
-  frame(camera: string, f: { epoch: number; seq: number; position: number }, now: number): void {
+  /**
+   * A frame arrived at `now`. `sparse` frames (a rendition that skips seqs
+   * by design, like grid) do not count their seq gaps as dropped.
+   */
+  frame(camera: string, f: { epoch: number; seq: number; position: number }, now: number, sparse = false): void {
     const t = this.track(camera)
-    if (t.seq !== null && t.epoch === f.epoch && f.seq > t.seq + 1) t.dropped += f.seq - t.seq - 1
+    if (!sparse && t.seq !== null && t.epoch === f.epoch && f.seq > t.seq + 1) t.dropped += f.seq - t.seq - 1
     if (t.seq === null || t.epoch !== f.epoch || f.seq > t.seq) {
       t.epoch = f.epoch
       t.seq = f.seq

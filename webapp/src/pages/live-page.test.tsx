@@ -37,8 +37,8 @@ describe('LivePage with a live camera that goes offline', () => {
     expect(screen.queryByText(/No video yet|아직 동영상이 없습니다/)).toBeNull()
     // Answer the tile's subscribe only once the client has sent it: a
     // 'subscribed' that arrives first is not the tile's yet.
-    await vi.waitFor(() => expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'gate' }))
-    act(() => ws().receive({ type: 'subscribed', camera: 'gate', channel: 1, epoch: 3, seq: 1 }))
+    await vi.waitFor(() => expect(ws().messages()).toContainEqual({ type: 'subscribe', camera: 'gate', rendition: 'grid' }))
+    act(() => ws().receive({ type: 'subscribed', camera: 'gate', rendition: 'grid', channel: 1, epoch: 3, seq: 1 }))
     await act(async () => {
       ws().receiveBinary(frame(1))
     })

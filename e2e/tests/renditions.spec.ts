@@ -1,0 +1,86 @@
+// Renditions (docs/protocol.md): a 16-tile grid receives every camera's
+// small grid rendition; the focused view receives the full one.
+import type { Page } from '@playwright/test'
+import { expect, test } from '../support/fixtures'
+import type { CameraView } from '../support/api'
+import { VIDEO_A, mediaPath } from '../support/media'
+import { readTile, tile, tileFrame } from '../support/marker'
+
+const TILES = 16
+/** The server's default --grid-width; VIDEO_A is 640 x 360. */
+const GRID_WIDTH = 480
+const GRID_HEIGHT = Math.round((VIDEO_A.height * GRID_WIDTH) / VIDEO_A.width)
+
+/** Frame sizes (from the binary frame header) per channel, as the page receives them. */
+type Sizes = Map<number, { width: number; height: number; count: number }>
+
+function recordFrameSizes(page: Page): Sizes {
+  const sizes: Sizes = new Map()
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      if (typeof payload === 'string' || payload.length < 40 || payload[0] !== 1) return
+      const channel = payload.readUInt32BE(4)
+      const s = sizes.get(channel) ?? { width: 0, height: 0, count: 0 }
+      s.width = Math.max(s.width, payload.readUInt16BE(36))
+      s.height = Math.max(s.height, payload.readUInt16BE(38))
+      s.count++
+      sizes.set(channel, s)
+    })
+  })
+  return sizes
+}
+
+/** Each tile's canvas width and rendition badge, read in one go. */
+function paintedWidths(page: Page, ids: string[]) {
+  return page.evaluate(
+    (list) =>
+      list.map((id) => {
+        const canvas = document.querySelector<HTMLCanvasElement>(`[data-testid="frame-${CSS.escape(id)}"]`)
+        const badge = document.querySelector(`[data-testid="rendition-${CSS.escape(id)}"]`)
+        return `${canvas?.dataset.painted ? canvas.width : 0}:${badge?.getAttribute('data-rendition') ?? ''}`
+      }),
+    ids,
+  )
+}
+
+test('a 16-tile grid gets the grid rendition and the focused view gets full', async ({ page, cameras }) => {
+  test.setTimeout(150_000)
+  const cams: CameraView[] = []
+  for (let i = 0; i < TILES; i++) {
+    cams.push(await cameras.create({ prefix: `rend-${i}`, video: mediaPath('a.avi') }))
+  }
+  const ids = cams.map((c) => c.id)
+  const sizes = recordFrameSizes(page)
+  await page.goto('/')
+  for (const id of ids) await expect(tile(page, id)).toHaveAttribute('data-rendition', 'grid')
+
+  // Every tile paints grid frames: 480 px wide (the video is 640), badge "grid".
+  await expect
+    .poll(() => paintedWidths(page, ids), { timeout: 60_000, message: 'all 16 tiles paint the grid rendition' })
+    .toEqual(ids.map(() => `${GRID_WIDTH}:grid`))
+  const badge = tile(page, ids[0]!).getByTestId(`rendition-${ids[0]}`)
+  await expect(badge).toHaveText(`grid ${GRID_WIDTH} px`)
+  await expect(badge).toHaveAttribute('data-width', String(GRID_WIDTH))
+  // The tile still shows the right picture.
+  await expect.poll(async () => (await readTile(page, ids[0]!))?.video, { timeout: 10_000 }).toBe(VIDEO_A.id)
+  // Nothing larger than the grid rendition reached the page.
+  expect([...sizes.values()].every((s) => s.width <= GRID_WIDTH && s.height <= GRID_HEIGHT)).toBe(true)
+  expect([...sizes.values()].filter((s) => s.width === GRID_WIDTH).length).toBeGreaterThanOrEqual(TILES)
+
+  // The focused view of one camera: full, 640 px.
+  const focused = ids[0]!
+  sizes.clear()
+  await tile(page, focused).getByRole('link', { name: `Open ${cams[0]!.name}` }).click()
+  await expect(page).toHaveURL(new RegExp(`/cameras/${focused}$`))
+  await expect(tile(page, focused)).toHaveAttribute('data-rendition', 'full')
+  await expect(tile(page, focused).getByTestId(`rendition-${focused}`)).toHaveAttribute('data-rendition', 'full', {
+    timeout: 15_000,
+  })
+  await expect(tile(page, focused).getByTestId(`rendition-${focused}`)).toHaveText('full')
+  await expect.poll(() => tileFrame(page, focused).evaluate((c) => (c as HTMLCanvasElement).width)).toBe(VIDEO_A.width)
+  await expect
+    .poll(() => [...sizes.values()].some((s) => s.width === VIDEO_A.width && s.height === VIDEO_A.height), {
+      message: 'full-size frames reach the focused view',
+    })
+    .toBe(true)
+})
