@@ -13,7 +13,9 @@ import (
 // Config.Grid.FPS times a second, the camera's JPEG as the grid frame
 // with the full frame's identity (epoch, seq, PTS). Scaling it down is
 // the next step (a reduced-size decode in an isolated child); until then
-// a live camera's grid frames are its full JPEGs at a lower rate.
+// a passthrough camera's grid frames are its full JPEGs at a lower rate.
+// An RTSP camera's frames are decoded anyway: its child encodes the grid
+// frame scaled down from the same decoded picture (rtsp.go).
 
 // gridState is the loop's grid schedule.
 type gridState struct {
@@ -24,22 +26,46 @@ type gridState struct {
 // rendition if the grid is watched and its slot has come. Called from the
 // loop's goroutine only.
 func (r *Runner) publishGrid(f *media.Frame) {
-	rw, ok := r.deps.Watcher.(decoder.RenditionWatcher)
-	if !ok || !rw.RenditionWatched(r.cfg.Camera, media.RenditionGrid) {
-		r.grid.next = time.Time{}
+	if !r.gridWatched() || !r.gridSlot(f.Captured) {
 		return
-	}
-	g := r.cfg.Grid.OrDefault(media.DefaultGrid())
-	iv := time.Duration(float64(time.Second) / g.FPS)
-	if !r.grid.next.IsZero() && f.Captured.Before(r.grid.next) {
-		return
-	}
-	if r.grid.next.IsZero() || f.Captured.Sub(r.grid.next) > iv {
-		r.grid.next = f.Captured.Add(iv)
-	} else {
-		r.grid.next = r.grid.next.Add(iv)
 	}
 	gf := *f
 	gf.Rendition = media.RenditionGrid
 	r.deps.Publisher.Publish(&gf)
+}
+
+// gridWatched reports whether someone watches the grid rendition; when
+// nobody does, the schedule starts over.
+func (r *Runner) gridWatched() bool {
+	rw, ok := r.deps.Watcher.(decoder.RenditionWatcher)
+	if !ok || !rw.RenditionWatched(r.cfg.Camera, media.RenditionGrid) {
+		r.grid.next = time.Time{}
+		return false
+	}
+	return true
+}
+
+// fullWatched reports whether someone watches the full rendition (a plain
+// Watcher: whether anyone watches).
+func (r *Runner) fullWatched() bool {
+	if rw, ok := r.deps.Watcher.(decoder.RenditionWatcher); ok {
+		return rw.RenditionWatched(r.cfg.Camera, media.RenditionFull)
+	}
+	return r.watched()
+}
+
+// gridSlot reports whether a grid frame captured at t is due (at most
+// Grid.FPS a second, on a steady schedule) and, if so, takes the slot.
+func (r *Runner) gridSlot(t time.Time) bool {
+	g := r.cfg.Grid.OrDefault(media.DefaultGrid())
+	iv := time.Duration(float64(time.Second) / g.FPS)
+	if !r.grid.next.IsZero() && t.Before(r.grid.next) {
+		return false
+	}
+	if r.grid.next.IsZero() || t.Sub(r.grid.next) > iv {
+		r.grid.next = t.Add(iv)
+	} else {
+		r.grid.next = r.grid.next.Add(iv)
+	}
+	return true
 }

@@ -587,13 +587,25 @@ func readSnapshot(ctx context.Context, resp *http.Response, timeout time.Duratio
 	return b, nil
 }
 
-// publish sends one JPEG to the hub as the run's next frame; false if it
-// is not a JPEG.
+// publish sends one JPEG to the hub as the run's next frame, and as its
+// grid frame while the grid is watched (grid.go); false if it is not a
+// JPEG.
 func (r *Runner) publish(jpeg []byte) bool {
 	w, h, err := mjpeg.Size(jpeg)
 	if err != nil {
 		return false
 	}
+	f := r.next(w, h)
+	f.JPEG = jpeg
+	r.deps.Publisher.Publish(f)
+	r.publishGrid(f)
+	r.setState(media.StateRunning, "")
+	return true
+}
+
+// next counts one more frame of w x h and returns its identity (seq, PTS,
+// capture time) as a full-rendition frame without a JPEG yet.
+func (r *Runner) next(w, h int) *media.Frame {
 	now := time.Now()
 	r.mu.Lock()
 	if r.connected.IsZero() {
@@ -610,13 +622,8 @@ func (r *Runner) publish(jpeg []byte) bool {
 	}
 	r.st.Info.Width, r.st.Info.Height = w, h
 	r.mu.Unlock()
-	seq := r.seq.Add(1)
-	f := &media.Frame{
-		Camera: r.cfg.Camera, Epoch: r.cfg.Epoch, Seq: seq, PTS: pts, Captured: now,
-		Width: w, Height: h, JPEG: jpeg,
+	return &media.Frame{
+		Camera: r.cfg.Camera, Epoch: r.cfg.Epoch, Seq: r.seq.Add(1), PTS: pts, Captured: now,
+		Width: w, Height: h,
 	}
-	r.deps.Publisher.Publish(f)
-	r.publishGrid(f)
-	r.setState(media.StateRunning, "")
-	return true
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/livemon/livemon/server/internal/decoder"
 	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/mjpeg"
 )
 
 // rtspSession opens the RTSP stream in a decode child (Deps.Streams) and
@@ -57,7 +58,7 @@ func (r *Runner) rtspSession(ctx context.Context, once bool) (int, error) {
 	last := time.Now()
 	n := 0
 	for {
-		jpeg, err := grabEncode(src)
+		full, grid, err := r.rtspFrame(src, once)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
@@ -71,7 +72,7 @@ func (r *Runner) rtspSession(ctx context.Context, once bool) (int, error) {
 		}
 		last = time.Now()
 		watchdog.Reset(r.t.FrameTimeout + time.Second)
-		if !r.publish(jpeg) {
+		if !r.publishDecoded(src.Info(), full, grid) {
 			return n, wrong("the decoder sent a picture that is not a JPEG", nil)
 		}
 		n++
@@ -90,16 +91,85 @@ func safeMessage(err error, fallback string) string {
 	return fallback
 }
 
-// grabEncode reads the next frame as a JPEG, in one round trip when the
-// source can.
-func grabEncode(src decoder.Source) ([]byte, error) {
+// rtspFrame reads the stream's next frame and encodes the renditions
+// that are watched, from one decode: full unless only the grid is watched
+// (with once, always full: the refresh keeps a frame for the next
+// viewer), grid scaled down to the grid width when its slot has come.
+// With neither, it only decodes (the stream must be decoded frame after
+// frame) and returns no JPEG. A source that cannot encode sizes gives its
+// full JPEG as the grid frame, like a passthrough camera.
+func (r *Runner) rtspFrame(src decoder.Source, once bool) (full, grid []byte, err error) {
+	wantFull := once || r.fullWatched()
+	wantGrid := !once && r.gridWatched() && r.gridSlot(time.Now())
+	widths := make([]int, 0, 2)
+	if wantFull {
+		widths = append(widths, 0)
+	}
+	if wantGrid {
+		widths = append(widths, r.cfg.Grid.OrDefault(media.DefaultGrid()).Width)
+	}
+	if se, ok := src.(decoder.SizedEncoder); ok && len(widths) > 0 {
+		jpegs, err := se.GrabEncodeSizes(media.DefaultJPEGQuality, widths, widths)
+		if err != nil {
+			return nil, nil, err
+		}
+		if wantFull {
+			full, jpegs = jpegs[0], jpegs[1:]
+		}
+		if wantGrid {
+			grid = jpegs[0]
+		}
+		return full, grid, nil
+	}
+	if len(widths) == 0 {
+		return nil, nil, src.Grab()
+	}
 	if ge, ok := src.(decoder.GrabEncoder); ok {
-		return ge.GrabEncode(media.DefaultJPEGQuality)
+		full, err = ge.GrabEncode(media.DefaultJPEGQuality)
+	} else if err = src.Grab(); err == nil {
+		full, err = src.Encode(media.DefaultJPEGQuality)
 	}
-	if err := src.Grab(); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, nil, err
 	}
-	return src.Encode(media.DefaultJPEGQuality)
+	if wantGrid {
+		grid = full
+	}
+	if !wantFull {
+		full = nil
+	}
+	return full, grid, nil
+}
+
+// publishDecoded publishes one decoded frame: its full JPEG and its grid
+// JPEG, either of which may be nil, with one identity (seq, PTS). A frame
+// decoded but not encoded (nobody watches the rendition it would have
+// been) still counts: seq numbers pictures, not JPEGs. False if a JPEG
+// does not parse.
+func (r *Runner) publishDecoded(info media.VideoInfo, full, grid []byte) bool {
+	w, h := info.Width, info.Height
+	if full != nil {
+		var err error
+		if w, h, err = mjpeg.Size(full); err != nil {
+			return false
+		}
+	}
+	f := r.next(w, h)
+	if full != nil {
+		f.JPEG = full
+		r.deps.Publisher.Publish(f)
+	}
+	if grid != nil {
+		gw, gh, err := mjpeg.Size(grid)
+		if err != nil {
+			return false
+		}
+		gf := *f
+		gf.Rendition, gf.JPEG, gf.Width, gf.Height = media.RenditionGrid, grid, gw, gh
+		r.deps.Publisher.Publish(&gf)
+	}
+	r.setState(media.StateRunning, "")
+	return true
 }
 
 // dial checks that the camera's RTSP port takes a TCP connection, so a

@@ -262,3 +262,114 @@ func (w *toggleWatcher) Watched(media.CameraID) bool {
 }
 
 func (w *toggleWatcher) Wake(media.CameraID) <-chan struct{} { return w.wake }
+
+// sizedStreams is fakeStreams whose sources encode sizes from one decode
+// (as the OpenCV child does): a width n > 0 gives an n-pixel-wide JPEG.
+type sizedStreams struct{ *fakeStreams }
+
+func (s sizedStreams) OpenStream(ctx context.Context, spec media.StreamSpec) (decoder.Source, error) {
+	src, err := s.fakeStreams.OpenStream(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &sizedStream{src.(*fakeStream)}, nil
+}
+
+type sizedStream struct{ *fakeStream }
+
+func (s *sizedStream) Info() media.VideoInfo { return media.VideoInfo{Width: 64, Height: 32} }
+
+func (s *sizedStream) EncodeSizes(int, []int) ([][]byte, error) { return nil, errors.New("not used") }
+
+func (s *sizedStream) GrabEncodeSizes(q int, widths, _ []int) ([][]byte, error) {
+	if _, err := s.GrabEncode(q); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(widths))
+	for i, w := range widths {
+		if w == 0 {
+			w = 64
+		}
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, w, w/2)), nil); err != nil {
+			return nil, err
+		}
+		out[i] = b.Bytes()
+	}
+	return out, nil
+}
+
+// renditionWatcher watches the renditions the test sets.
+type renditionWatcher struct {
+	toggleWatcher
+	rmu  sync.Mutex
+	full bool
+	grid bool
+}
+
+func (w *renditionWatcher) setRenditions(full, grid bool) {
+	w.rmu.Lock()
+	w.full, w.grid = full, grid
+	w.rmu.Unlock()
+	w.set(full || grid)
+}
+
+func (w *renditionWatcher) RenditionWatched(_ media.CameraID, r media.Rendition) bool {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	if r == media.RenditionGrid {
+		return w.grid
+	}
+	return w.full
+}
+
+// An RTSP camera makes only the renditions someone watches, from one
+// decode: with only the grid watched no full frame is encoded and grid
+// frames come at most Grid.FPS a second at most Grid.Width wide; with both,
+// every frame is full and some are also grid, with the same seq.
+func TestRTSPRenditions(t *testing.T) {
+	fs := newFakeStreams(t)
+	w := &renditionWatcher{toggleWatcher: toggleWatcher{wake: make(chan struct{}, 1)}}
+	w.setRenditions(false, true)
+	rec := newRecorder()
+	r := Start(context.Background(), Config{Camera: "cam", URL: "rtsp://" + listener(t) + "/live", Epoch: 1, Timings: fast, Grid: media.Grid{Width: 40, FPS: 10}}, Deps{
+		Publisher: rec, Watcher: w, Streams: sizedStreams{fs},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(r.Stop)
+	waitFor(t, 5*time.Second, "grid frames", func() bool { return rec.count() >= 5 })
+	frames := rec.all()
+	for i, f := range frames {
+		if f.Rendition != media.RenditionGrid || f.Width != 40 {
+			t.Fatalf("only grid watched: frame %d is %q %dx%d", i, f.Rendition, f.Width, f.Height)
+		}
+	}
+	if span := frames[len(frames)-1].Captured.Sub(frames[0].Captured); float64(len(frames)-1)/span.Seconds() > 10.5 {
+		t.Fatalf("%d grid frames in %v: more than 10 a second", len(frames), span)
+	}
+	w.setRenditions(true, true)
+	n := rec.count()
+	waitFor(t, 5*time.Second, "both", func() bool { return rec.count() >= n+30 })
+	seqs := map[uint64]bool{}
+	grids := 0
+	for i, f := range rec.all()[n:] {
+		switch f.Rendition {
+		case media.RenditionGrid:
+			if i < 5 { // around the switch
+				continue
+			}
+			grids++
+			if !seqs[f.Seq] {
+				t.Fatalf("grid frame seq %d without a full frame of the same picture before it", f.Seq)
+			}
+		default:
+			if f.Width != 64 {
+				t.Fatalf("full frame %dx%d", f.Width, f.Height)
+			}
+			seqs[f.Seq] = true
+		}
+	}
+	if grids == 0 || grids*2 > len(seqs) {
+		t.Fatalf("%d grid frames for %d full ones: want some, at most a third", grids, len(seqs))
+	}
+}
