@@ -355,6 +355,9 @@ func (r *RTSP) send(ctx context.Context, f *feed) {
 		pkts, err := enc.Encode(f.clip.aus[k])
 		if err == nil {
 			now := time.Now()
+			// Stamped before the packets go: a reader may look the
+			// index up as soon as the frame arrives.
+			f.sentAt[k].Store(now.UnixNano())
 			ts := base + uint32(tick*90000/fps)
 			for _, st := range f.streams {
 				medi := st.Desc.Medias[0]
@@ -365,7 +368,6 @@ func (r *RTSP) send(ctx context.Context, f *feed) {
 					_ = st.WritePacketRTPWithNTP(medi, p, now)
 				}
 			}
-			f.sentAt[k].Store(now.UnixNano())
 		}
 		k = (k + 1) % len(f.clip.aus)
 		tick++
