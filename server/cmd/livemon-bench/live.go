@@ -57,7 +57,9 @@ func startFakeCamera(bin, logPath string, fps float64, width, height, quality in
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "fake-camera", "--addr", "127.0.0.1:0",
+	// No RTSP side: its clip encoding would cost CPU in the windows (the
+	// rtsp scenario runs its own, in this process).
+	cmd := exec.Command(bin, "fake-camera", "--addr", "127.0.0.1:0", "--rtsp-addr", "",
 		"--fps", strconv.FormatFloat(fps, 'g', -1, 64), "--width", strconv.Itoa(width), "--height", strconv.Itoa(height),
 		"--quality", strconv.Itoa(quality))
 	cmd.Stderr = logf
