@@ -118,25 +118,28 @@ func clientKey(r *http.Request) netip.Prefix {
 
 // check reports whether tok is the token. retry > 0 means the client is
 // over its failure limit and must wait that long; the token was not looked
-// at. An empty token is simply not valid and counts nothing.
+// at. An empty token is simply not valid and counts nothing. The limit
+// check, the comparison and the count are one step under a.mu, so
+// parallel guesses cannot slip past the limit between them.
 func (a *auth) check(key netip.Prefix, tok string) (ok bool, retry time.Duration) {
 	if tok == "" {
 		return false, 0
 	}
 	now := a.now()
-	if retry := a.limited(key, now); retry > 0 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if retry := a.limitedLocked(key, now); retry > 0 {
 		return false, retry
 	}
 	if subtle.ConstantTimeCompare([]byte(tok), a.token) == 1 {
 		return true, 0
 	}
-	a.fail(key, tokenHash(tok), now)
+	a.failLocked(key, tokenHash(tok), now)
 	return false, 0
 }
 
-func (a *auth) limited(key netip.Prefix, now time.Time) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// limitedLocked is how long key must wait; a.mu is held.
+func (a *auth) limitedLocked(key netip.Prefix, now time.Time) time.Duration {
 	f := a.failures[key]
 	if f == nil {
 		return 0
@@ -151,9 +154,8 @@ func (a *auth) limited(key netip.Prefix, now time.Time) time.Duration {
 	return 0
 }
 
-func (a *auth) fail(key netip.Prefix, h uint64, now time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// failLocked counts a wrong token of hash h for key; a.mu is held.
+func (a *auth) failLocked(key netip.Prefix, h uint64, now time.Time) {
 	f := a.failures[key]
 	if f == nil || now.Sub(f.start) >= failureWindow {
 		if f == nil && len(a.failures) >= maxTracked {
