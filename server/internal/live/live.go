@@ -29,7 +29,7 @@
 // last frame stays the hub's latest and the loop reconnects after a
 // backoff of 0.5 s doubling to 10 s, forever, back to 0.5 s after a frame.
 // While a watched camera cannot be reached at all (connection refused,
-// host not found) a bare TCP connect every second (ProbeEvery) cuts the
+// host not found) a bare TCP connect every 0.5 s (ProbeEvery) cuts the
 // backoff short when it succeeds, so frames flow again within about 2 s
 // of the camera's return however long it was away.
 //
@@ -73,7 +73,7 @@ const (
 	DefaultRefresh          = 10 * time.Second
 	DefaultMinBackoff       = 500 * time.Millisecond
 	DefaultMaxBackoff       = 10 * time.Second
-	DefaultProbeEvery       = time.Second
+	DefaultProbeEvery       = 500 * time.Millisecond
 )
 
 // Timings are the loop's intervals; zero fields take the defaults.
