@@ -5,9 +5,10 @@
 // media.Rendition). Each topic has its own channel number, latest frame,
 // subscribers, watched state with its linger, and counters; a frame goes
 // to the topic of its Camera and Rendition ("" is media.RenditionFull).
-// The methods without a rendition in their name (Channel, Latest, Stats)
-// are about the full rendition; Watched and Wake are about the camera (any
-// of its renditions), because they tell a producer whether to run at all.
+// The methods without a rendition in their name are about the full
+// rendition (Channel, Latest) or about the camera as a whole: Watched and
+// Wake (any rendition: they tell a producer whether to run at all) and
+// Stats (figures summed over the renditions).
 //
 // Contract:
 //   - Publish may be called from any goroutine, but per camera there is one
@@ -326,10 +327,30 @@ type Stats struct {
 	Latest  *media.Frame
 }
 
-// Stats returns the figures of the camera's full rendition. ok is false
-// for an unknown camera.
+// Stats returns the camera's figures over all its renditions: the full
+// rendition's channel, viewers, drops and published frames summed over
+// the renditions, and the newest latest frame of any rendition (Rendition
+// is ""). ok is false for an unknown camera.
 func (h *Hub) Stats(cam media.CameraID) (Stats, bool) {
-	return h.RenditionStats(cam, media.RenditionFull)
+	topics := h.topicsOf(cam)
+	if len(topics) == 0 {
+		return Stats{}, false
+	}
+	st := Stats{Channel: h.RenditionChannel(cam, media.RenditionFull), Viewers: map[string]int{}, Drops: map[string]uint64{}}
+	for _, t := range topics {
+		ts := t.stats()
+		st.Published += ts.Published
+		for k, v := range ts.Viewers {
+			st.Viewers[k] += v
+		}
+		for k, v := range ts.Drops {
+			st.Drops[k] += v
+		}
+		if ts.Latest != nil && (st.Latest == nil || newer(ts.Latest, st.Latest)) {
+			st.Latest = ts.Latest
+		}
+	}
+	return st, true
 }
 
 // RenditionStats returns the figures of (cam, r). ok is false when that
@@ -362,6 +383,14 @@ func (t *topic) stats() Stats {
 		st.Drops[string(k)] = v.Load()
 	}
 	return st
+}
+
+// newer reports whether a was produced after b (by time, then seq).
+func newer(a, b *media.Frame) bool {
+	if !a.Captured.Equal(b.Captured) {
+		return a.Captured.After(b.Captured)
+	}
+	return a.Seq > b.Seq
 }
 
 // Subscription is one subscriber's mailbox for one (camera, rendition).

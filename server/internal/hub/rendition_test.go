@@ -40,11 +40,16 @@ func TestRenditionsAreSeparateTopics(t *testing.T) {
 	if h.Latest("a").Seq != 2 || h.RenditionLatest("a", media.RenditionGrid).Seq != 1 {
 		t.Fatal("latest frames mixed up")
 	}
-	fs, _ := h.Stats("a")
+	fs, _ := h.RenditionStats("a", media.RenditionFull)
 	gs, _ := h.RenditionStats("a", media.RenditionGrid)
 	if fs.Published != 2 || gs.Published != 1 || fs.Drops["websocket"] != 1 || gs.Drops["websocket"] != 0 ||
-		gs.Rendition != media.RenditionGrid || fs.Rendition != media.RenditionFull {
+		gs.Rendition != media.RenditionGrid || fs.Rendition != media.RenditionFull || gs.Viewers["websocket"] != 1 {
 		t.Fatalf("stats full %+v grid %+v", fs, gs)
+	}
+	// The camera's figures sum its renditions: a grid viewer is a viewer.
+	cs, _ := h.Stats("a")
+	if cs.Channel != full.Channel() || cs.Published != 3 || cs.Viewers["websocket"] != 2 || cs.Drops["websocket"] != 1 || cs.Latest.Seq != 2 {
+		t.Fatalf("camera stats %+v", cs)
 	}
 }
 
