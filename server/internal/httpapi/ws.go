@@ -103,6 +103,7 @@ type wsConn struct {
 
 	session *session.Session
 	subs    map[media.CameraID]*wsSub
+	flow    *flow // nil: the client does not acknowledge frames (ws_flow.go)
 }
 
 type wsSub struct {
@@ -115,6 +116,10 @@ type clientMsg struct {
 	Type    string  `json:"type"`
 	Session *string `json:"session,omitempty"`
 	Camera  string  `json:"camera,omitempty"`
+	// Flow control (ws_flow.go): hello's window, ack's channel and seq.
+	Window  *int    `json:"window,omitempty"`
+	Channel *uint32 `json:"channel,omitempty"`
+	Seq     *uint64 `json:"seq,omitempty"`
 
 	invalid string // set by the reader: why the message was not usable
 }
@@ -123,10 +128,14 @@ type clientMsg struct {
 func parseClientMsg(data []byte) clientMsg {
 	var m clientMsg
 	if err := json.Unmarshal(data, &m); err != nil {
+		if why := typeError(err); why != "" {
+			return clientMsg{invalid: why}
+		}
 		return clientMsg{invalid: "message is not valid JSON"}
 	}
 	switch m.Type {
-	case "hello", "subscribe", "unsubscribe":
+	case "hello", "subscribe", "unsubscribe", "ack":
+		checkFlowFields(&m)
 	case "":
 		m.invalid = "message has no type"
 	default:
@@ -257,6 +266,9 @@ func (c *wsConn) handle(m clientMsg) error {
 	if m.Type == "hello" {
 		return c.hello(m)
 	}
+	if m.Type == "ack" {
+		return c.ack(m)
+	}
 	if c.session == nil {
 		return c.writeJSON(errorMsg{Type: "error", Code: "invalid_message", Message: "send hello first"})
 	}
@@ -275,6 +287,7 @@ type welcomeMsg struct {
 	Session       string       `json:"session"`
 	Resumed       bool         `json:"resumed"`
 	ServerTime    int64        `json:"server_time"`
+	Window        int          `json:"window,omitempty"`
 	Subscriptions []welcomeSub `json:"subscriptions"`
 }
 
@@ -310,9 +323,15 @@ func (c *wsConn) hello(m clientMsg) error {
 		return errClose
 	}
 	c.session = sess
+	if m.Window != nil {
+		c.flow = newFlow(*m.Window)
+	}
 	c.srv.deps.Metrics.Session(resumed)
 	c.log = c.log.With("session", sess.ID)
 	welcome := welcomeMsg{Type: "welcome", Session: string(sess.ID), Resumed: resumed, ServerTime: time.Now().UnixMilli(), Subscriptions: []welcomeSub{}}
+	if c.flow != nil {
+		welcome.Window = c.flow.window
+	}
 	var restore []media.CameraID
 	for cam, last := range sess.Subscriptions {
 		v, err := c.srv.deps.Cameras.Get(cam)
@@ -377,6 +396,7 @@ func (c *wsConn) staleLatest(cam media.CameraID) bool {
 func (c *wsConn) detach(cam media.CameraID) {
 	if ws, ok := c.subs[cam]; ok {
 		ws.sub.Close()
+		c.flow.forget(ws.channel)
 		delete(c.subs, cam)
 		c.srv.viewers.release(cam)
 	}
@@ -432,25 +452,39 @@ func (c *wsConn) unsubscribe(cam media.CameraID) error {
 // sendFrames writes the newest waiting frame of every subscribed camera.
 func (c *wsConn) sendFrames() error {
 	for cam, ws := range c.subs {
-		f, ok := ws.sub.Next()
-		if !ok {
-			continue
-		}
-		msg, pm := c.srv.wire.websocket(ws.channel, f)
-		if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
+		if err := c.sendFrame(cam, ws); err != nil {
 			return err
 		}
-		var err error
-		if pm != nil {
-			err = c.ws.WritePreparedMessage(pm)
-		} else {
-			err = c.ws.WriteMessage(websocket.BinaryMessage, msg)
-		}
-		if err != nil {
-			return err
-		}
-		c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
 	}
+	return nil
+}
+
+// sendFrame writes cam's newest waiting frame, if there is one and the
+// channel has credit; without credit the frame stays in the hub's mailbox,
+// where a newer one replaces it.
+func (c *wsConn) sendFrame(cam media.CameraID, ws *wsSub) error {
+	if !c.flow.open(ws.channel) {
+		return nil
+	}
+	f, ok := ws.sub.Next()
+	if !ok {
+		return nil
+	}
+	msg, pm := c.srv.wire.websocket(ws.channel, f)
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
+		return err
+	}
+	var err error
+	if pm != nil {
+		err = c.ws.WritePreparedMessage(pm)
+	} else {
+		err = c.ws.WriteMessage(websocket.BinaryMessage, msg)
+	}
+	if err != nil {
+		return err
+	}
+	c.flow.sent(ws.channel, f.Seq)
+	c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
 	return nil
 }
 
