@@ -13,7 +13,10 @@ export const STALE_FRAME_MS = 4000
  * never touch React state; only the "receiving" flag does, when it flips.
  * While a decode runs, newer frames replace each other in a one-frame slot
  * (the others are dropped), so a slow tab shows the newest picture.
- * The canvas gets data-seq / data-epoch of the painted frame.
+ * The canvas gets data-seq / data-epoch of the painted frame, and for tests
+ * data-frame-age-ms (how old it was when painted, in the server's clock) and
+ * data-painted-at (Date.now() then). Each frame is acknowledged to the
+ * socket (flow control) once painted or given up.
  */
 export function useCameraFrames(
   camera: string,
@@ -31,9 +34,9 @@ export function useCameraFrames(
     let lastFrameAt = 0
     let isReceiving = false
 
-    const draw = (frame: CameraFrame, bitmap: ImageBitmap) => {
+    const draw = (frame: CameraFrame, bitmap: ImageBitmap): boolean => {
       const canvas = canvasRef.current
-      if (!canvas) return
+      if (!canvas) return false
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
         canvas.width = bitmap.width
         canvas.height = bitmap.height
@@ -42,15 +45,19 @@ export function useCameraFrames(
       canvas.dataset.seq = String(frame.seq)
       canvas.dataset.epoch = String(frame.epoch)
       canvas.dataset.painted = 'true'
+      canvas.dataset.frameAgeMs = String(Math.round(socket.frameAgeMs(frame)))
+      canvas.dataset.paintedAt = String(Date.now())
       socket.markPainted(frame)
+      return true
     }
 
     const paint = async (frame: CameraFrame) => {
       busy = true
+      let painted = false
       try {
         const bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }))
         try {
-          if (!cancelled) draw(frame, bitmap)
+          if (!cancelled) painted = draw(frame, bitmap)
         } finally {
           bitmap.close()
         }
@@ -58,6 +65,7 @@ export function useCameraFrames(
         // an undecodable frame is skipped
       } finally {
         busy = false
+        if (!painted) socket.frameDone(frame)
       }
       const next = pending
       pending = null

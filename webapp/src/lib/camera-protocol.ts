@@ -21,9 +21,12 @@ export interface CameraStatsMessage {
 }
 
 export type ClientMessage =
-  | { type: 'hello'; session?: string }
+  /** `window`: frames per channel the client lets be unacknowledged (flow control); absent: no acks. */
+  | { type: 'hello'; session?: string; window?: number }
   | { type: 'subscribe'; camera: string }
   | { type: 'unsubscribe'; camera: string }
+  /** Done with (painted or skipped) frame `seq` of `channel`: the server may send that channel's next. */
+  | { type: 'ack'; channel: number; seq: number }
 
 export type ServerMessage =
   | {
@@ -31,6 +34,8 @@ export type ServerMessage =
       session: string
       resumed: boolean
       server_time?: number
+      /** Set when the server takes acks: the window it granted. */
+      window?: number
       subscriptions: SubscriptionInfo[] | null
     }
   | ({ type: 'subscribed' } & SubscriptionInfo)
@@ -72,6 +77,8 @@ export interface FrameHeader {
 /** A decoded binary frame message. `jpeg` is a view into the received buffer. */
 export interface CameraFrame {
   camera: string
+  /** The channel it came on, for its ack. */
+  channel: number
   epoch: number
   seq: number
   /** Unix ms when the server published the frame. */
@@ -113,6 +120,7 @@ export function parseFrameHeader(buf: ArrayBuffer): FrameHeader | null {
 export function frameFromHeader(camera: string, h: FrameHeader, buf: ArrayBuffer): CameraFrame {
   return {
     camera,
+    channel: h.channel,
     epoch: h.epoch,
     seq: h.seq,
     serverTime: h.serverTime,

@@ -53,6 +53,12 @@ export interface CameraSocketOptions {
   hiddenUnsubscribeMs?: number
   /** Close and retry when no welcome arrives this long after open. */
   welcomeTimeoutMs?: number
+  /**
+   * Flow control (docs/protocol.md): how many frames per channel may be on
+   * their way to the screen unacknowledged. Default 1; 0 asks for none
+   * (the server then sends every frame as soon as the socket takes it).
+   */
+  window?: number
 }
 
 /** An error the server sent over the socket about one camera. */
@@ -98,6 +104,7 @@ export class CameraSocket {
   private readonly maxBackoffMs: number
   private readonly hiddenUnsubscribeMs: number
   private readonly welcomeTimeoutMs: number
+  private readonly window: number
 
   private ws: WebSocketLike | null = null
   private started = false
@@ -108,6 +115,10 @@ export class CameraSocket {
   private welcomeTimer: unknown = null
   private hiddenTimer: unknown = null
   private syncQueued = false
+  /** The server granted flow control on this connection: every frame gets an ack. */
+  private acking = false
+  /** Server clock minus ours (ms), from welcome's server_time. */
+  private clockOffsetMs = 0
   private snapshot: SocketSnapshot
 
   /** camera -> active subscription tokens (reference count). */
@@ -136,6 +147,7 @@ export class CameraSocket {
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000
     this.hiddenUnsubscribeMs = opts.hiddenUnsubscribeMs ?? 10_000
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000
+    this.window = opts.window ?? 1
     this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
   }
 
@@ -229,9 +241,25 @@ export class CameraSocket {
     return this.stats.get(camera, this.now())
   }
 
-  /** Called by the painter when a frame reached the screen. */
+  /** Called by the painter when a frame reached the screen; acknowledges it. */
   markPainted(frame: CameraFrame): void {
     this.stats.painted(frame.camera, frame.serverTime, this.now())
+    this.frameDone(frame)
+  }
+
+  /**
+   * Called by the painter for a frame it will not paint (undecodable, or the
+   * tile went away): acknowledges it, so the server sends the next. A frame
+   * replaced by a newer one before it was painted needs no call: the newer
+   * one's ack covers it.
+   */
+  frameDone(frame: CameraFrame): void {
+    if (this.acking) this.send({ type: 'ack', channel: frame.channel, seq: frame.seq })
+  }
+
+  /** How old the frame is now (ms since the server published it), in the server's clock. */
+  frameAgeMs(frame: CameraFrame): number {
+    return this.now() + this.clockOffsetMs - frame.serverTime
   }
 
   /** Skips the backoff wait and tries now (used on 'online' and when visible). */
@@ -262,7 +290,8 @@ export class CameraSocket {
     ws.onopen = () => {
       if (ws !== this.ws) return
       const session = this.readStoredSession()
-      this.send(session ? { type: 'hello', session } : { type: 'hello' })
+      const window = this.window > 0 ? { window: this.window } : {}
+      this.send(session ? { type: 'hello', session, ...window } : { type: 'hello', ...window })
       this.clearTimer('welcomeTimer')
       this.welcomeTimer = this.timers.setTimeout(() => {
         this.welcomeTimer = null
@@ -303,6 +332,7 @@ export class CameraSocket {
     }
     this.ws = null
     this.welcomed = false
+    this.acking = false
     this.serverSubs.clear()
     this.channels.clear()
     this.clearTimer('welcomeTimer')
@@ -426,6 +456,8 @@ export class CameraSocket {
 
   private handleWelcome(msg: Extract<ServerMessage, { type: 'welcome' }>): void {
     this.welcomed = true
+    this.acking = this.window > 0 && (msg.window ?? 0) > 0
+    if (typeof msg.server_time === 'number') this.clockOffsetMs = msg.server_time - this.now()
     this.clearTimer('welcomeTimer')
     this.failures = 0
     if (typeof msg.session === 'string' && msg.session) {
@@ -451,12 +483,14 @@ export class CameraSocket {
   private handleBinary(buf: ArrayBuffer): void {
     const h = parseFrameHeader(buf)
     if (!h) return
-    const camera = this.channels.get(h.channel)
-    if (camera === undefined) return
-    const listeners = this.wanted.get(camera)
-    if (!listeners || listeners.size === 0) return
-    this.setCameraError(camera, null)
+    const camera = this.channels.get(h.channel) ?? ''
     const frame = frameFromHeader(camera, h, buf)
+    const listeners = this.wanted.get(camera)
+    if (!listeners || listeners.size === 0) {
+      this.frameDone(frame) // nobody paints it
+      return
+    }
+    this.setCameraError(camera, null)
     this.stats.frame(camera, frame, this.now())
     for (const l of [...listeners.values()]) {
       try {
