@@ -46,10 +46,10 @@ type options struct {
 	keep       bool
 }
 
-var allScenarios = []string{"idle", "live", "isolation", "fanout", "slow", "resume", "cameras"}
+var allScenarios = []string{"idle", "live", "isolation", "fanout", "slow", "flow", "resume", "cameras"}
 
 // fileScenarios are the scenarios that need the uploaded camera.
-var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras"}
+var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "flow", "resume", "cameras"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options

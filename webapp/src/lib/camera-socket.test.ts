@@ -475,6 +475,11 @@ describe('flow control', () => {
     factory.last.receiveBinary(frame(1, 2, 11_900))
     vi.advanceTimersByTime(250)
     expect(socket.frameAgeMs(got[0]!)).toBe(350)
+    // A frame stamped later than the welcome suggests (the welcome was
+    // handled late) moves the estimate: its age is never negative.
+    factory.last.receiveBinary(frame(1, 3, 12_400))
+    expect(socket.frameAgeMs(got[1]!)).toBe(0)
+    expect(socket.frameAgeMs(got[0]!)).toBe(500)
   })
 
   it('a new connection starts without acks until its welcome grants them', () => {

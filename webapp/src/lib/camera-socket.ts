@@ -117,8 +117,13 @@ export class CameraSocket {
   private syncQueued = false
   /** The server granted flow control on this connection: every frame gets an ack. */
   private acking = false
-  /** Server clock minus ours (ms), from welcome's server_time. */
-  private clockOffsetMs = 0
+  /**
+   * Server clock minus ours (ms): the largest of serverTime - arrival over
+   * the welcome and every frame of this connection. Each is a lower bound
+   * (a message arrives after it was stamped), so a late-handled welcome on a
+   * busy tab does not make frames look younger than they are.
+   */
+  private clockOffsetMs: number | null = null
   private snapshot: SocketSnapshot
 
   /** camera -> active subscription tokens (reference count). */
@@ -259,7 +264,12 @@ export class CameraSocket {
 
   /** How old the frame is now (ms since the server published it), in the server's clock. */
   frameAgeMs(frame: CameraFrame): number {
-    return this.now() + this.clockOffsetMs - frame.serverTime
+    return this.now() + (this.clockOffsetMs ?? 0) - frame.serverTime
+  }
+
+  private learnClock(serverTime: number): void {
+    const bound = serverTime - this.now()
+    if (this.clockOffsetMs === null || bound > this.clockOffsetMs) this.clockOffsetMs = bound
   }
 
   /** Skips the backoff wait and tries now (used on 'online' and when visible). */
@@ -457,7 +467,8 @@ export class CameraSocket {
   private handleWelcome(msg: Extract<ServerMessage, { type: 'welcome' }>): void {
     this.welcomed = true
     this.acking = this.window > 0 && (msg.window ?? 0) > 0
-    if (typeof msg.server_time === 'number') this.clockOffsetMs = msg.server_time - this.now()
+    this.clockOffsetMs = null
+    if (typeof msg.server_time === 'number') this.learnClock(msg.server_time)
     this.clearTimer('welcomeTimer')
     this.failures = 0
     if (typeof msg.session === 'string' && msg.session) {
@@ -485,6 +496,7 @@ export class CameraSocket {
     if (!h) return
     const camera = this.channels.get(h.channel) ?? ''
     const frame = frameFromHeader(camera, h, buf)
+    this.learnClock(frame.serverTime)
     const listeners = this.wanted.get(camera)
     if (!listeners || listeners.size === 0) {
       this.frameDone(frame) // nobody paints it
