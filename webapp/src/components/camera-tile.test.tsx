@@ -236,6 +236,7 @@ describe('CameraTile of a live camera that goes offline', () => {
 })
 
 describe('CameraTile flow control', () => {
+  const idle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
   const acks = (msgs: object[]) => msgs.filter((m) => (m as { type: string }).type === 'ack')
 
   it('acknowledges each frame after it is drawn, a frame it cannot decode too, and shows the painted age', async () => {
@@ -256,6 +257,7 @@ describe('CameraTile flow control', () => {
     act(() => ws().receiveBinary(buildFrame({ channel: 1, epoch: 3, seq: 7, serverTime: Date.now() - 120, positionMs: 0, width: 320, height: 180 })))
     expect(acks(ws().messages())).toEqual([]) // still decoding
     await act(async () => release(true))
+    await act(idle) // acks go out when the tab is idle
     expect(acks(ws().messages())).toEqual([{ type: 'ack', channel: 1, seq: 7 }])
     const canvas = screen.getByTestId('frame-demo')
     expect(Number(canvas.dataset.frameAgeMs)).toBeGreaterThanOrEqual(120)
@@ -263,6 +265,7 @@ describe('CameraTile flow control', () => {
 
     act(() => ws().receiveBinary(frame(8)))
     await act(async () => release(false))
+    await act(idle)
     expect(acks(ws().messages())).toEqual([
       { type: 'ack', channel: 1, seq: 7 },
       { type: 'ack', channel: 1, seq: 8 },

@@ -59,6 +59,12 @@ export interface CameraSocketOptions {
    * (the server then sends every frame as soon as the socket takes it).
    */
   window?: number
+  /**
+   * Runs a callback when the tab is idle (default requestIdleCallback with a
+   * 250 ms timeout, else setTimeout 0): acks wait for it, so a tab whose
+   * main thread is saturated asks for no more frames until it has caught up.
+   */
+  whenIdle?: (fn: () => void) => void
 }
 
 /** An error the server sent over the socket about one camera. */
@@ -91,6 +97,11 @@ const defaultTimers: Timers = {
 
 type FrameListener = (frame: CameraFrame) => void
 
+function defaultWhenIdle(fn: () => void): void {
+  if (typeof globalThis.requestIdleCallback === 'function') globalThis.requestIdleCallback(fn, { timeout: 250 })
+  else globalThis.setTimeout(fn, 0)
+}
+
 export class CameraSocket {
   private readonly url: string
   private readonly createWebSocket: (url: string) => WebSocketLike
@@ -105,6 +116,7 @@ export class CameraSocket {
   private readonly hiddenUnsubscribeMs: number
   private readonly welcomeTimeoutMs: number
   private readonly window: number
+  private readonly whenIdle: (fn: () => void) => void
 
   private ws: WebSocketLike | null = null
   private started = false
@@ -117,6 +129,9 @@ export class CameraSocket {
   private syncQueued = false
   /** The server granted flow control on this connection: every frame gets an ack. */
   private acking = false
+  /** Acks waiting for the tab to be idle. */
+  private pendingAcks: { channel: number; seq: number }[] = []
+  private ackFlushQueued = false
   /**
    * Server clock minus ours (ms): the largest of serverTime - arrival over
    * the welcome and every frame of this connection. Each is a lower bound
@@ -153,6 +168,7 @@ export class CameraSocket {
     this.hiddenUnsubscribeMs = opts.hiddenUnsubscribeMs ?? 10_000
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000
     this.window = opts.window ?? 1
+    this.whenIdle = opts.whenIdle ?? defaultWhenIdle
     this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
   }
 
@@ -259,7 +275,18 @@ export class CameraSocket {
    * one's ack covers it.
    */
   frameDone(frame: CameraFrame): void {
-    if (this.acking) this.send({ type: 'ack', channel: frame.channel, seq: frame.seq })
+    if (!this.acking) return
+    this.pendingAcks.push({ channel: frame.channel, seq: frame.seq })
+    if (this.ackFlushQueued) return
+    this.ackFlushQueued = true
+    const ws = this.ws
+    this.whenIdle(() => {
+      this.ackFlushQueued = false
+      if (ws !== this.ws || !this.acking) return
+      const acks = this.pendingAcks
+      this.pendingAcks = []
+      for (const { channel, seq } of acks) this.send({ type: 'ack', channel, seq })
+    })
   }
 
   /** How old the frame is now (ms since the server published it), in the server's clock. */
@@ -343,6 +370,7 @@ export class CameraSocket {
     this.ws = null
     this.welcomed = false
     this.acking = false
+    this.pendingAcks = []
     this.serverSubs.clear()
     this.channels.clear()
     this.clearTimer('welcomeTimer')
