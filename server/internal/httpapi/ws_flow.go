@@ -22,13 +22,9 @@ import (
 // The state is per connection and lives in the writer goroutine: a resumed
 // session starts with every channel's credit free.
 
-const (
-	// maxWindow is the largest window a client may ask for.
-	maxWindow = 8
-	// DefaultWindow is the window the web app asks for: with it a slow
-	// tab paints frames at most about one paint behind (docs/performance.md).
-	DefaultWindow = 1
-)
+// maxWindow is the largest window a client may ask for (the web app asks
+// for 1: docs/architecture.md "Flow control").
+const maxWindow = 8
 
 // flow is a connection's credit state; nil (a client that does not
 // acknowledge) sends every frame as soon as the socket takes it.
