@@ -49,10 +49,10 @@ type options struct {
 	keep             bool
 }
 
-var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "resume", "cameras", "renditions"}
+var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions"}
 
 // fileScenarios are the scenarios that need the uploaded camera.
-var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "resume", "cameras", "renditions"}
+var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options

@@ -247,6 +247,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"isolation", b.isolation},
 		{"fanout", b.fanout},
 		{"slow", b.slow},
+		{"flow", b.flow},
 		{"resume", b.resume},
 		{"cameras", b.cameras},
 		{"renditions", b.renditions},
@@ -386,26 +387,37 @@ type fanoutSlope struct {
 
 func (b *bench) fanout(ctx context.Context) error {
 	for _, t := range []transport{transportWS, transportMJPEG} {
-		var xs, ys, ks, gs []float64
+		var rs []result
 		for _, n := range b.o.fanout {
 			r, err := b.watch(ctx, "fanout", t, n, b.o.duration, false)
 			if err != nil {
 				return err
 			}
 			b.add(r)
-			xs = append(xs, float64(n))
-			ys = append(ys, r.ServerCores)
-			ks = append(ks, r.ServerSysCores)
-			gs = append(gs, r.LoadGenCores)
+			rs = append(rs, r)
 		}
-		if len(xs) >= 2 {
-			s := newSlope(b.run, string(t), xs, ys, ks, gs)
-			b.slopes = append(b.slopes, s)
-			b.emitJSON(s)
-			b.logf("  %s: %.2f millicores per added viewer (%d to %d; least squares %.2f); load generator %.2f", t, s.TwoPointMC, s.FromViewers, s.ToViewers, s.LeastSqMC, s.LoadGenMC)
-		}
+		b.addSlope(string(t), rs)
 	}
 	return nil
+}
+
+// addSlope records the fan-out cost over rs (one result per viewer count,
+// in increasing order), if there are two or more.
+func (b *bench) addSlope(label string, rs []result) {
+	if len(rs) < 2 {
+		return
+	}
+	var xs, ys, ks, gs []float64
+	for _, r := range rs {
+		xs = append(xs, float64(r.Viewers))
+		ys = append(ys, r.ServerCores)
+		ks = append(ks, r.ServerSysCores)
+		gs = append(gs, r.LoadGenCores)
+	}
+	s := newSlope(b.run, label, xs, ys, ks, gs)
+	b.slopes = append(b.slopes, s)
+	b.emitJSON(s)
+	b.logf("  %s: %.2f millicores per added viewer (%d to %d; least squares %.2f); load generator %.2f", label, s.TwoPointMC, s.FromViewers, s.ToViewers, s.LeastSqMC, s.LoadGenMC)
 }
 
 // newSlope is the fan-out cost from viewer counts xs with server cores ys,

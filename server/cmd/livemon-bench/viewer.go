@@ -75,6 +75,12 @@ type viewerConfig struct {
 	// onJPEG, if set, gets every WebSocket frame's JPEG and receipt time
 	// on the reading goroutine; it must not block.
 	onJPEG func(at time.Time, jpeg []byte)
+	// WebSocket flow control (flow.go): window, if > 0, is sent in hello
+	// and every frame is acknowledged once "painted"; paint, if > 0, is
+	// how long painting a frame takes (the viewer sleeps, not reading),
+	// and a frame's sample is taken when its paint ends.
+	window int
+	paint  time.Duration
 }
 
 // viewerState is what a viewer learned. The viewer's goroutine writes it
@@ -284,9 +290,9 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 	buf := make([]byte, readChunk)
 
 	_ = c.SetReadDeadline(time.Now().Add(setupTimeout))
-	hello := []byte(`{"type":"hello"}`)
+	hello := []byte(`{"type":"hello"` + v.helloFields() + `}`)
 	if v.cfg.session != "" {
-		hello = []byte(`{"type":"hello","session":"` + v.cfg.session + `"}`)
+		hello = []byte(`{"type":"hello","session":"` + v.cfg.session + `"` + v.helloFields() + `}`)
 	}
 	sent := time.Now()
 	if err := c.WriteMessage(websocket.TextMessage, hello); err != nil {
@@ -354,8 +360,17 @@ func (v *viewer) runWS(first chan<- *viewer) error {
 		seq := binary.BigEndian.Uint64(hdr[16:24])
 		ts := int64(binary.BigEndian.Uint64(hdr[24:32]))
 		epoch := binary.BigEndian.Uint64(hdr[8:16])
+		if v.cfg.paint > 0 {
+			if !v.painting() {
+				return nil
+			}
+			now = time.Now()
+		}
 		if v.record(now, epoch, ts, seq, size, first) {
 			return v.stall()
+		}
+		if err := v.ack(c, hdr[4:8], seq); err != nil {
+			return err
 		}
 	}
 }

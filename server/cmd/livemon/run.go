@@ -112,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cams.AddForgetter(api)
 	srv := &http.Server{
 		Handler:           api,
+		ConnContext:       httpapi.ConnContext, // MJPEG sizes its send buffer
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -13,6 +13,8 @@ func FuzzParseClientMsg(f *testing.F) {
 		`{"type":"hello"}`, `{"type":"hello","session":"0123456789abcdef0123456789abcdef"}`,
 		`{"type":"subscribe","camera":"demo"}`, `{"type":"unsubscribe","camera":"../x"}`,
 		`{"type":"dance"}`, `{`, `null`, `[]`, `{"type":1}`, `{"type":"hello","session":null}`,
+		`{"type":"hello","window":1}`, `{"type":"hello","window":99}`, `{"type":"ack","channel":3,"seq":17}`,
+		`{"type":"ack","channel":-3,"seq":17}`, `{"type":"ack","seq":1e30}`, `{"type":"ack","channel":4294967296,"seq":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -20,7 +22,22 @@ func FuzzParseClientMsg(f *testing.F) {
 		m := parseClientMsg(data)
 		if m.invalid == "" {
 			switch m.Type {
-			case "hello", "subscribe", "unsubscribe":
+			case "hello":
+				if m.Window != nil && (*m.Window < 0 || *m.Window > maxWindow) {
+					t.Fatalf("accepted window %d", *m.Window)
+				}
+			case "ack":
+				if m.Channel == nil || m.Seq == nil {
+					t.Fatal("accepted an ack without channel or seq")
+				}
+				// Any ack is safe on a connection's credit state.
+				f := newFlow(1)
+				f.sent(1, 1)
+				f.ack(*m.Channel, *m.Seq)
+				if !f.open(*m.Channel) && *m.Channel != 1 {
+					t.Fatal("an ack closed a channel")
+				}
+			case "subscribe", "unsubscribe":
 			default:
 				t.Fatalf("accepted type %q", m.Type)
 			}

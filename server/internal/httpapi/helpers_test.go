@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ type env struct {
 	api  *Server
 	cams *camera.Manager
 	hub  *hub.Hub
+	// conns holds the server side of every connection, by its remote
+	// address.
+	conns *sync.Map
 }
 
 type envOptions struct {
@@ -113,13 +117,13 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		_ = cams.Run(runCtx)
 	}()
 	ts := httptest.NewUnstartedServer(api)
-	if o.sendBuffer > 0 {
-		ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			if tc, ok := c.(*net.TCPConn); ok {
-				tc.SetWriteBuffer(o.sendBuffer)
-			}
-			return ctx
+	conns := new(sync.Map)
+	ts.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		conns.Store(c.RemoteAddr().String(), c)
+		if tc, ok := c.(*net.TCPConn); ok && o.sendBuffer > 0 {
+			tc.SetWriteBuffer(o.sendBuffer)
 		}
+		return ConnContext(ctx, c)
 	}
 	ts.Start()
 	t.Cleanup(func() {
@@ -129,7 +133,7 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		<-done
 		_ = st.Close()
 	})
-	return &env{t: t, dir: dir, srv: ts, api: api, cams: cams, hub: h}
+	return &env{t: t, dir: dir, srv: ts, api: api, cams: cams, hub: h, conns: conns}
 }
 
 func (e *env) url(path string) string { return e.srv.URL + path }

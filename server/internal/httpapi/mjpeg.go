@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -72,6 +73,7 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 	if err := rc.Flush(); err != nil {
 		return err
 	}
+	sndbuf := newSendBuffer(r.Context())
 	// skip is how much of the next part's header was already sent: the
 	// still part is followed at once by the next boundary, so a client
 	// that waits for it to show a part shows the still now.
@@ -101,6 +103,7 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 			if !ok {
 				continue
 			}
+			sndbuf.fit(len(f.JPEG))
 			err := s.writeChunks(rc, w, s.wire.mjpegHeader(f)[skip:], f.JPEG, crlf)
 			skip = 0
 			if onPart != nil {
@@ -110,6 +113,51 @@ func (s *Server) streamMJPEG(w http.ResponseWriter, r *http.Request, sub *hub.Su
 				return err
 			}
 		}
+	}
+}
+
+// An MJPEG viewer has no acknowledgements, only TCP: whatever the kernel's
+// send buffer holds is frames the viewer will see late. Linux grows a
+// socket's send buffer up to net.ipv4.tcp_wmem's maximum (4 MB by default:
+// 30 frames of 720p, a second or more). streamMJPEG writes the newest frame
+// only when the previous write has completed, and sizes the send buffer to
+// the frame (the kernel doubles the value for its bookkeeping), so at most
+// about one frame waits in the server's kernel behind the one on the wire.
+// See docs/architecture.md "Flow control" for the resulting bound.
+
+// minMJPEGSendBuffer is the smallest send buffer an MJPEG stream asks for.
+const minMJPEGSendBuffer = 16 << 10
+
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it lets a long stream reach
+// its TCP connection, to size the socket's send buffer.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// sendBuffer sizes one stream's socket send buffer to its frames. Without a
+// TCP connection in the context (ConnContext not set, TLS) it does nothing.
+type sendBuffer struct {
+	conn *net.TCPConn
+	size int
+}
+
+func newSendBuffer(ctx context.Context) *sendBuffer {
+	tc, _ := ctx.Value(connKey{}).(*net.TCPConn)
+	return &sendBuffer{conn: tc}
+}
+
+// fit makes the send buffer about one frame of n bytes. It changes it only
+// when the size moves by more than a quarter, so a steady stream makes no
+// system calls.
+func (b *sendBuffer) fit(n int) {
+	want := max(minMJPEGSendBuffer, n)
+	if b.conn == nil || (want <= b.size*5/4 && want >= b.size*3/4) {
+		return
+	}
+	if b.conn.SetWriteBuffer(want) == nil {
+		b.size = want
 	}
 }
 

@@ -103,6 +103,7 @@ type wsConn struct {
 
 	session *session.Session
 	subs    map[media.CameraID]*wsSub
+	flow    *flow // nil: the client does not acknowledge frames (ws_flow.go)
 }
 
 type wsSub struct {
@@ -120,6 +121,10 @@ type clientMsg struct {
 	Camera  string  `json:"camera,omitempty"`
 	// Rendition of a subscribe; "" is full.
 	Rendition string `json:"rendition,omitempty"`
+	// Flow control (ws_flow.go): hello's window, ack's channel and seq.
+	Window  *int    `json:"window,omitempty"`
+	Channel *uint32 `json:"channel,omitempty"`
+	Seq     *uint64 `json:"seq,omitempty"`
 
 	invalid string // set by the reader: why the message was not usable
 }
@@ -128,10 +133,14 @@ type clientMsg struct {
 func parseClientMsg(data []byte) clientMsg {
 	var m clientMsg
 	if err := json.Unmarshal(data, &m); err != nil {
+		if why := typeError(err); why != "" {
+			return clientMsg{invalid: why}
+		}
 		return clientMsg{invalid: "message is not valid JSON"}
 	}
 	switch m.Type {
-	case "hello", "subscribe", "unsubscribe":
+	case "hello", "subscribe", "unsubscribe", "ack":
+		checkFlowFields(&m)
 	case "":
 		m.invalid = "message has no type"
 	default:
@@ -262,6 +271,9 @@ func (c *wsConn) handle(m clientMsg) error {
 	if m.Type == "hello" {
 		return c.hello(m)
 	}
+	if m.Type == "ack" {
+		return c.ack(m)
+	}
 	if c.session == nil {
 		return c.writeJSON(errorMsg{Type: "error", Code: "invalid_message", Message: "send hello first"})
 	}
@@ -284,6 +296,7 @@ type welcomeMsg struct {
 	Session       string       `json:"session"`
 	Resumed       bool         `json:"resumed"`
 	ServerTime    int64        `json:"server_time"`
+	Window        int          `json:"window,omitempty"`
 	Subscriptions []welcomeSub `json:"subscriptions"`
 }
 
@@ -320,9 +333,15 @@ func (c *wsConn) hello(m clientMsg) error {
 		return errClose
 	}
 	c.session = sess
+	if m.Window != nil {
+		c.flow = newFlow(*m.Window)
+	}
 	c.srv.deps.Metrics.Session(resumed)
 	c.log = c.log.With("session", sess.ID)
 	welcome := welcomeMsg{Type: "welcome", Session: string(sess.ID), Resumed: resumed, ServerTime: time.Now().UnixMilli(), Subscriptions: []welcomeSub{}}
+	if c.flow != nil {
+		welcome.Window = c.flow.window
+	}
 	var restore []media.CameraID
 	rends := map[media.CameraID]media.Rendition{}
 	for cam, last := range sess.Subscriptions {
@@ -392,7 +411,9 @@ func (c *wsConn) staleLatest(cam media.CameraID, r media.Rendition) bool {
 func (c *wsConn) detach(cam media.CameraID) {
 	if ws, ok := c.subs[cam]; ok {
 		ws.sub.Close()
+		c.flow.forget(ws.channel)
 		if ws.switching != nil {
+			c.flow.forget(ws.switching.Channel())
 			ws.switching.Close()
 		}
 		delete(c.subs, cam)
@@ -451,25 +472,40 @@ func (c *wsConn) unsubscribe(cam media.CameraID) error {
 // sendFrames writes the newest waiting frame of every subscribed camera.
 func (c *wsConn) sendFrames() error {
 	for cam, ws := range c.subs {
-		f, ch, ok := ws.take()
-		if !ok {
-			continue
-		}
-		msg, pm := c.srv.wire.websocket(ch, f)
-		if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
+		if err := c.sendFrame(cam, ws); err != nil {
 			return err
 		}
-		var err error
-		if pm != nil {
-			err = c.ws.WritePreparedMessage(pm)
-		} else {
-			err = c.ws.WriteMessage(websocket.BinaryMessage, msg)
-		}
-		if err != nil {
-			return err
-		}
-		c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
 	}
+	return nil
+}
+
+// sendFrame writes cam's newest waiting frame, if there is one and the
+// channel has credit; without credit the frame stays in the hub's mailbox,
+// where a newer one replaces it.
+func (c *wsConn) sendFrame(cam media.CameraID, ws *wsSub) error {
+	old := ws.channel
+	f, ch, ok := ws.take(c.flow.open)
+	if ch != old { // a rendition switch ended: the old channel is gone
+		c.flow.forget(old)
+	}
+	if !ok {
+		return nil
+	}
+	msg, pm := c.srv.wire.websocket(ch, f)
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.timing.writeWait)); err != nil {
+		return err
+	}
+	var err error
+	if pm != nil {
+		err = c.ws.WritePreparedMessage(pm)
+	} else {
+		err = c.ws.WriteMessage(websocket.BinaryMessage, msg)
+	}
+	if err != nil {
+		return err
+	}
+	c.flow.sent(ch, f.Seq)
+	c.srv.deps.Sessions.Delivered(c.session.ID, cam, f.Epoch, f.Seq)
 	return nil
 }
 

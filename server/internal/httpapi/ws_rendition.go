@@ -23,16 +23,21 @@ func (c *wsConn) subscribeOptions(cam media.CameraID, r media.Rendition) hub.Sub
 	return hub.SubscribeOptions{Transport: media.TransportWebSocket, Rendition: r, Notify: c.notify, SkipLatest: c.staleLatest(cam, r)}
 }
 
-// take returns the next frame to send for the camera and its channel. A
-// frame of the rendition being switched to ends the switch: the old
-// subscription is closed and nothing more of it is sent.
-func (ws *wsSub) take() (*media.Frame, uint32, bool) {
-	if ws.switching != nil {
+// take returns the next frame to send for the camera and its channel,
+// from a channel open says has credit (flow control, ws_flow.go). A frame
+// of the rendition being switched to ends the switch: the old
+// subscription is closed and nothing more of it is sent. The channel is
+// the subscription's current one when there is no frame.
+func (ws *wsSub) take(open func(uint32) bool) (*media.Frame, uint32, bool) {
+	if ws.switching != nil && open(ws.switching.Channel()) {
 		if f, ok := ws.switching.Next(); ok {
 			ws.sub.Close()
 			ws.sub, ws.channel, ws.switching = ws.switching, ws.switching.Channel(), nil
 			return f, ws.channel, true
 		}
+	}
+	if !open(ws.channel) {
+		return nil, ws.channel, false
 	}
 	f, ok := ws.sub.Next()
 	return f, ws.channel, ok

@@ -21,8 +21,11 @@ export interface PaintedRendition {
  * While a decode runs, newer frames replace each other in a one-frame slot
  * (the others are dropped), so a slow tab shows the newest picture.
  * The canvas gets data-seq / data-epoch / data-rendition of the painted
- * frame. While a rendition switch waits for the new rendition's first
- * frame, the old rendition's frames go on being painted (no gap).
+ * frame, and for tests data-frame-age-ms (how old it was when painted, in
+ * the server's clock) and data-painted-at (Date.now() then). While a
+ * rendition switch waits for the new rendition's first frame, the old
+ * rendition's frames go on being painted (no gap). Each frame is
+ * acknowledged to the socket (flow control) once painted or given up.
  */
 export function useCameraFrames(
   camera: string,
@@ -43,9 +46,9 @@ export function useCameraFrames(
     let isReceiving = false
     let shown: PaintedRendition | null = null
 
-    const draw = (frame: CameraFrame, bitmap: ImageBitmap) => {
+    const draw = (frame: CameraFrame, bitmap: ImageBitmap): boolean => {
       const canvas = canvasRef.current
-      if (!canvas) return
+      if (!canvas) return false
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
         canvas.width = bitmap.width
         canvas.height = bitmap.height
@@ -55,19 +58,23 @@ export function useCameraFrames(
       canvas.dataset.epoch = String(frame.epoch)
       canvas.dataset.rendition = frame.rendition
       canvas.dataset.painted = 'true'
+      canvas.dataset.frameAgeMs = String(Math.round(socket.frameAgeMs(frame)))
+      canvas.dataset.paintedAt = String(Date.now())
       socket.markPainted(frame)
       if (shown?.rendition !== frame.rendition || shown.width !== bitmap.width) {
         shown = { rendition: frame.rendition, width: bitmap.width }
         setPainted({ camera, value: shown })
       }
+      return true
     }
 
     const paint = async (frame: CameraFrame) => {
       busy = true
+      let painted = false
       try {
         const bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }))
         try {
-          if (!cancelled) draw(frame, bitmap)
+          if (!cancelled) painted = draw(frame, bitmap)
         } finally {
           bitmap.close()
         }
@@ -75,6 +82,7 @@ export function useCameraFrames(
         // an undecodable frame is skipped
       } finally {
         busy = false
+        if (!painted) socket.frameDone(frame)
       }
       const next = pending
       pending = null
@@ -89,8 +97,10 @@ export function useCameraFrames(
           isReceiving = true
           setReceiving({ camera, on: true })
         }
-        if (busy) pending = frame
-        else void paint(frame)
+        if (busy) {
+          if (pending) socket.frameDone(pending) // replaced unpainted
+          pending = frame
+        } else void paint(frame)
       },
       rendition,
     )
@@ -102,6 +112,7 @@ export function useCameraFrames(
     }, 1000)
     return () => {
       cancelled = true
+      if (pending) socket.frameDone(pending)
       pending = null
       clearInterval(staleTimer)
       unsubscribe()

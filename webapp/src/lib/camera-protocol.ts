@@ -33,9 +33,12 @@ export interface CameraStatsMessage {
 }
 
 export type ClientMessage =
-  | { type: 'hello'; session?: string }
+  /** `window`: frames per channel the client lets be unacknowledged (flow control); absent: no acks. */
+  | { type: 'hello'; session?: string; window?: number }
   | { type: 'subscribe'; camera: string; rendition?: Rendition }
   | { type: 'unsubscribe'; camera: string }
+  /** Done with (painted or skipped) frame `seq` of `channel`: the server may send that channel's next. */
+  | { type: 'ack'; channel: number; seq: number }
 
 export type ServerMessage =
   | {
@@ -43,6 +46,8 @@ export type ServerMessage =
       session: string
       resumed: boolean
       server_time?: number
+      /** Set when the server takes acks: the window it granted. */
+      window?: number
       subscriptions: SubscriptionInfo[] | null
     }
   | ({ type: 'subscribed' } & SubscriptionInfo)
@@ -86,6 +91,8 @@ export interface CameraFrame {
   camera: string
   /** The rendition of the channel it came on. */
   rendition: Rendition
+  /** The channel it came on, for its ack. */
+  channel: number
   epoch: number
   seq: number
   /** Unix ms when the server published the frame. */
@@ -128,6 +135,7 @@ export function frameFromHeader(camera: string, h: FrameHeader, buf: ArrayBuffer
   return {
     camera,
     rendition,
+    channel: h.channel,
     epoch: h.epoch,
     seq: h.seq,
     serverTime: h.serverTime,

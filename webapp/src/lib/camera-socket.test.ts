@@ -11,7 +11,7 @@ import {
 const SESSION_A = '0123456789abcdef0123456789abcdef'
 const SESSION_B = 'fedcba9876543210fedcba9876543210'
 
-function setup(opts: { stored?: string; random?: () => number } = {}) {
+function setup(opts: { stored?: string; random?: () => number; window?: number; whenIdle?: (fn: () => void) => void } = {}) {
   const factory = fakeSocketFactory()
   const storage = memoryStorage(opts.stored ? { [SESSION_KEY]: opts.stored } : {})
   const win = new EventTarget()
@@ -24,6 +24,8 @@ function setup(opts: { stored?: string; random?: () => number } = {}) {
     now: () => Date.now(),
     windowTarget: win,
     documentTarget: doc,
+    window: opts.window,
+    whenIdle: opts.whenIdle ?? ((fn) => fn()),
   })
   const states: SocketSnapshot[] = []
   socket.onStateChange((s) => states.push(s))
@@ -52,7 +54,7 @@ describe('CameraSocket session', () => {
     socket.connect()
     expect(factory.last.url).toBe('ws://test/api/ws')
     factory.last.open()
-    expect(factory.last.messages()).toEqual([{ type: 'hello', session: SESSION_A }])
+    expect(factory.last.messages()).toEqual([{ type: 'hello', session: SESSION_A, window: 1 }])
 
     welcome(factory.last, SESSION_B)
     expect(storage.map.get(SESSION_KEY)).toBe(SESSION_B)
@@ -64,7 +66,7 @@ describe('CameraSocket session', () => {
     const { socket, factory } = setup({ stored: '../../etc/passwd' })
     socket.connect()
     factory.last.open()
-    expect(factory.last.messages()).toEqual([{ type: 'hello' }])
+    expect(factory.last.messages()).toEqual([{ type: 'hello', window: 1 }])
   })
 
   it('resumes with the id it was given on the previous connection', () => {
@@ -75,7 +77,7 @@ describe('CameraSocket session', () => {
     factory.last.serverClose()
     vi.runOnlyPendingTimers()
     factory.last.open()
-    expect(factory.last.messages()[0]).toEqual({ type: 'hello', session: SESSION_A })
+    expect(factory.last.messages()[0]).toEqual({ type: 'hello', session: SESSION_A, window: 1 })
   })
 
   it('forgets a session the server calls invalid', () => {
@@ -204,9 +206,9 @@ describe('CameraSocket subscriptions', () => {
     socket.subscribe('demo', () => {})
     socket.connect()
     factory.last.open()
-    expect(factory.last.messages()).toEqual([{ type: 'hello' }])
+    expect(factory.last.messages()).toEqual([{ type: 'hello', window: 1 }])
     welcome(factory.last, SESSION_A)
-    expect(factory.last.messages()).toEqual([{ type: 'hello' }, { type: 'subscribe', camera: 'demo' }])
+    expect(factory.last.messages()).toEqual([{ type: 'hello', window: 1 }, { type: 'subscribe', camera: 'demo' }])
   })
 
   it('after a resumed reconnect subscribes only what the server did not restore, and drops what is no longer wanted', async () => {
@@ -224,7 +226,7 @@ describe('CameraSocket subscriptions', () => {
     vi.runOnlyPendingTimers()
     const ws = factory.last
     ws.open()
-    expect(ws.messages()).toEqual([{ type: 'hello', session: SESSION_A }])
+    expect(ws.messages()).toEqual([{ type: 'hello', session: SESSION_A, window: 1 }])
     // The server restored a and c; b was subscribed too late to be saved.
     welcome(ws, SESSION_A, true, [
       { camera: 'a', channel: 1, epoch: 1, seq: 10 },
@@ -450,5 +452,122 @@ describe('renditions', () => {
       { camera: 'b', rendition: 'grid', channel: 4, epoch: 1, seq: 1 },
     ])
     expect(factory.last.messages().slice(1)).toEqual([{ type: 'subscribe', camera: 'b' }])
+  })
+})
+
+describe('flow control', () => {
+  const frame = (channel: number, seq: number, serverTime = Date.now()) =>
+    buildFrame({ channel, epoch: 1, seq, serverTime, positionMs: 0, width: 2, height: 2 })
+  const acks = (ws: { messages(): object[] }) =>
+    ws.messages().filter((m) => (m as { type: string }).type === 'ack')
+
+  function flowing(window = 1, grant = window) {
+    const t = setup({ window })
+    t.socket.connect()
+    t.factory.last.open()
+    t.factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: false, server_time: Date.now(), window: grant || undefined, subscriptions: [] })
+    return t
+  }
+
+  it('acknowledges a frame only once it is painted (or given up), by channel and seq', () => {
+    const { socket, factory } = flowing()
+    const got: CameraFrame[] = []
+    socket.subscribe('demo', (f) => got.push(f))
+    const ws = factory.last
+    ws.receive({ type: 'subscribed', camera: 'demo', channel: 7, epoch: 1, seq: 1 })
+    ws.receiveBinary(frame(7, 41))
+    ws.receiveBinary(frame(7, 42))
+    expect(acks(ws)).toEqual([]) // received is not painted
+    socket.markPainted(got[1]!)
+    expect(acks(ws)).toEqual([{ type: 'ack', channel: 7, seq: 42 }])
+    socket.frameDone(got[0]!)
+    expect(acks(ws)).toEqual([{ type: 'ack', channel: 7, seq: 42 }, { type: 'ack', channel: 7, seq: 41 }])
+  })
+
+  it('acknowledges at once a frame nobody will paint, so its channel does not stall', () => {
+    const { socket, factory } = flowing()
+    const unsubscribe = socket.subscribe('demo', () => {})
+    const ws = factory.last
+    ws.receive({ type: 'subscribed', camera: 'demo', channel: 3, epoch: 1, seq: 1 })
+    unsubscribe()
+    ws.receiveBinary(frame(3, 9)) // the tile left before the frame arrived
+    ws.receiveBinary(frame(99, 1)) // a channel it never heard of
+    expect(acks(ws)).toEqual([
+      { type: 'ack', channel: 3, seq: 9 },
+      { type: 'ack', channel: 99, seq: 1 },
+    ])
+  })
+
+  it('sends no acks when the server did not grant a window, or when the client asks for none', () => {
+    for (const [window, grant] of [
+      [1, 0],
+      [0, 1],
+    ] as const) {
+      const { socket, factory } = flowing(window, grant)
+      const got: CameraFrame[] = []
+      socket.subscribe('demo', (f) => got.push(f))
+      factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
+      factory.last.receiveBinary(frame(1, 2))
+      socket.markPainted(got[0]!)
+      expect(acks(factory.last)).toEqual([])
+      expect(factory.last.messages()[0]).toEqual(window ? { type: 'hello', window } : { type: 'hello' })
+    }
+  })
+
+  it('measures a frame\'s age in the server\'s clock', () => {
+    vi.setSystemTime(10_000)
+    const { socket, factory } = setup()
+    socket.connect()
+    factory.last.open()
+    // The server's clock is 2 s ahead of ours.
+    factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: false, server_time: 12_000, window: 1, subscriptions: [] })
+    const got: CameraFrame[] = []
+    socket.subscribe('demo', (f) => got.push(f))
+    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
+    factory.last.receiveBinary(frame(1, 2, 11_900))
+    vi.advanceTimersByTime(250)
+    expect(socket.frameAgeMs(got[0]!)).toBe(350)
+    // A frame stamped later than the welcome suggests (the welcome was
+    // handled late) moves the estimate: its age is never negative.
+    factory.last.receiveBinary(frame(1, 3, 12_400))
+    expect(socket.frameAgeMs(got[1]!)).toBe(0)
+    expect(socket.frameAgeMs(got[0]!)).toBe(500)
+  })
+
+  it('sends acks only once the tab is idle, all that gathered in one go', () => {
+    const idle: (() => void)[] = []
+    const { socket, factory } = setup({ whenIdle: (fn) => idle.push(fn) })
+    socket.connect()
+    factory.last.open()
+    factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: false, server_time: Date.now(), window: 1, subscriptions: [] })
+    const got: CameraFrame[] = []
+    socket.subscribe('a', (f) => got.push(f))
+    socket.subscribe('b', (f) => got.push(f))
+    factory.last.receive({ type: 'subscribed', camera: 'a', channel: 1, epoch: 1, seq: 1 })
+    factory.last.receive({ type: 'subscribed', camera: 'b', channel: 2, epoch: 1, seq: 1 })
+    factory.last.receiveBinary(frame(1, 5))
+    factory.last.receiveBinary(frame(2, 6))
+    socket.markPainted(got[0]!)
+    socket.markPainted(got[1]!)
+    expect(acks(factory.last)).toEqual([])
+    expect(idle).toHaveLength(1) // one idle callback for both
+    idle.shift()!()
+    expect(acks(factory.last)).toEqual([
+      { type: 'ack', channel: 1, seq: 5 },
+      { type: 'ack', channel: 2, seq: 6 },
+    ])
+  })
+
+  it('a new connection starts without acks until its welcome grants them', () => {
+    const { socket, factory } = flowing()
+    const got: CameraFrame[] = []
+    socket.subscribe('demo', (f) => got.push(f))
+    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
+    factory.last.receiveBinary(frame(1, 2))
+    factory.last.serverClose()
+    vi.runOnlyPendingTimers()
+    factory.last.open()
+    socket.markPainted(got[0]!) // painted after the old socket closed
+    expect(acks(factory.last)).toEqual([])
   })
 })

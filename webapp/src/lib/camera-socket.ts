@@ -55,6 +55,18 @@ export interface CameraSocketOptions {
   hiddenUnsubscribeMs?: number
   /** Close and retry when no welcome arrives this long after open. */
   welcomeTimeoutMs?: number
+  /**
+   * Flow control (docs/protocol.md): how many frames per channel may be on
+   * their way to the screen unacknowledged. Default 1; 0 asks for none
+   * (the server then sends every frame as soon as the socket takes it).
+   */
+  window?: number
+  /**
+   * Runs a callback when the tab is idle (default requestIdleCallback with a
+   * 250 ms timeout, else setTimeout 0): acks wait for it, so a tab whose
+   * main thread is saturated asks for no more frames until it has caught up.
+   */
+  whenIdle?: (fn: () => void) => void
 }
 
 /** An error the server sent over the socket about one camera. */
@@ -98,6 +110,11 @@ function wantedRendition(subs: Map<symbol, Wanted>): Rendition {
   return 'grid'
 }
 
+function defaultWhenIdle(fn: () => void): void {
+  if (typeof globalThis.requestIdleCallback === 'function') globalThis.requestIdleCallback(fn, { timeout: 250 })
+  else globalThis.setTimeout(fn, 0)
+}
+
 export class CameraSocket {
   private readonly url: string
   private readonly createWebSocket: (url: string) => WebSocketLike
@@ -111,6 +128,8 @@ export class CameraSocket {
   private readonly maxBackoffMs: number
   private readonly hiddenUnsubscribeMs: number
   private readonly welcomeTimeoutMs: number
+  private readonly window: number
+  private readonly whenIdle: (fn: () => void) => void
 
   private ws: WebSocketLike | null = null
   private started = false
@@ -121,6 +140,18 @@ export class CameraSocket {
   private welcomeTimer: unknown = null
   private hiddenTimer: unknown = null
   private syncQueued = false
+  /** The server granted flow control on this connection: every frame gets an ack. */
+  private acking = false
+  /** Acks waiting for the tab to be idle. */
+  private pendingAcks: { channel: number; seq: number }[] = []
+  private ackFlushQueued = false
+  /**
+   * Server clock minus ours (ms): the largest of serverTime - arrival over
+   * the welcome and every frame of this connection. Each is a lower bound
+   * (a message arrives after it was stamped), so a late-handled welcome on a
+   * busy tab does not make frames look younger than they are.
+   */
+  private clockOffsetMs: number | null = null
   private snapshot: SocketSnapshot
 
   /** camera -> active subscription tokens (reference count) and the rendition each wants. */
@@ -154,6 +185,8 @@ export class CameraSocket {
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000
     this.hiddenUnsubscribeMs = opts.hiddenUnsubscribeMs ?? 10_000
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000
+    this.window = opts.window ?? 1
+    this.whenIdle = opts.whenIdle ?? defaultWhenIdle
     this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
   }
 
@@ -247,9 +280,41 @@ export class CameraSocket {
     return this.stats.get(camera, this.now())
   }
 
-  /** Called by the painter when a frame reached the screen. */
+  /** Called by the painter when a frame reached the screen; acknowledges it. */
   markPainted(frame: CameraFrame): void {
     this.stats.painted(frame.camera, frame.serverTime, this.now())
+    this.frameDone(frame)
+  }
+
+  /**
+   * Called by the painter for a frame it will not paint (undecodable, or the
+   * tile went away): acknowledges it, so the server sends the next. A frame
+   * replaced by a newer one before it was painted needs no call: the newer
+   * one's ack covers it.
+   */
+  frameDone(frame: CameraFrame): void {
+    if (!this.acking) return
+    this.pendingAcks.push({ channel: frame.channel, seq: frame.seq })
+    if (this.ackFlushQueued) return
+    this.ackFlushQueued = true
+    const ws = this.ws
+    this.whenIdle(() => {
+      this.ackFlushQueued = false
+      if (ws !== this.ws || !this.acking) return
+      const acks = this.pendingAcks
+      this.pendingAcks = []
+      for (const { channel, seq } of acks) this.send({ type: 'ack', channel, seq })
+    })
+  }
+
+  /** How old the frame is now (ms since the server published it), in the server's clock. */
+  frameAgeMs(frame: CameraFrame): number {
+    return this.now() + (this.clockOffsetMs ?? 0) - frame.serverTime
+  }
+
+  private learnClock(serverTime: number): void {
+    const bound = serverTime - this.now()
+    if (this.clockOffsetMs === null || bound > this.clockOffsetMs) this.clockOffsetMs = bound
   }
 
   /** Skips the backoff wait and tries now (used on 'online' and when visible). */
@@ -280,7 +345,8 @@ export class CameraSocket {
     ws.onopen = () => {
       if (ws !== this.ws) return
       const session = this.readStoredSession()
-      this.send(session ? { type: 'hello', session } : { type: 'hello' })
+      const window = this.window > 0 ? { window: this.window } : {}
+      this.send(session ? { type: 'hello', session, ...window } : { type: 'hello', ...window })
       this.clearTimer('welcomeTimer')
       this.welcomeTimer = this.timers.setTimeout(() => {
         this.welcomeTimer = null
@@ -321,6 +387,8 @@ export class CameraSocket {
     }
     this.ws = null
     this.welcomed = false
+    this.acking = false
+    this.pendingAcks = []
     this.serverSubs.clear()
     this.channels.clear()
     this.clearTimer('welcomeTimer')
@@ -449,6 +517,9 @@ export class CameraSocket {
 
   private handleWelcome(msg: Extract<ServerMessage, { type: 'welcome' }>): void {
     this.welcomed = true
+    this.acking = this.window > 0 && (msg.window ?? 0) > 0
+    this.clockOffsetMs = null
+    if (typeof msg.server_time === 'number') this.learnClock(msg.server_time)
     this.clearTimer('welcomeTimer')
     this.failures = 0
     if (typeof msg.session === 'string' && msg.session) {
@@ -476,12 +547,16 @@ export class CameraSocket {
     const h = parseFrameHeader(buf)
     if (!h) return
     const ch = this.channels.get(h.channel)
-    if (ch === undefined) return
-    const { camera, rendition } = ch
-    const listeners = this.wanted.get(camera)
-    if (!listeners || listeners.size === 0) return
-    this.setCameraError(camera, null)
+    const camera = ch?.camera ?? ''
+    const rendition = ch?.rendition ?? 'full'
     const frame = frameFromHeader(camera, h, buf, rendition)
+    this.learnClock(frame.serverTime)
+    const listeners = ch ? this.wanted.get(camera) : undefined
+    if (!listeners || listeners.size === 0) {
+      this.frameDone(frame) // nobody paints it
+      return
+    }
+    this.setCameraError(camera, null)
     this.stats.frame(camera, frame, this.now(), rendition !== 'full')
     for (const { listener: l } of [...listeners.values()]) {
       try {
