@@ -34,7 +34,7 @@ func hasSource(e *entry) bool { return e.video != nil || e.rec.SourceURL != "" }
 func (m *Manager) startLiveLocked(e *entry, rec store.Camera) {
 	id := rec.ID
 	r := livesrc.Start(context.Background(), livesrc.Config{
-		Camera: id, URL: rec.SourceURL, Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.cfg.Grid,
+		Camera: id, URL: rec.SourceURL, Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.effectiveGrid(rec),
 	}, livesrc.Deps{
 		Publisher: m.deps.Hub,
 		Watcher:   m.deps.Hub,

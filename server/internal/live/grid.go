@@ -15,6 +15,14 @@ import (
 // the next step (a reduced-size decode in an isolated child); until then
 // a live camera's grid frames are its full JPEGs at a lower rate.
 
+// SetGrid changes how the grid rendition is made (zero fields: defaults),
+// from the next frame on.
+func (r *Runner) SetGrid(g media.Grid) {
+	r.mu.Lock()
+	r.cfg.Grid = g
+	r.mu.Unlock()
+}
+
 // gridState is the loop's grid schedule.
 type gridState struct {
 	next time.Time // the grid's next slot; zero: at once
@@ -29,7 +37,9 @@ func (r *Runner) publishGrid(f *media.Frame) {
 		r.grid.next = time.Time{}
 		return
 	}
+	r.mu.Lock()
 	g := r.cfg.Grid.OrDefault(media.DefaultGrid())
+	r.mu.Unlock()
 	iv := time.Duration(float64(time.Second) / g.FPS)
 	if !r.grid.next.IsZero() && f.Captured.Before(r.grid.next) {
 		return
