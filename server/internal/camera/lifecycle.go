@@ -263,7 +263,7 @@ func (m *Manager) startLocked(e *entry) {
 		Speed:   rec.Speed,
 		Quality: m.cfg.Quality,
 		MaxFPS:  m.cfg.MaxFPS,
-		Grid:    m.cfg.Grid,
+		Grid:    m.effectiveGrid(rec),
 	}
 	id := rec.ID
 	// The manager owns every decoder and stops each one itself (Stop,

@@ -15,6 +15,20 @@ type Settings struct {
 	// Source, if set, switches the camera to a live source URL (a new
 	// epoch); loop and speed are kept but do not apply to it.
 	Source *Source
+	// Grid, if set, is the camera's own grid rendition: a zero field
+	// takes the server's (--grid-width, --grid-fps). It applies at once.
+	Grid *media.Grid
+}
+
+// gridSetter is a run whose grid rendition can change while it plays.
+type gridSetter interface {
+	SetGrid(media.Grid)
+}
+
+// effectiveGrid is the grid rendition a camera with record rec plays.
+// Manager.mu or e.op is held.
+func (m *Manager) effectiveGrid(rec store.Camera) media.Grid {
+	return rec.Grid.OrDefault(m.cfg.Grid.OrDefault(media.DefaultGrid()))
 }
 
 // Source is a live source as an operator gives it.
@@ -34,6 +48,14 @@ func (s Settings) Validate() error {
 	}
 	if s.Speed != nil && !(*s.Speed >= media.MinSpeed && *s.Speed <= media.MaxSpeed) {
 		return media.Errorf(media.KindInvalid, "speed must be between %g and %g", media.MinSpeed, media.MaxSpeed)
+	}
+	if g := s.Grid; g != nil {
+		if g.Width != 0 && (g.Width < media.MinGridWidth || g.Width > media.MaxGridWidth) {
+			return media.Errorf(media.KindInvalid, "grid width must be 0 (the server's) or %d to %d pixels", media.MinGridWidth, media.MaxGridWidth)
+		}
+		if g.FPS != 0 && !(g.FPS > 0 && g.FPS <= media.MaxGridFPS) {
+			return media.Errorf(media.KindInvalid, "grid fps must be 0 (the server's) or above 0 and at most %d", media.MaxGridFPS)
+		}
 	}
 	if s.Source != nil {
 		u, err := media.ParseSourceURL(s.Source.URL)
@@ -63,6 +85,9 @@ func (s Settings) apply(c *store.Camera) {
 	if s.Source != nil {
 		c.SourceURL, c.SourceTransport = s.Source.URL, s.Source.Transport
 	}
+	if s.Grid != nil {
+		c.Grid = *s.Grid
+	}
 }
 
 // Update changes name, loop or speed live: the video does not restart.
@@ -84,9 +109,14 @@ func (m *Manager) Update(ctx context.Context, id media.CameraID, s Settings) (Vi
 		return View{}, err
 	}
 	m.mu.Lock()
-	e.rec.Name, e.rec.Loop, e.rec.Speed = rec.Name, rec.Loop, rec.Speed
+	e.rec.Name, e.rec.Loop, e.rec.Speed, e.rec.Grid = rec.Name, rec.Loop, rec.Speed, rec.Grid
 	d, _ := e.dec.(playback)
+	gs, _ := e.dec.(gridSetter)
+	grid := m.effectiveGrid(rec)
 	m.mu.Unlock()
+	if s.Grid != nil && gs != nil {
+		gs.SetGrid(grid)
+	}
 	if s.Source != nil {
 		if err := m.switchSourceLocked(ctx, e, *s.Source); err != nil {
 			return View{}, err

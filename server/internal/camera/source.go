@@ -36,7 +36,7 @@ func (m *Manager) startLiveLocked(e *entry, rec store.Camera) {
 	streams, _ := m.deps.Opener.(decoder.StreamOpener) // RTSP decodes in the same children, under the same limit
 	r := livesrc.Start(context.Background(), livesrc.Config{
 		Camera: id, URL: rec.SourceURL, Transport: media.RTSPTransport(rec.SourceTransport),
-		Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.cfg.Grid,
+		Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.effectiveGrid(rec),
 	}, livesrc.Deps{
 		Publisher: m.deps.Hub,
 		Watcher:   m.deps.Hub,

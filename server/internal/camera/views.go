@@ -28,8 +28,12 @@ type View struct {
 	// LastFrameAge is the age of the run's latest frame; nil without one.
 	LastFrameAge *time.Duration
 	FPS          float64
-	Video        *Video // nil without an upload, and while a live source plays
-	Source       SourceView
+	// Grid is the grid rendition the camera plays (its own, else the
+	// server's); GridOwn is the camera's own setting (zero fields: the
+	// server's).
+	Grid, GridOwn media.Grid
+	Video         *Video // nil without an upload, and while a live source plays
+	Source        SourceView
 
 	created time.Time
 }
@@ -140,6 +144,8 @@ func (m *Manager) viewLocked(e *entry) View {
 		Name:    e.rec.Name,
 		Loop:    e.rec.Loop,
 		Speed:   e.rec.Speed,
+		Grid:    m.effectiveGrid(e.rec),
+		GridOwn: e.rec.Grid,
 		State:   e.status.State,
 		Epoch:   e.rec.Epoch,
 		Seq:     e.rec.Seq,

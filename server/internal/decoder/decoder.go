@@ -51,6 +51,7 @@ type Decoder struct {
 	encodedBy [media.RenditionCount]atomic.Uint64 // by media.Rendition.Index
 
 	mu     sync.Mutex
+	grid   media.Grid // the grid rendition now (SetGrid)
 	loop   bool
 	clock  clock
 	status Status
@@ -80,6 +81,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) *Decoder {
 		done:   make(chan struct{}),
 		ctl:    make(chan struct{}, 1),
 		loop:   cfg.Loop,
+		grid:   cfg.Grid,
 		clock:  clock{speed: cfg.Speed},
 		status: Status{State: media.StateStarting, Epoch: cfg.Epoch, Seq: cfg.Seq, Frame: cfg.Frame},
 	}
@@ -112,6 +114,21 @@ func (d *Decoder) SetLoop(loop bool) {
 	d.loop = loop
 	d.mu.Unlock()
 	d.poke()
+}
+
+// SetGrid changes how the grid rendition is made (zero fields: defaults),
+// from the next frame on; the run goes on.
+func (d *Decoder) SetGrid(g media.Grid) {
+	d.mu.Lock()
+	d.grid = g.OrDefault(media.DefaultGrid())
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Decoder) gridNow() media.Grid {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.grid
 }
 
 // Status returns the decoder's current state and figures.

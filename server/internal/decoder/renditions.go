@@ -38,7 +38,7 @@ func (p *player) watchRenditions() {
 func (p *player) gridOnly() bool { return p.watchGrid && !p.watchFull }
 
 func (p *player) gridInterval() time.Duration {
-	return time.Duration(float64(time.Second) / p.d.cfg.Grid.FPS)
+	return time.Duration(float64(time.Second) / p.d.gridNow().FPS)
 }
 
 // frameTime is when timeline frame t is due on the run's clock: the
@@ -94,7 +94,7 @@ func (p *player) widths(o outputs) []int {
 		w = append(w, 0)
 	}
 	if o.grid {
-		w = append(w, p.d.cfg.Grid.Width)
+		w = append(w, p.d.gridNow().Width)
 	}
 	return w
 }
@@ -151,7 +151,7 @@ func (p *player) publishOutputs(t, f int64, o outputs, jpegs [][]byte, now time.
 		}
 		w, h := p.info.Width, p.info.Height
 		if r == media.RenditionGrid && scaled {
-			w, h = media.ScaledSize(w, h, p.d.cfg.Grid.Width)
+			w, h = media.ScaledSize(w, h, p.d.gridNow().Width)
 		}
 		p.d.encodedBy[r.Index()].Add(1)
 		p.d.deps.Publisher.Publish(&media.Frame{

@@ -252,8 +252,8 @@ func (p *player) nextDue(now time.Time) time.Time {
 // grid's while only the grid is watched.
 func (p *player) outInterval(speed float64) time.Duration {
 	max := p.d.cfg.MaxFPS
-	if p.gridOnly() && (max <= 0 || p.d.cfg.Grid.FPS < max) {
-		max = p.d.cfg.Grid.FPS
+	if p.gridOnly() && (max <= 0 || p.d.gridNow().FPS < max) {
+		max = p.d.gridNow().FPS
 	}
 	if max > 0 && p.fps*speed > max {
 		return time.Duration(float64(time.Second) / max)

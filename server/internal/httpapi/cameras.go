@@ -102,6 +102,7 @@ type cameraRequest struct {
 	Loop   *bool          `json:"loop"`
 	Speed  *float64       `json:"speed"`
 	Source *sourceRequest `json:"source"`
+	Grid   *gridJSON      `json:"grid"`
 }
 
 // sourceRequest is a live source URL (rtsp, rtsps, http or https) and an
@@ -115,6 +116,9 @@ func (r cameraRequest) settings() camera.Settings {
 	s := camera.Settings{Name: r.Name, Loop: r.Loop, Speed: r.Speed}
 	if r.Source != nil {
 		s.Source = &camera.Source{URL: r.Source.URL, Transport: r.Source.Transport}
+	}
+	if r.Grid != nil {
+		s.Grid = &media.Grid{Width: r.Grid.Width, FPS: r.Grid.FPS}
 	}
 	return s
 }

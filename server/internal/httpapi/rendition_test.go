@@ -196,3 +196,41 @@ func TestHTTPRenditions(t *testing.T) {
 		t.Fatalf("snapshot with an unknown rendition: %d", status)
 	}
 }
+
+// A camera's own grid rendition (PATCH grid) applies at once, is kept,
+// and 0 goes back to the server's.
+func TestCameraGridSetting(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.upload("/api/cameras/g/video", "a.avi", wideVideo(7))
+	grid := func(body map[string]any) map[string]any {
+		t.Helper()
+		g, _ := body["grid"].(map[string]any)
+		if g == nil {
+			t.Fatalf("camera without grid: %v", body)
+		}
+		return g
+	}
+	_, cam := e.json(http.MethodGet, "/api/cameras/g", nil)
+	if g := grid(cam); g["width"] != 480.0 || g["fps"] != 10.0 {
+		t.Fatalf("default grid %v", g)
+	}
+	status, cam := e.json(http.MethodPatch, "/api/cameras/g", map[string]any{"grid": map[string]any{"width": 320}})
+	if g := grid(cam); status != http.StatusOK || g["width"] != 320.0 || g["fps"] != 10.0 ||
+		g["own"].(map[string]any)["width"] != 320.0 || g["own"].(map[string]any)["fps"] != 0.0 {
+		t.Fatalf("PATCH grid: %d %v", status, cam)
+	}
+	for _, part := range e.mjpegParts(t, "/api/cameras/g/mjpeg?rendition=grid", 3) {
+		if w := jpegWidth(t, part); w != 320 {
+			t.Fatalf("grid part %d wide after PATCH, want 320", w)
+		}
+	}
+	for _, bad := range []map[string]any{{"width": 10}, {"fps": 100}, {"fps": -1}} {
+		if status, body := e.json(http.MethodPatch, "/api/cameras/g", map[string]any{"grid": bad}); status != http.StatusBadRequest || errCode(body) != "invalid_argument" {
+			t.Fatalf("PATCH grid %v: %d %v", bad, status, body)
+		}
+	}
+	status, cam = e.json(http.MethodPatch, "/api/cameras/g", map[string]any{"grid": map[string]any{"width": 0, "fps": 0}})
+	if g := grid(cam); status != http.StatusOK || g["width"] != 480.0 {
+		t.Fatalf("PATCH grid back to the server's: %d %v", status, cam)
+	}
+}

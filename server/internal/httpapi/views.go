@@ -30,6 +30,21 @@ type cameraJSON struct {
 	FPS            float64        `json:"fps"`
 	Video          *videoJSON     `json:"video"`
 	Source         sourceJSON     `json:"source"`
+	Grid           cameraGridJSON `json:"grid"`
+}
+
+// gridJSON is a grid rendition's size and rate (docs/protocol.md,
+// Renditions); in an update, 0 is the server's (--grid-width, --grid-fps).
+type gridJSON struct {
+	Width int     `json:"width"`
+	FPS   float64 `json:"fps"`
+}
+
+// cameraGridJSON is the grid rendition a camera plays and its own setting.
+type cameraGridJSON struct {
+	Width int      `json:"width"`
+	FPS   float64  `json:"fps"`
+	Own   gridJSON `json:"own"`
 }
 
 // sourceJSON is what feeds a camera. url never carries the password
@@ -58,6 +73,8 @@ func cameraView(v camera.View) cameraJSON {
 		ID: v.ID, Name: v.Name, Loop: v.Loop, Speed: v.Speed, State: v.State, Error: v.Error, ErrorCode: v.ErrorCode,
 		Epoch: v.Epoch, Seq: v.Seq, Position: v.Position, Channel: v.Channel, Viewers: v.Viewers, FPS: v.FPS,
 		Source: sourceJSON{Kind: v.Source.Kind, URL: v.Source.URL, Transport: v.Source.Transport},
+		Grid: cameraGridJSON{Width: v.Grid.Width, FPS: v.Grid.FPS,
+			Own: gridJSON{Width: v.GridOwn.Width, FPS: v.GridOwn.FPS}},
 	}
 	if out.Source.Kind == "" {
 		out.Source.Kind = media.SourceFile

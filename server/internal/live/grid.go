@@ -17,6 +17,21 @@ import (
 // An RTSP camera's frames are decoded anyway: its child encodes the grid
 // frame scaled down from the same decoded picture (rtsp.go).
 
+// SetGrid changes how the grid rendition is made (zero fields: defaults),
+// from the next frame on.
+func (r *Runner) SetGrid(g media.Grid) {
+	r.mu.Lock()
+	r.cfg.Grid = g
+	r.mu.Unlock()
+}
+
+// gridConfig is the grid rendition's width and rate now.
+func (r *Runner) gridConfig() media.Grid {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.Grid.OrDefault(media.DefaultGrid())
+}
+
 // gridState is the loop's grid schedule.
 type gridState struct {
 	next time.Time // the grid's next slot; zero: at once
@@ -57,7 +72,7 @@ func (r *Runner) fullWatched() bool {
 // gridSlot reports whether a grid frame captured at t is due (at most
 // Grid.FPS a second, on a steady schedule) and, if so, takes the slot.
 func (r *Runner) gridSlot(t time.Time) bool {
-	g := r.cfg.Grid.OrDefault(media.DefaultGrid())
+	g := r.gridConfig()
 	iv := time.Duration(float64(time.Second) / g.FPS)
 	if !r.grid.next.IsZero() && t.Before(r.grid.next) {
 		return false

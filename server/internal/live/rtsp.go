@@ -106,7 +106,7 @@ func (r *Runner) rtspFrame(src decoder.Source, once bool) (full, grid []byte, er
 		widths = append(widths, 0)
 	}
 	if wantGrid {
-		widths = append(widths, r.cfg.Grid.OrDefault(media.DefaultGrid()).Width)
+		widths = append(widths, r.gridConfig().Width)
 	}
 	if se, ok := src.(decoder.SizedEncoder); ok && len(widths) > 0 {
 		jpegs, err := se.GrabEncodeSizes(media.DefaultJPEGQuality, widths, widths)

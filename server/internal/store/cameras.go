@@ -28,11 +28,14 @@ type Camera struct {
 	// media.RedactURL). SourceTransport is kept for RTSP (later).
 	SourceURL       string
 	SourceTransport string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Grid overrides the server's grid rendition for this camera; zero
+	// fields take the server's.
+	Grid      media.Grid
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const cameraCols = `id, name, loop, speed, running, epoch, seq, frame, upload_id, source_url, source_transport, created_at, updated_at`
+const cameraCols = `id, name, loop, speed, running, epoch, seq, frame, upload_id, source_url, source_transport, grid_width, grid_fps, created_at, updated_at`
 
 type scanner interface{ Scan(...any) error }
 
@@ -43,7 +46,7 @@ func scanCamera(r scanner) (Camera, error) {
 		epoch, seq       int64
 		created, updated int64
 	)
-	err := r.Scan(&c.ID, &c.Name, &loop, &c.Speed, &running, &epoch, &seq, &c.Frame, &c.UploadID, &c.SourceURL, &c.SourceTransport, &created, &updated)
+	err := r.Scan(&c.ID, &c.Name, &loop, &c.Speed, &running, &epoch, &seq, &c.Frame, &c.UploadID, &c.SourceURL, &c.SourceTransport, &c.Grid.Width, &c.Grid.FPS, &created, &updated)
 	if err != nil {
 		return Camera{}, err
 	}
@@ -141,9 +144,9 @@ func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) (Camera, error) {
 		return Camera{}, err
 	}
 	c.Epoch = max(c.Epoch, floor)
-	_, err = tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO cameras (`+cameraCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame,
-		c.UploadID, c.SourceURL, c.SourceTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		c.UploadID, c.SourceURL, c.SourceTransport, c.Grid.Width, c.Grid.FPS, nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if err != nil {
 		return Camera{}, fmt.Errorf("insert camera %q: %w", c.ID, err)
 	}
@@ -151,9 +154,9 @@ func insertCamera(ctx context.Context, tx *sql.Tx, c Camera) (Camera, error) {
 }
 
 func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
-	_, err := tx.ExecContext(ctx, `UPDATE cameras SET name=?, loop=?, speed=?, running=?, epoch=?, seq=?, frame=?, upload_id=?, source_url=?, source_transport=?, updated_at=? WHERE id=?`,
+	_, err := tx.ExecContext(ctx, `UPDATE cameras SET name=?, loop=?, speed=?, running=?, epoch=?, seq=?, frame=?, upload_id=?, source_url=?, source_transport=?, grid_width=?, grid_fps=?, updated_at=? WHERE id=?`,
 		c.Name, boolInt(c.Loop), c.Speed, boolInt(c.Running), int64(c.Epoch), int64(c.Seq), c.Frame, c.UploadID,
-		c.SourceURL, c.SourceTransport, nanos(c.UpdatedAt), c.ID)
+		c.SourceURL, c.SourceTransport, c.Grid.Width, c.Grid.FPS, nanos(c.UpdatedAt), c.ID)
 	if err != nil {
 		return fmt.Errorf("update camera %q: %w", c.ID, err)
 	}
@@ -161,8 +164,8 @@ func updateCamera(ctx context.Context, tx *sql.Tx, c Camera) error {
 }
 
 // UpdateCamera reads the camera, applies fn and writes the result in one
-// transaction. fn may change Name, Loop, Speed, Running, Epoch, Seq and
-// Frame; changes to ID, UploadID, the source and the timestamps are
+// transaction. fn may change Name, Loop, Speed, Grid, Running, Epoch, Seq
+// and Frame; changes to ID, UploadID, the source and the timestamps are
 // ignored (SetCameraSource and PublishUpload change those). An error
 // from fn aborts the update and is returned as is. Running=true for a
 // camera without a video is a KindConflict error.

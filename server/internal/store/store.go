@@ -207,6 +207,12 @@ ALTER TABLE cameras ADD COLUMN source_transport TEXT NOT NULL DEFAULT '';
 	`
 ALTER TABLE subscriptions ADD COLUMN rendition TEXT NOT NULL DEFAULT 'full';
 `,
+	// 5: a camera's own grid rendition size and rate (0: the server's
+	// --grid-width / --grid-fps).
+	`
+ALTER TABLE cameras ADD COLUMN grid_width INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cameras ADD COLUMN grid_fps REAL NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

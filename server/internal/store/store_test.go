@@ -802,3 +802,25 @@ func TestSessionStorage(t *testing.T) {
 		t.Errorf("%d subscriptions left, %v", subs, err)
 	}
 }
+
+// A camera's own grid rendition is stored and survives a reopen.
+func TestCameraGridStored(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if _, err := s.CreateCamera(ctx, Camera{ID: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Camera(ctx, "g"); c.Grid != (media.Grid{}) {
+		t.Fatalf("new camera grid %+v, want zero (the server's)", c.Grid)
+	}
+	want := media.Grid{Width: 320, FPS: 5}
+	if _, err := s.UpdateCamera(ctx, "g", func(c *Camera) error { c.Grid = want; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir)
+	if c, err := s.Camera(ctx, "g"); err != nil || c.Grid != want {
+		t.Fatalf("after reopen grid %+v, %v; want %+v", c.Grid, err, want)
+	}
+}

@@ -22,6 +22,7 @@ const demo: Camera = {
   fps: 0,
   video: null,
   source: { kind: 'file', url: '', transport: '' },
+  grid: { width: 480, fps: 10, own: { width: 0, fps: 0 } },
 }
 
 let calls: { method: string; url: string; body: unknown }[] = []

@@ -18,6 +18,7 @@ export const fileCamera: Camera = {
   fps: 30,
   video: { upload: 'u_1', name: 'clip.mp4', size: 1000, width: 320, height: 180, fps: 30, frames: 300, duration: 10 },
   source: { kind: 'file', url: '', transport: '' },
+  grid: { width: 480, fps: 10, own: { width: 0, fps: 0 } },
 }
 
 /** A running camera fed by an MJPEG URL with a (masked) password. */

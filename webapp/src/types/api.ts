@@ -54,6 +54,20 @@ export interface Camera {
   fps: number
   video: VideoDescription | null
   source: CameraSource
+  grid: CameraGrid
+}
+
+/** A grid rendition's size and rate; in an update 0 means the server's (--grid-width, --grid-fps). */
+export interface GridSize {
+  width: number
+  fps: number
+}
+
+/** The grid rendition a camera plays, and its own setting (0: the server's). */
+export interface CameraGrid {
+  width: number
+  fps: number
+  own: GridSize
 }
 
 /** GET /api/cameras */
@@ -80,6 +94,7 @@ export interface UpdateCameraInput {
   loop?: boolean
   speed?: number
   source?: SourceInput
+  grid?: GridSize
 }
 
 export interface Probe {
