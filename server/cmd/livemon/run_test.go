@@ -6,10 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"image/jpeg"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -21,8 +18,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
-
-	"github.com/livemon/livemon/server/internal/marker"
 )
 
 // TestMain makes the test binary stand in for livemon as the isolated
@@ -189,32 +184,7 @@ type part struct {
 
 func readMJPEG(t *testing.T, url string, n int) []part {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	mr := multipart.NewReader(resp.Body, params["boundary"])
-	var out []part
-	for range n {
-		p, err := mr.NextPart()
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := jpeg.Decode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, f, ok := marker.Read(img)
-		if !ok {
-			t.Fatal("frame without marker")
-		}
-		seq, _ := strconv.ParseUint(p.Header.Get("X-Seq"), 10, 64)
-		epoch, _ := strconv.ParseUint(p.Header.Get("X-Epoch"), 10, 64)
-		out = append(out, part{video: v, frame: f, seq: seq, epoch: epoch})
-	}
-	return out
+	return readMarkedFrames(t, url, n, 0)
 }
 
 // The whole program: demo camera on first start, MJPEG shows it moving,

@@ -350,15 +350,20 @@ func (r *Runner) wait(ctx context.Context, d time.Duration, probe func(context.C
 
 // reachable reports whether a TCP connection to the source's host opens.
 func (r *Runner) reachable(ctx context.Context) bool {
-	dctx, cancel := context.WithTimeout(ctx, r.t.ProbeEvery)
+	return r.connectTCP(ctx, r.t.ProbeEvery) == nil
+}
+
+// connectTCP opens and closes a TCP connection to the source's host and
+// port within timeout.
+func (r *Runner) connectTCP(ctx context.Context, timeout time.Duration) error {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
 	c, err := d.DialContext(dctx, "tcp", r.hostPort())
 	if err != nil {
-		return false
+		return err
 	}
-	c.Close()
-	return true
+	return c.Close()
 }
 
 // fail records a failed session; it returns how to tell the camera is

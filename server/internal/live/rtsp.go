@@ -177,14 +177,9 @@ func (r *Runner) publishDecoded(info media.VideoInfo, full, grid []byte) bool {
 // counts as unreachable, probed for its return) without a decode child
 // being started for it.
 func (r *Runner) dial(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, r.t.ConnectTimeout)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(dctx, "tcp", r.hostPort())
-	if err != nil {
+	if err := r.connectTCP(ctx, r.t.ConnectTimeout); err != nil {
 		return connectError(err, r.t.ConnectTimeout)
 	}
-	c.Close()
 	return nil
 }
 
