@@ -30,6 +30,9 @@ const (
 	// rtspClipS is the clip's length: an index is sent again only after
 	// this long, far more than any latency measured.
 	rtspClipS = 5
+	// rtspRefresh is the server's refresh of an unwatched RTSP camera
+	// (live.DefaultRTSPRefresh).
+	rtspRefresh = 30 * time.Second
 )
 
 // rtspLatency collects the frames one viewer received and, off the
@@ -145,13 +148,15 @@ func (b *bench) rtsp(ctx context.Context) error {
 	if err := b.leaveUnwatched(ctx, liveRTSP); err != nil {
 		return err
 	}
-	w, err := b.measure(ctx, b.o.window)
+	// One whole refresh period (30 s), so the window holds exactly one
+	// refresh wherever it falls.
+	w, err := b.measure(ctx, max(b.o.window, rtspRefresh))
 	if err != nil {
 		return err
 	}
 	r := result{Scenario: "live rtsp: unwatched", Cameras: 1, SourceFPS: liveFPS, LatP50: -1, LatP99: -1, TTFFP50: -1, TTFFP99: -1, FPSMin: -1, FPSMedian: -1, GapP50: -1, GapP99: -1, GapMax: -1, TTFFMax: -1}
 	b.fillWindow(&r, w, liveRTSP)
-	r.Notes = fmt.Sprintf("RTSP H.264 1280x720 at %d fps from the fake camera (in the bench process), measured from %v after the last viewer left; frames published in the window: %d (a one-frame refresh every 10 s: connect, decode to the next key frame, disconnect)",
+	r.Notes = fmt.Sprintf("RTSP H.264 1280x720 at %d fps from the fake camera (in the bench process), measured from %v after the last viewer left; frames published in the window: %d (a one-frame refresh every 30 s: start a decode child, connect, decode to the next key frame, disconnect)",
 		liveFPS, b.o.linger+time.Second, r.Published)
 	b.add(r)
 

@@ -35,7 +35,8 @@
 //
 // Unwatched cameras are nearly free: once Watcher.Watched is false (the
 // hub's linger after the last viewer left) the loop disconnects and only
-// refreshes one frame every Refresh (10 s: connect, take one frame,
+// refreshes one frame every Refresh (10 s; RTSP: RTSPRefresh, 30 s, as
+// each costs a decode child's start; connect, take one frame,
 // disconnect; a snapshot source: one poll), so the kept frame stays
 // recent. A viewer's arrival (Watcher.Wake) reconnects at once; the
 // viewer gets the kept frame from the hub immediately.
@@ -71,6 +72,11 @@ const (
 	DefaultFrameTimeout     = 5 * time.Second
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultRefresh          = 10 * time.Second
+	// DefaultRTSPRefresh is longer: an RTSP refresh starts a decode child
+	// (about 0.25 s of CPU to load OpenCV and FFmpeg) and decodes up to
+	// the next key frame, about 0.35 s of CPU in all; every 30 s that is
+	// about 0.01 cores per unwatched camera.
+	DefaultRTSPRefresh = 30 * time.Second
 	DefaultMinBackoff       = 500 * time.Millisecond
 	DefaultMaxBackoff       = 10 * time.Second
 	DefaultProbeEvery       = 500 * time.Millisecond
@@ -82,6 +88,7 @@ type Timings struct {
 	FrameTimeout     time.Duration // no frame for this long: offline
 	ConnectTimeout   time.Duration // connect, TLS and response headers
 	Refresh          time.Duration // between one-frame refreshes while unwatched
+	RTSPRefresh      time.Duration // the same for RTSP sources
 	MinBackoff       time.Duration
 	MaxBackoff       time.Duration
 	// ProbeEvery: while a watched camera cannot be reached, a bare TCP
@@ -99,6 +106,7 @@ func (t Timings) withDefaults() Timings {
 	def(&t.FrameTimeout, DefaultFrameTimeout)
 	def(&t.ConnectTimeout, DefaultConnectTimeout)
 	def(&t.Refresh, DefaultRefresh)
+	def(&t.RTSPRefresh, DefaultRTSPRefresh)
 	def(&t.MinBackoff, DefaultMinBackoff)
 	def(&t.MaxBackoff, DefaultMaxBackoff)
 	def(&t.ProbeEvery, DefaultProbeEvery)
@@ -237,6 +245,14 @@ func (r *Runner) Kind() media.SourceKind {
 	return r.kind
 }
 
+// refresh is how often an unwatched camera takes one frame.
+func (r *Runner) refresh() time.Duration {
+	if r.req != nil && media.IsRTSP(r.req) {
+		return r.t.RTSPRefresh
+	}
+	return r.t.Refresh
+}
+
 func (r *Runner) watched() bool {
 	w := r.deps.Watcher
 	return w == nil || w.Watched(r.cfg.Camera)
@@ -262,7 +278,7 @@ func (r *Runner) run(ctx context.Context, bad error) {
 		once := false
 		if !r.watched() && !lastFrame.IsZero() {
 			// Idle: wait for a viewer or the next refresh.
-			if d := r.t.Refresh - time.Since(lastFrame); d > 0 {
+			if d := r.refresh() - time.Since(lastFrame); d > 0 {
 				if !sleep(ctx, d, r.wake()) {
 					return
 				}

@@ -21,6 +21,7 @@ var fast = Timings{
 	FrameTimeout:     500 * time.Millisecond,
 	ConnectTimeout:   500 * time.Millisecond,
 	Refresh:          200 * time.Millisecond,
+	RTSPRefresh:      600 * time.Millisecond,
 	MinBackoff:       50 * time.Millisecond,
 	MaxBackoff:       200 * time.Millisecond,
 }

@@ -93,13 +93,15 @@ func safeMessage(err error, fallback string) string {
 
 // rtspFrame reads the stream's next frame and encodes the renditions
 // that are watched, from one decode: full unless only the grid is watched
-// (with once, always full: the refresh keeps a frame for the next
-// viewer), grid scaled down to the grid width when its slot has come.
+// (with once, or with nobody watching, always full: that frame ends the
+// session and is kept for the next viewer), grid scaled down to the grid width when its slot has come.
 // With neither, it only decodes (the stream must be decoded frame after
 // frame) and returns no JPEG. A source that cannot encode sizes gives its
 // full JPEG as the grid frame, like a passthrough camera.
 func (r *Runner) rtspFrame(src decoder.Source, once bool) (full, grid []byte, err error) {
-	wantFull := once || r.fullWatched()
+	// Nobody watching at all: this frame ends the session and stays the
+	// camera's kept frame, so it is full too.
+	wantFull := once || r.fullWatched() || !r.watched()
 	wantGrid := !once && r.gridWatched() && r.gridSlot(time.Now())
 	widths := make([]int, 0, 2)
 	if wantFull {

@@ -216,7 +216,8 @@ func TestRTSPWithoutDecoder(t *testing.T) {
 }
 
 // Unwatched, the runner keeps no stream open: it opens one for a single
-// frame every Refresh and closes it.
+// frame every RTSPRefresh (not the shorter Refresh of HTTP sources) and
+// closes it.
 func TestRTSPUnwatched(t *testing.T) {
 	fs := newFakeStreams(t)
 	w := &toggleWatcher{wake: make(chan struct{}, 1)}
@@ -228,7 +229,7 @@ func TestRTSPUnwatched(t *testing.T) {
 	opens, _ := fs.counts()
 	n := rec.count()
 	took := waitFor(t, 5*time.Second, "refreshes", func() bool { return rec.count() >= n+2 })
-	if o, _ := fs.counts(); o-opens != rec.count()-n || took < fast.Refresh {
+	if o, _ := fs.counts(); o-opens != rec.count()-n || took < fast.RTSPRefresh {
 		t.Fatalf("%d opens for %d frames in %v: want one open per frame, one per refresh", o-opens, rec.count()-n, took)
 	}
 	if r.Status().State != media.StateRunning {
@@ -371,5 +372,26 @@ func TestRTSPRenditions(t *testing.T) {
 	}
 	if grids == 0 || grids*2 > len(seqs) {
 		t.Fatalf("%d grid frames for %d full ones: want some, at most a third", grids, len(seqs))
+	}
+}
+
+// An RTSP camera nobody watches still publishes its full frame when it
+// starts and at every refresh: the hub keeps it for the next viewer (a
+// rendition-aware watcher that watches nothing must not make it skip the
+// encode).
+func TestRTSPUnwatchedKeepsFullFrame(t *testing.T) {
+	fs := newFakeStreams(t)
+	w := &renditionWatcher{toggleWatcher: toggleWatcher{wake: make(chan struct{}, 1)}}
+	rec := newRecorder()
+	r := Start(context.Background(), Config{Camera: "cam", URL: "rtsp://" + listener(t) + "/live", Epoch: 1, Timings: fast}, Deps{
+		Publisher: rec, Watcher: w, Streams: sizedStreams{fs},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(r.Stop)
+	waitFor(t, 5*time.Second, "kept frames", func() bool { return rec.count() >= 2 })
+	for i, f := range rec.all() {
+		if f.Rendition != media.RenditionFull && f.Rendition != "" || len(f.JPEG) == 0 {
+			t.Fatalf("frame %d: rendition %q, %d bytes", i, f.Rendition, len(f.JPEG))
+		}
 	}
 }
