@@ -57,7 +57,7 @@ bench: build ## performance benchmark (see docs/performance.md)
 FAKECAM_ADDR      ?= 127.0.0.1:8090
 FAKECAM_RTSP_ADDR ?= 127.0.0.1:8554
 FAKECAM_FLAGS     ?=
-fake-camera: ## serve a fake camera, HTTP on FAKECAM_ADDR (127.0.0.1:8090) and RTSP on FAKECAM_RTSP_ADDR (127.0.0.1:8554), until Ctrl-C
+fake-camera: deps ## serve a fake camera, HTTP on FAKECAM_ADDR (127.0.0.1:8090) and RTSP on FAKECAM_RTSP_ADDR (127.0.0.1:8554), until Ctrl-C
 	go build -o bin/livemon-fake-camera ./server/cmd/livemon
 	@echo "Add a camera with the URL http://$(FAKECAM_ADDR)/mjpeg (or /snapshot.jpg), or rtsp://$(FAKECAM_RTSP_ADDR)/h264 (or /h265), on the Cameras page."
 	./bin/livemon-fake-camera fake-camera --addr $(FAKECAM_ADDR) --rtsp-addr '$(FAKECAM_RTSP_ADDR)' $(FAKECAM_FLAGS)

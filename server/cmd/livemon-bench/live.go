@@ -320,10 +320,13 @@ func (b *bench) liveFirstFrames(ctx context.Context, id, kind string) error {
 	return nil
 }
 
-func joinMs(xs []float64) string {
+func joinMs(xs []float64) string { return joinFixed(xs, 1) }
+
+// joinFixed writes xs with prec decimals, separated by spaces.
+func joinFixed(xs []float64, prec int) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
-		parts[i] = strconv.FormatFloat(x, 'f', 1, 64)
+		parts[i] = strconv.FormatFloat(x, 'f', prec, 64)
 	}
 	return strings.Join(parts, " ")
 }

@@ -228,13 +228,13 @@ func (b *bench) rtsp(ctx context.Context) error {
 	r.Extra = map[string]string{
 		"rtsp_ms_per_frame": joinMs(perFrame[liveRTSP]),
 		"file_ms_per_frame": joinMs(perFrame[rtspFile]),
-		"ratio":             joinRatios(ratios),
+		"ratio":             joinFixed(ratios, 3),
 		"ratio_max":         fmt.Sprintf("%.3f", maxOf(ratios)),
 		"latency_frames":    strconv.Itoa(len(lat)),
 		"latency_max_ms":    fmt.Sprintf("%.1f", maxOf(lat)),
 	}
 	r.Notes = fmt.Sprintf("server CPU (server and decode child) per published frame, RTSP camera vs the same H.264 clip uploaded as a file, %d turns side by side: RTSP %s ms, file %s ms, ratio %s; latency = viewer receipt minus the fake camera's send of the frame's marker index, from 2 s after the viewer's first frame (the decoder's catch-up after opening is not steady state), over %d frames of %d received (%d without a marker, %d without a send time, %d not decoded in time)",
-		rtspTurns, joinMs(perFrame[liveRTSP]), joinMs(perFrame[rtspFile]), joinRatios(ratios), len(lat), received, unread, late, dropped)
+		rtspTurns, joinMs(perFrame[liveRTSP]), joinMs(perFrame[rtspFile]), joinFixed(ratios, 3), len(lat), received, unread, late, dropped)
 	b.add(r)
 	if err := b.srv.deleteCamera(rtspFile); err != nil {
 		return err
@@ -273,17 +273,6 @@ func (b *bench) rtspClipFile(ctx context.Context, rt *fakecam.RTSP) (string, err
 		return "", fmt.Errorf("mux clip: %w: %s", err, msg)
 	}
 	return out, nil
-}
-
-func joinRatios(xs []float64) string {
-	s := ""
-	for i, x := range xs {
-		if i > 0 {
-			s += " "
-		}
-		s += strconv.FormatFloat(x, 'f', 3, 64)
-	}
-	return s
 }
 
 // rtspTargets adds issue 14's RTSP goals.

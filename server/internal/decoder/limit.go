@@ -51,16 +51,21 @@ func (l *Limit) Open(path string) (Source, error) {
 // OpenContext opens path if a slot is free; ctx reaches the wrapped Opener
 // if it is a ContextOpener.
 func (l *Limit) OpenContext(ctx context.Context, path string) (Source, error) {
+	return l.within(func() (Source, error) {
+		if co, ok := l.opener.(ContextOpener); ok {
+			return co.OpenContext(ctx, path)
+		}
+		return l.opener.Open(path)
+	})
+}
+
+// within runs open in a slot: the slot is taken first (or open is not
+// run), given back if open fails, and held by the Source until it closes.
+func (l *Limit) within(open func() (Source, error)) (Source, error) {
 	if err := l.take(); err != nil {
 		return nil, err
 	}
-	var src Source
-	var err error
-	if co, ok := l.opener.(ContextOpener); ok {
-		src, err = co.OpenContext(ctx, path)
-	} else {
-		src, err = l.opener.Open(path)
-	}
+	src, err := open()
 	if err != nil {
 		l.release()
 		return nil, err
@@ -75,15 +80,7 @@ func (l *Limit) OpenStream(ctx context.Context, spec media.StreamSpec) (Source, 
 	if !ok {
 		return nil, errors.New("this decoder cannot open streams")
 	}
-	if err := l.take(); err != nil {
-		return nil, err
-	}
-	src, err := so.OpenStream(ctx, spec)
-	if err != nil {
-		l.release()
-		return nil, err
-	}
-	return limited(src, l), nil
+	return l.within(func() (Source, error) { return so.OpenStream(ctx, spec) })
 }
 
 func (l *Limit) take() error {

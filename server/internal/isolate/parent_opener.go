@@ -85,7 +85,7 @@ func (o Opener) OpenStream(ctx context.Context, spec media.StreamSpec) (decoder.
 		return nil, media.Errorf(media.KindInvalid, "stream spec too large")
 	}
 	so := o
-	so.Stderr = newRedactor(o.stderr(), secretsOf(spec.URL))
+	so.Stderr = newRedactor(o.stderr(), media.URLSecrets(spec.URL))
 	c, err := so.start()
 	if err != nil {
 		return nil, err

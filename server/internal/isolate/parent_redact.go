@@ -5,8 +5,6 @@ import (
 	"io"
 	"os"
 	"sync"
-
-	"github.com/livemon/livemon/server/internal/media"
 )
 
 // maxPending is the most of an unfinished line a redactor keeps; a longer
@@ -58,9 +56,6 @@ func (r *redactor) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// secretsOf lists what a stream URL must never show in a log.
-func secretsOf(rawURL string) []string { return media.URLSecrets(rawURL) }
 
 // stderr is where the Opener's children write their standard error.
 func (o Opener) stderr() io.Writer {

@@ -77,9 +77,9 @@ const (
 	// the next key frame, about 0.35 s of CPU in all; every 30 s that is
 	// about 0.01 cores per unwatched camera.
 	DefaultRTSPRefresh = 30 * time.Second
-	DefaultMinBackoff       = 500 * time.Millisecond
-	DefaultMaxBackoff       = 10 * time.Second
-	DefaultProbeEvery       = 500 * time.Millisecond
+	DefaultMinBackoff  = 500 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+	DefaultProbeEvery  = 500 * time.Millisecond
 )
 
 // Timings are the loop's intervals; zero fields take the defaults.
