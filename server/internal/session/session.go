@@ -108,12 +108,12 @@ var _ Store = (*store.Store)(nil)
 // Manager keeps the connected sessions in memory and all sessions in the
 // store.
 type Manager struct {
-	st  Store
+	st Store
 	// shared: other nodes use the same store, so a session is never
 	// resumed from the dormant cache (another node may have changed it).
 	shared bool
-	ttl time.Duration
-	now func() time.Time
+	ttl    time.Duration
+	now    func() time.Time
 
 	// persistMu orders the snapshots written by Flush and Disconnect, so an
 	// older snapshot is never written after a newer one.
