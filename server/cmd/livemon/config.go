@@ -49,6 +49,10 @@ type config struct {
 	// SnapshotInterval is how often a watched JPEG-snapshot camera is
 	// polled (issue 14).
 	SnapshotInterval time.Duration
+	// Role is roleAll (one process, no NATS), roleIngest or roleEdge
+	// (issue 16); NATS are the servers of the non-default roles.
+	Role string
+	NATS []string
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -92,7 +96,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.MaxUploadsPerClient, "max-uploads-per-client", envInt(env("max-uploads-per-client", ""), 4), "cap on uploads in progress from one client address, 503 above it (0: none)")
 	fs.IntVar(&c.MaxSubscriptions, "max-subscriptions", envInt(env("max-subscriptions", ""), 64), "cap on cameras one WebSocket (one browser tab) subscribes to (0: none)")
 	fs.IntVar(&c.MaxDecoders, "max-decoders", envInt(env("max-decoders", ""), machineDecoders()), "cap on cameras decoding at once; the default follows this machine's cores and memory (0: none)")
+	var natsURLs string
+	fs.StringVar(&c.Role, "role", env("role", roleAll), "all: one process, no NATS; ingest: runs the cameras and publishes their frames on NATS; edge: serves viewers from NATS (both need --nats)")
+	fs.StringVar(&natsURLs, "nats", env("nats", ""), "NATS servers of a cluster, comma-separated (nats://host:4222,...); only with --role ingest or edge")
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.parseRole(natsURLs); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {

@@ -56,14 +56,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open data dir: %w", err)
 	}
 	defer st.Close()
-
 	h := hub.New(hub.WithLinger(cfg.Linger))
+	mets := metrics.New()
+	if cfg.Role == roleEdge {
+		return runEdge(ctx, cfg, log, st, h, mets)
+	}
+
 	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
 	if cfg.MaxDecoders > 0 {
 		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
 	}
-	defer closeSpares() // after the decoders: wg.Wait below, or never started
-	mets := metrics.New()
+	defer closeSpares() // after the decoders: serve waits for them, or they never started
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,
 		MaxFPS:       cfg.MaxFPS,
@@ -81,8 +84,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	sessions := session.New(st, cfg.SessionTTL, time.Now)
+	api := newAPI(cfg, log, cams, h, st, sessions, mets)
+	// Deleting a camera is one call (camera.Manager.Delete) that these
+	// hear, besides the hub.
+	cams.AddForgetter(sessions)
+	cams.AddForgetter(mets)
+	cams.AddForgetter(api)
+	if cfg.Role == roleIngest {
+		node, err := startIngest(ctx, cfg, log, st, cams, h)
+		if err != nil {
+			return err
+		}
+		defer node.Close() // after serve has stopped the cameras
+	}
+	return serve(ctx, cfg, log, api, sessions, func(bgCtx context.Context) { _ = cams.Run(bgCtx) })
+}
 
-	api := httpapi.NewServer(httpapi.Deps{
+// newAPI builds the HTTP handler of any role.
+func newAPI(cfg config, log *slog.Logger, cams httpapi.Cameras, h *hub.Hub, st *store.Store, sessions *session.Manager, mets *metrics.Metrics) *httpapi.Server {
+	return httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{
 			MaxUpload:           cfg.MaxUpload,
 			MaxUploadText:       cfg.MaxUploadText,
@@ -105,11 +125,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WebUI:    webui.FS(),
 		Metrics:  mets,
 	})
-	// Deleting a camera is one call (camera.Manager.Delete) that these
-	// hear, besides the hub.
-	cams.AddForgetter(sessions)
-	cams.AddForgetter(mets)
-	cams.AddForgetter(api)
+}
+
+// serve listens on cfg.Addr and serves api until ctx ends, with the
+// session upkeep and the tasks running beside it; then it shuts down
+// gracefully, waits for the tasks and flushes the sessions.
+func serve(ctx context.Context, cfg config, log *slog.Logger, api *httpapi.Server, sessions *session.Manager, tasks ...func(context.Context)) error {
 	srv := &http.Server{
 		Handler:           api,
 		ConnContext:       httpapi.ConnContext, // MJPEG sizes its send buffer
@@ -123,20 +144,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "version", version, "decoder", cfg.Decoder, "max_decoders", cfg.MaxDecoders)
+	log.Info("livemon listening", "addr", "http://"+ln.Addr().String(), "role", cfg.Role, "data", cfg.Data, "version", version, "decoder", cfg.Decoder, "max_decoders", cfg.MaxDecoders)
 
 	// Background work, each owned here and waited for below.
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = cams.Run(bgCtx)
-	}()
-	go func() {
-		defer wg.Done()
-		maintainSessions(bgCtx, sessions, log)
-	}()
+	tasks = append(tasks, func(ctx context.Context) { maintainSessions(ctx, sessions, log) })
+	for _, task := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			task(bgCtx)
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -10,6 +10,7 @@
 package httpapi
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/metrics"
 	"github.com/livemon/livemon/server/internal/session"
 	"github.com/livemon/livemon/server/internal/store"
@@ -57,7 +59,7 @@ type Config struct {
 // Deps are the HTTP layer's collaborators.
 type Deps struct {
 	Config   Config
-	Cameras  *camera.Manager
+	Cameras  Cameras
 	Hub      *hub.Hub
 	Store    *store.Store
 	Sessions *session.Manager
@@ -69,6 +71,28 @@ type Deps struct {
 	// disables both.
 	Metrics *metrics.Metrics
 }
+
+// Cameras is what the HTTP layer needs of the cameras: *camera.Manager on
+// a single node (and an ingest), the cluster's edge read model on an
+// edge. Errors are media errors whose kind gives the HTTP status.
+type Cameras interface {
+	List() []camera.View
+	Get(media.CameraID) (camera.View, error)
+	Stats() []camera.Stats
+	// Supervising reports whether the cameras are being run (readiness).
+	Supervising() bool
+	Create(context.Context, media.CameraID, camera.Settings) (camera.View, error)
+	Update(context.Context, media.CameraID, camera.Settings) (camera.View, error)
+	Delete(context.Context, media.CameraID) error
+	Start(context.Context, media.CameraID) (camera.View, error)
+	Stop(context.Context, media.CameraID) (camera.View, error)
+	Restart(context.Context, media.CameraID) (camera.View, error)
+	PublishUpload(ctx context.Context, id media.CameraID, tf *store.TempFile, originalName string) (camera.Upload, error)
+	// Subscribe returns camera events and a function ending them.
+	Subscribe() (<-chan camera.Event, func())
+}
+
+var _ Cameras = (*camera.Manager)(nil)
 
 // Server is the HTTP handler.
 type Server struct {

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image/jpeg"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/livemon/livemon/server/internal/cluster/natstest"
+	"github.com/livemon/livemon/server/internal/marker"
+)
+
+func TestRoleFlags(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, tc := range []struct {
+		args []string
+		want string // in the error; "" for none
+	}{
+		{nil, ""},
+		{[]string{"--role", "edge"}, "--role edge needs --nats"},
+		{[]string{"--role", "ingest"}, "--role ingest needs --nats"},
+		{[]string{"--nats", "nats://127.0.0.1:4222"}, "--nats is only for --role ingest or edge"},
+		{[]string{"--role", "hub"}, "--role must be all, ingest or edge"},
+		{[]string{"--role", "edge", "--nats", "http://x:1"}, "--nats: NATS URL"},
+		{[]string{"--role", "edge", "--nats", "127.0.0.1:4222,127.0.0.1:4223"}, ""},
+	} {
+		c, err := parseConfig(tc.args, env, io.Discard)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
+		}
+		if tc.want == "" && c.Role == roleEdge && len(c.NATS) != 2 {
+			t.Errorf("%q: NATS = %v", tc.args, c.NATS)
+		}
+	}
+}
+
+// halt ends a run like SIGTERM and waits for it (without stop's check
+// for child processes: the ingest of the same test still has some).
+func (s *server) halt(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not stop within 10s\n%s", s.logs)
+	}
+}
+
+// wsFrame is a binary WebSocket frame's identity and marker.
+type wsFrame struct {
+	epoch, seq uint64
+	frame      int
+}
+
+func readWSFrame(t *testing.T, ws *websocket.Conn) wsFrame {
+	t.Helper()
+	for {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		mt, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read WebSocket: %v", err)
+		}
+		if mt != websocket.BinaryMessage {
+			continue
+		}
+		hl := int(binary.BigEndian.Uint16(msg[2:]))
+		img, err := jpeg.Decode(bytes.NewReader(msg[hl:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, f, ok := marker.Read(img)
+		if !ok {
+			t.Fatal("frame without marker")
+		}
+		return wsFrame{epoch: binary.BigEndian.Uint64(msg[8:]), seq: binary.BigEndian.Uint64(msg[16:]), frame: f}
+	}
+}
+
+type welcomeMsg struct {
+	Type          string `json:"type"`
+	Session       string `json:"session"`
+	Resumed       bool   `json:"resumed"`
+	Subscriptions []struct {
+		Camera  string `json:"camera"`
+		Epoch   uint64 `json:"epoch"`
+		Seq     uint64 `json:"seq"`
+		Skipped uint64 `json:"skipped"`
+	} `json:"subscriptions"`
+}
+
+func hello(t *testing.T, addr, session string) (*websocket.Conn, welcomeMsg) {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := map[string]any{"type": "hello"}
+	if session != "" {
+		msg["session"] = session
+	}
+	if err := ws.WriteJSON(msg); err != nil {
+		t.Fatal(err)
+	}
+	var w welcomeMsg
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.ReadJSON(&w); err != nil || w.Type != "welcome" {
+		t.Fatalf("welcome: %+v, %v", w, err)
+	}
+	return ws, w
+}
+
+// The whole cluster through run: three NATS servers, one ingest playing
+// the demo camera, edges A and B. A WebSocket viewer on edge A; edge A
+// stops; the viewer resumes on edge B with the same session, resumed,
+// the same epoch, a larger seq and the video where it was (the marker's
+// frame index moved on exactly as the seq did).
+func TestClusterEdgeFailover(t *testing.T) {
+	nats := natstest.Cluster(t, 3)
+	url := nats.URL()
+	ingest := start(t, freeAddr(t), t.TempDir(), "--role", "ingest", "--nats", url)
+	defer ingest.stop(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	edgeA := start(t, addrA, t.TempDir(), "--role", "edge", "--nats", url)
+	edgeB := start(t, addrB, t.TempDir(), "--role", "edge", "--nats", url)
+	defer edgeB.halt(t)
+	waitRunning(t, addrA, "demo")
+
+	ws, w := hello(t, addrA, "")
+	if err := ws.WriteJSON(map[string]any{"type": "subscribe", "camera": "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	first := readWSFrame(t, ws)
+	last := first
+	// Watch for 2.5 s, so the session's positions are flushed (every 2 s).
+	for until := time.Now().Add(2500 * time.Millisecond); time.Now().Before(until); {
+		f := readWSFrame(t, ws)
+		if f.epoch != first.epoch || f.seq <= last.seq {
+			t.Fatalf("frame epoch %d seq %d after epoch %d seq %d", f.epoch, f.seq, last.epoch, last.seq)
+		}
+		last = f
+	}
+	edgeA.halt(t)
+	ws.Close()
+
+	ws, w2 := hello(t, addrB, w.Session)
+	defer ws.Close()
+	if !w2.Resumed || w2.Session != w.Session || len(w2.Subscriptions) != 1 || w2.Subscriptions[0].Camera != "demo" {
+		t.Fatalf("welcome on edge B = %+v, want session %s resumed with demo", w2, w.Session)
+	}
+	sub := w2.Subscriptions[0]
+	if sub.Epoch != last.epoch || sub.Seq < last.seq || sub.Skipped > 30*20 {
+		t.Fatalf("resumed subscription %+v after epoch %d seq %d", sub, last.epoch, last.seq)
+	}
+	next := readWSFrame(t, ws)
+	if next.epoch != last.epoch || next.seq <= last.seq {
+		t.Fatalf("on edge B: epoch %d seq %d, before epoch %d seq %d", next.epoch, next.seq, last.epoch, last.seq)
+	}
+	const demoFrames = 300 // the demo video loops
+	if moved, byFrame := (next.seq-last.seq)%demoFrames, uint64((next.frame-last.frame+demoFrames)%demoFrames); moved != byFrame {
+		t.Fatalf("video jumped: seq moved %d, marker frame %d -> %d (%d)", moved, last.frame, next.frame, byFrame)
+	}
+}
