@@ -72,11 +72,17 @@ func freeAddr(t *testing.T) string {
 
 func start(t *testing.T, addr, data string, extra ...string) *server {
 	t.Helper()
+	return startWithin(t, 20*time.Second, addr, data, extra...)
+}
+
+// startWithin is start with its own limit for becoming healthy.
+func startWithin(t *testing.T, limit time.Duration, addr, data string, extra ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	args := append([]string{"--addr", addr, "--data", data, "--log-level", "debug"}, extra...)
 	go func() { s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs) }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(limit)
 	for {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
@@ -91,7 +97,7 @@ func start(t *testing.T, addr, data string, extra ...string) *server {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy within 20s\n%s", s.logs)
+			t.Fatalf("server not healthy within %v\n%s", limit, s.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -271,14 +271,45 @@ func (e *EdgeCameras) Subscribe() (<-chan camera.Event, func()) {
 }
 
 // local fills in what a view has only on this node: the hub channel and
-// viewers.
+// viewers, and the seq and position of the newest frame the hub holds
+// when it is newer than the record (records are refreshed every
+// RecordInterval, frames arrive continuously).
 func (e *EdgeCameras) local(v camera.View) camera.View {
 	v.Channel = e.hub.Channel(v.ID)
 	v.Viewers = map[string]int{}
 	if st, ok := e.hub.Stats(v.ID); ok {
 		v.Viewers = st.Viewers
+		v = newerPosition(v, st.Latest)
 	}
 	return v
+}
+
+// newerPosition moves v's seq and position to f's when f is a newer frame
+// of the same run.
+func newerPosition(v camera.View, f *media.Frame) camera.View {
+	if f != nil && f.Epoch == v.Epoch && f.Seq > v.Seq {
+		v.Seq, v.Position = f.Seq, f.PTS.Seconds()
+	}
+	return v
+}
+
+// peekTimeout bounds Get's request for the owner's newest frame.
+const peekTimeout = 300 * time.Millisecond
+
+// peek asks the owner for the camera's newest full frame without feeding
+// the hub: nil if there is none or no answer in time.
+func (e *EdgeCameras) peek(id media.CameraID) *media.Frame {
+	ctx, cancel := context.WithTimeout(context.Background(), peekTimeout)
+	defer cancel()
+	m, err := e.conn.nc.RequestWithContext(ctx, LatestSubject(id, media.RenditionFull), nil)
+	if err != nil || len(m.Data) == 0 {
+		return nil
+	}
+	f, err := DecodeFrame(id, media.RenditionFull, m.Data)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // List returns every camera in the order this edge first saw them.
@@ -309,7 +340,13 @@ func (e *EdgeCameras) Get(id media.CameraID) (camera.View, error) {
 	if c == nil {
 		return camera.View{}, errNoCamera(id)
 	}
-	return e.local(c.view), nil
+	v := e.local(c.view)
+	if v.State == media.StateRunning && e.hub.Latest(id) == nil {
+		// Nobody watches it here: the record may be seconds old, and a
+		// resuming session's skipped count is computed from this seq.
+		v = newerPosition(v, e.peek(id))
+	}
+	return v, nil
 }
 
 // Stats returns the cameras with this edge's hub counters.

@@ -38,7 +38,7 @@ const (
 	// RecordInterval is how often the owner refreshes the camera records
 	// (their view's position, seq and fps) besides writing them on every
 	// event.
-	RecordInterval = 2 * time.Second
+	RecordInterval = time.Second
 	// opTimeout bounds one forwarded operation on the owner; uploads get
 	// uploadTimeout (fetching the object and probing it).
 	opTimeout     = 30 * time.Second
