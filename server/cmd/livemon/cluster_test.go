@@ -119,7 +119,7 @@ func hello(t *testing.T, addr, session string) (*websocket.Conn, welcomeMsg) {
 
 // The whole cluster through run: three NATS servers, one ingest playing
 // the demo camera, edges A and B. A WebSocket viewer on edge A; edge A
-// stops; the viewer resumes on edge B with the same session, resumed,
+// stops and one NATS server dies; the viewer resumes on edge B with the same session, resumed,
 // the same epoch, a larger seq and the video where it was (the marker's
 // frame index moved on exactly as the seq did).
 func TestClusterEdgeFailover(t *testing.T) {
@@ -151,6 +151,8 @@ func TestClusterEdgeFailover(t *testing.T) {
 	}
 	edgeA.halt(t)
 	ws.Close()
+	// One of the three NATS servers dies too: no session is lost.
+	nats.Shutdown(0)
 
 	ws, w2 := hello(t, addrB, w.Session)
 	defer ws.Close()
