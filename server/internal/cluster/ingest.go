@@ -115,6 +115,15 @@ func (i *Ingest) ObserveCheckpoint(cp camera.Checkpoint) {
 	}
 }
 
+// Owns reports whether this node owns the camera (for the frame
+// Publisher: only the owner publishes a camera's frames).
+func (i *Ingest) Owns(id media.CameraID) bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	_, ok := i.held[id]
+	return ok
+}
+
 // Held lists the cameras this node owns.
 func (i *Ingest) Held() []media.CameraID {
 	i.mu.Lock()
