@@ -86,12 +86,34 @@ type Session struct {
 	Subscriptions map[media.CameraID]Sub
 }
 
+// Store is where a Manager keeps sessions. *store.Store (SQLite)
+// implements it for a single node; cluster.SessionStore (a JetStream KV
+// bucket) for edges that share sessions. Errors follow store's: a missing
+// session is a media.KindNotFound error, as is subscribing to an unknown
+// camera.
+type Store interface {
+	CreateSession(ctx context.Context, key store.SessionKey, now time.Time) error
+	LoadSession(ctx context.Context, key store.SessionKey) (store.SessionRecord, error)
+	TouchSession(ctx context.Context, key store.SessionKey, lastSeen, expiresAt time.Time) error
+	DeleteSession(ctx context.Context, key store.SessionKey) error
+	PutSubscription(ctx context.Context, key store.SessionKey, sub store.Subscription) error
+	DeleteSubscription(ctx context.Context, key store.SessionKey, cam media.CameraID) error
+	DeleteSubscriptionsTo(ctx context.Context, cam media.CameraID) error
+	SaveDelivered(ctx context.Context, key store.SessionKey, subs []store.Subscription) error
+	DeleteExpiredSessions(ctx context.Context, now, staleBefore time.Time, live func(store.SessionKey) bool) (int, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Manager keeps the connected sessions in memory and all sessions in the
 // store.
 type Manager struct {
-	st  *store.Store
-	ttl time.Duration
-	now func() time.Time
+	st Store
+	// shared: other nodes use the same store, so a session is never
+	// resumed from the dormant cache (another node may have changed it).
+	shared bool
+	ttl    time.Duration
+	now    func() time.Time
 
 	// persistMu orders the snapshots written by Flush and Disconnect, so an
 	// older snapshot is never written after a newer one.
@@ -123,15 +145,28 @@ type liveSession struct {
 	dirty bool
 }
 
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithSharedStore says that other nodes use the same store (edges of a
+// cluster): a disconnected session then always resumes from the store,
+// never from this node's memory, since it may have been resumed and
+// changed on another node meanwhile.
+func WithSharedStore() Option { return func(m *Manager) { m.shared = true } }
+
 // New returns a Manager. ttl <= 0 means DefaultTTL; now nil means time.Now.
-func New(st *store.Store, ttl time.Duration, now func() time.Time) *Manager {
+func New(st Store, ttl time.Duration, now func() time.Time, opts ...Option) *Manager {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}, dormant: map[store.SessionKey]dormantSession{}}
+	m := &Manager{st: st, ttl: ttl, now: now, live: map[store.SessionKey]*liveSession{}, dormant: map[store.SessionKey]dormantSession{}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
 // Open attaches a connection to a session. raw == "" starts a new session;
@@ -332,7 +367,7 @@ func (m *Manager) Disconnect(ctx context.Context, id ID) error {
 func (m *Manager) keepDormant(key store.SessionKey, subs []store.Subscription, expires time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.live[key] != nil || len(m.dormant) >= maxDormant {
+	if m.shared || m.live[key] != nil || len(m.dormant) >= maxDormant {
 		return
 	}
 	d := dormantSession{subs: make(map[media.CameraID]Sub, len(subs)), expires: expires}
