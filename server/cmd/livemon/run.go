@@ -58,20 +58,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer st.Close()
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
-	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
-	if cfg.MaxDecoders > 0 {
-		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
-	}
+	opener, prober, closeSpares := decoders(cfg, stderr)
 	defer closeSpares() // after the decoders: wg.Wait below, or never started
 	mets := metrics.New()
-	cams := camera.New(camera.Config{
-		Quality:      cfg.Quality,
-		MaxFPS:       cfg.MaxFPS,
-		Grid:         cfg.Grid,
-		ProbeTimeout: cfg.ProbeTimeout,
-		MaxCameras:   cfg.MaxCameras,
-		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
-	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
+	cams := camera.New(cameraConfig(cfg), camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}
@@ -137,15 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer wg.Done()
 		maintainSessions(bgCtx, sessions, log)
 	}()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-		err = nil
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
-	}
+	err = serveUntil(ctx, srv, ln)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	if serr := srv.Shutdown(sctx); serr != nil {
@@ -163,6 +145,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cancel()
 	log.Info("stopped")
 	return err
+}
+
+// serveUntil serves srv on ln until ctx ends (nil) or serving fails; the
+// caller shuts srv down, which ends the serving goroutine.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// decoders is the decoder backend --decoder, --decoder-spares and
+// --max-decoders ask for; call the func it returns after the decoders
+// stopped.
+func decoders(cfg config, stderr io.Writer) (decoder.Opener, camera.Prober, func()) {
+	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	if cfg.MaxDecoders > 0 {
+		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
+	}
+	return opener, prober, closeSpares
+}
+
+// cameraConfig is the camera manager's configuration from the flags.
+func cameraConfig(cfg config) camera.Config {
+	return camera.Config{
+		Quality:      cfg.Quality,
+		MaxFPS:       cfg.MaxFPS,
+		Grid:         cfg.Grid,
+		ProbeTimeout: cfg.ProbeTimeout,
+		MaxCameras:   cfg.MaxCameras,
+		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
+	}
 }
 
 // maintainSessions persists delivered positions and removes expired

@@ -76,24 +76,31 @@ func start(t *testing.T, addr, data string, extra ...string) *server {
 	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	args := append([]string{"--addr", addr, "--data", data, "--log-level", "debug"}, extra...)
 	go func() { s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs) }()
+	waitHealthy(t, addr, s.done, s.logs)
+	return s
+}
+
+// waitHealthy waits up to 20 s for addr's /healthz to answer 200, failing
+// if the run ends first.
+func waitHealthy(t *testing.T, addr string, done <-chan error, logs *syncBuffer) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		select {
-		case err := <-s.done:
-			t.Fatalf("run ended early: %v\n%s", err, s.logs)
-		default:
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, logs)
+		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy within 20s\n%s", s.logs)
+			t.Fatalf("not healthy within 20s\n%s", logs)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
