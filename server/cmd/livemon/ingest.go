@@ -86,17 +86,28 @@ func runIngest(ctx context.Context, cfg config, natsURLs []string, log *slog.Log
 		defer camsDone.Done()
 		_ = cams.Run(camCtx)
 	}()
+	// An ingest that cannot watch the buckets ends the node (its
+	// supervisor restarts it) instead of idling.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	ingErr := make(chan error, 1)
 	ingDone.Add(1)
 	go func() {
 		defer ingDone.Done()
 		if err := ing.Run(ingCtx); err != nil {
-			log.Error("ingest stopped", "err", err)
+			ingErr <- err
+			stopRun()
 		}
 	}()
-	err = serveUntil(ctx, srv, ln)
+	err = serveUntil(runCtx, srv, ln)
 	log.Info("shutting down: handing cameras back")
 	stopIngest()
 	ingDone.Wait()
+	select {
+	case ierr := <-ingErr:
+		err = errors.Join(err, fmt.Errorf("ingest: %w", ierr))
+	default:
+	}
 	pub.Close()
 	stopCams()
 	camsDone.Wait()

@@ -84,11 +84,14 @@ func (l *leases) ids() []media.CameraID {
 	return out
 }
 
-// renew renews every held lease once and returns those that are lost:
-// another node wrote the key (or it expired, so the revision moved on), or
-// no renewal succeeded for leaseFence. A lost lease is forgotten here; the
-// caller stops its camera at once.
+// renew renews every held lease once, all within one LeaseRenew (so a
+// NATS outage cannot stretch a round past the fence), and returns those
+// that are lost: another node wrote the key (or it expired, so the
+// revision moved on), or no renewal succeeded for leaseFence. A lost
+// lease is forgotten here; the caller stops its camera at once.
 func (l *leases) renew(ctx context.Context) []media.CameraID {
+	rctx, cancel := context.WithTimeout(ctx, LeaseRenew)
+	defer cancel()
 	var lost []media.CameraID
 	for _, id := range l.ids() {
 		l.mu.Lock()
@@ -97,9 +100,11 @@ func (l *leases) renew(ctx context.Context) []media.CameraID {
 		if !ok {
 			continue
 		}
-		rctx, cancel := context.WithTimeout(ctx, LeaseRenew)
-		rev, err := l.kv.Update(rctx, string(id), []byte(l.node), cur.rev)
-		cancel()
+		var rev uint64
+		err := rctx.Err()
+		if err == nil {
+			rev, err = l.kv.Update(rctx, string(id), []byte(l.node), cur.rev)
+		}
 		l.mu.Lock()
 		if now, gone := l.now(), l.held[id] != cur; gone {
 			// Released (or released and taken again) while we renewed.
