@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/livemon/livemon/server/internal/camera"
 	"github.com/livemon/livemon/server/internal/cluster"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/metrics"
@@ -45,52 +44,13 @@ func (c *config) parseRole(natsURLs string) error {
 	return fmt.Errorf("--role must be all, ingest or edge (got %q)", c.Role)
 }
 
-// nodeName names this node in NATS and in camera records.
-func nodeName(cfg config) string { return cfg.Role + "@" + cfg.Addr }
-
 func connectCluster(ctx context.Context, cfg config, log *slog.Logger) (*cluster.Conn, error) {
-	conn, err := cluster.Connect(ctx, cluster.Options{URLs: cfg.NATS, Name: nodeName(cfg), Logger: log})
+	conn, err := cluster.Connect(ctx, cluster.Options{URLs: cfg.NATS, Name: nodeName(cfg.Role, cfg.Addr), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("--role %s: %w", cfg.Role, err)
 	}
 	log.Info("connected to NATS", "servers", cfg.NATS, "replicas", conn.Replicas(), "node", conn.Name())
 	return conn, nil
-}
-
-// ingestNode is what an ingest runs besides a single node's cameras: the
-// frame publisher and the owner side of the camera API.
-type ingestNode struct {
-	conn  *cluster.Conn
-	pub   *cluster.Publisher
-	owner *cluster.Owner
-}
-
-func startIngest(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, cams *camera.Manager, h *hub.Hub) (*ingestNode, error) {
-	conn, err := connectCluster(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	n := &ingestNode{conn: conn}
-	if n.pub, err = cluster.NewPublisher(conn, h, cluster.PublisherOptions{Logger: log}); err != nil {
-		n.Close()
-		return nil, err
-	}
-	if n.owner, err = cluster.NewOwner(conn, cams, st.CreateTemp, log); err != nil {
-		n.Close()
-		return nil, err
-	}
-	return n, nil
-}
-
-// Close stops answering and publishing, then leaves NATS.
-func (n *ingestNode) Close() {
-	if n.owner != nil {
-		n.owner.Close()
-	}
-	if n.pub != nil {
-		n.pub.Close()
-	}
-	n.conn.Close()
 }
 
 // runEdge serves viewers from the cluster: the hub is fed from NATS,

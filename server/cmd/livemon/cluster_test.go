@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"image/jpeg"
 	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/livemon/livemon/server/internal/cluster/natstest"
 	"github.com/livemon/livemon/server/internal/marker"
+	"github.com/livemon/livemon/server/internal/opencv"
 )
 
 func TestRoleFlags(t *testing.T) {
@@ -37,6 +42,40 @@ func TestRoleFlags(t *testing.T) {
 			t.Errorf("%q: NATS = %v", tc.args, c.NATS)
 		}
 	}
+}
+
+// demoFrames is the length of the cluster test's video, which loops.
+const demoFrames = 300
+
+// postVideo uploads the file at path as the multipart field "video" and
+// returns the status.
+func postVideo(t *testing.T, url, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, err := mw.CreateFormFile("video", filepath.Base(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		t.Fatal(err)
+	}
+	mw.Close()
+	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Logf("upload answer %d: %s", resp.StatusCode, msg)
+	}
+	return resp.StatusCode
 }
 
 // halt ends a run like SIGTERM and waits for it (without stop's check
@@ -117,23 +156,31 @@ func hello(t *testing.T, addr, session string) (*websocket.Conn, welcomeMsg) {
 	return ws, w
 }
 
-// The whole cluster through run: three NATS servers, one ingest playing
-// the demo camera, edges A and B. A WebSocket viewer on edge A; edge A
+// The whole cluster through run: three NATS servers, one ingest, edges A
+// and B; a camera created by uploading a video to edge A. A WebSocket viewer on edge A; edge A
 // stops and one NATS server dies; the viewer resumes on edge B with the same session, resumed,
 // the same epoch, a larger seq and the video where it was (the marker's
 // frame index moved on exactly as the seq did).
 func TestClusterEdgeFailover(t *testing.T) {
 	nats := natstest.Cluster(t, 3)
 	url := nats.URL()
-	// The ingest generates and probes the demo video first: slow on a
-	// loaded machine.
 	ingest := startWithin(t, time.Minute, freeAddr(t), t.TempDir(), "--role", "ingest", "--nats", url)
 	defer ingest.stop(t)
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	edgeA := start(t, addrA, t.TempDir(), "--role", "edge", "--nats", url)
 	edgeB := start(t, addrB, t.TempDir(), "--role", "edge", "--nats", url)
 	defer edgeB.halt(t)
+	// The camera is created by an upload to edge A, which streams it to
+	// the object store and has the ingest switch to it.
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	if err := opencv.WriteVideo(path, opencv.VideoSpec{VideoID: 3, Frames: demoFrames, Width: 320, Height: 180, FPS: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if code := postVideo(t, "http://"+addrA+"/api/cameras/demo/video", path); code != http.StatusCreated {
+		t.Fatalf("upload through edge A: %d", code)
+	}
 	waitRunning(t, addrA, "demo")
+	waitRunning(t, addrB, "demo")
 
 	ws, w := hello(t, addrA, "")
 	if err := ws.WriteJSON(map[string]any{"type": "subscribe", "camera": "demo"}); err != nil {
@@ -170,7 +217,6 @@ func TestClusterEdgeFailover(t *testing.T) {
 	if next.epoch != last.epoch || next.seq <= last.seq {
 		t.Fatalf("on edge B: epoch %d seq %d, before epoch %d seq %d", next.epoch, next.seq, last.epoch, last.seq)
 	}
-	const demoFrames = 300 // the demo video loops
 	if moved, byFrame := (next.seq-last.seq)%demoFrames, uint64((next.frame-last.frame+demoFrames)%demoFrames); moved != byFrame {
 		t.Fatalf("video jumped: seq moved %d, marker frame %d -> %d (%d)", moved, last.frame, next.frame, byFrame)
 	}

@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("listening on a non-loopback address without a token: anyone who can reach it controls livemon", "addr", cfg.Addr)
 	}
 
+	if cfg.Role == roleIngest {
+		return runIngest(ctx, cfg, cfg.NATS, log, stderr)
+	}
 	st, err := store.Open(ctx, cfg.Data)
 	if err != nil {
 		return fmt.Errorf("open data dir: %w", err)
@@ -62,19 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEdge(ctx, cfg, log, st, h, mets)
 	}
 
-	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
-	if cfg.MaxDecoders > 0 {
-		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
-	}
+	opener, prober, closeSpares := decoders(cfg, stderr)
 	defer closeSpares() // after the decoders: serve waits for them, or they never started
-	cams := camera.New(camera.Config{
-		Quality:      cfg.Quality,
-		MaxFPS:       cfg.MaxFPS,
-		Grid:         cfg.Grid,
-		ProbeTimeout: cfg.ProbeTimeout,
-		MaxCameras:   cfg.MaxCameras,
-		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
-	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
+	cams := camera.New(cameraConfig(cfg), camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}
@@ -90,13 +83,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cams.AddForgetter(sessions)
 	cams.AddForgetter(mets)
 	cams.AddForgetter(api)
-	if cfg.Role == roleIngest {
-		node, err := startIngest(ctx, cfg, log, st, cams, h)
-		if err != nil {
-			return err
-		}
-		defer node.Close() // after serve has stopped the cameras
-	}
 	return serve(ctx, cfg, log, api, sessions, func(bgCtx context.Context) { _ = cams.Run(bgCtx) })
 }
 
@@ -157,15 +143,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, api *httpapi.Serve
 			task(bgCtx)
 		}()
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-		err = nil
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
-	}
+	err = serveUntil(ctx, srv, ln)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	if serr := srv.Shutdown(sctx); serr != nil {
@@ -183,6 +161,42 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, api *httpapi.Serve
 	cancel()
 	log.Info("stopped")
 	return err
+}
+
+// serveUntil serves srv on ln until ctx ends (nil) or serving fails; the
+// caller shuts srv down, which ends the serving goroutine.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// decoders is the decoder backend --decoder, --decoder-spares and
+// --max-decoders ask for; call the func it returns after the decoders
+// stopped.
+func decoders(cfg config, stderr io.Writer) (decoder.Opener, camera.Prober, func()) {
+	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	if cfg.MaxDecoders > 0 {
+		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
+	}
+	return opener, prober, closeSpares
+}
+
+// cameraConfig is the camera manager's configuration from the flags.
+func cameraConfig(cfg config) camera.Config {
+	return camera.Config{
+		Quality:      cfg.Quality,
+		MaxFPS:       cfg.MaxFPS,
+		Grid:         cfg.Grid,
+		ProbeTimeout: cfg.ProbeTimeout,
+		MaxCameras:   cfg.MaxCameras,
+		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
+	}
 }
 
 // maintainSessions persists delivered positions and removes expired

@@ -82,24 +82,31 @@ func startWithin(t *testing.T, limit time.Duration, addr, data string, extra ...
 	s := &server{addr: addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	args := append([]string{"--addr", addr, "--data", data, "--log-level", "debug"}, extra...)
 	go func() { s.done <- run(ctx, args, func(string) string { return "" }, io.Discard, s.logs) }()
+	waitHealthy(t, limit, addr, s.done, s.logs)
+	return s
+}
+
+// waitHealthy waits up to limit for addr's /healthz to answer 200,
+// failing if the run ends first.
+func waitHealthy(t *testing.T, limit time.Duration, addr string, done <-chan error, logs *syncBuffer) {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		select {
-		case err := <-s.done:
-			t.Fatalf("run ended early: %v\n%s", err, s.logs)
-		default:
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, logs)
+		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy within %v\n%s", limit, s.logs)
+			t.Fatalf("not healthy within %v\n%s", limit, logs)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

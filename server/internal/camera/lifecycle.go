@@ -109,9 +109,13 @@ func (m *Manager) checkpointAll(ctx context.Context) {
 			continue
 		}
 		st := d.Status()
-		if err := m.deps.Store.Checkpoint(ctx, id, st.Epoch, st.Seq, st.Frame); err != nil && ctx.Err() == nil {
-			m.log.Warn("checkpoint failed", "camera", id, "err", err)
+		if err := m.deps.Store.Checkpoint(ctx, id, st.Epoch, st.Seq, st.Frame); err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("checkpoint failed", "camera", id, "err", err)
+			}
+			continue
 		}
+		m.observeCheckpoint(id, st)
 	}
 }
 
@@ -311,6 +315,8 @@ func (m *Manager) stopDecoderLocked(e *entry, persist bool) {
 		defer cancel()
 		if err := m.deps.Store.Checkpoint(ctx, rec.ID, st.Epoch, st.Seq, st.Frame); err != nil {
 			m.log.Warn("checkpoint on stop failed", "camera", rec.ID, "err", err)
+		} else {
+			m.observeCheckpoint(rec.ID, st)
 		}
 	}
 }

@@ -42,6 +42,14 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	// Registered first, so it runs after the manager and store are closed:
 	// no decoder goroutine of this test may be left.
 	t.Cleanup(func() { goleak.VerifyNone(t) })
+	return startHarness(t, cfg, Deps{})
+}
+
+// startHarness is newHarness without the leak check (a test running two
+// managers registers that once, before both), with extra deps: their
+// OnCheckpoint is kept.
+func startHarness(t *testing.T, cfg Config, extra Deps) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), dir)
 	if err != nil {
@@ -58,7 +66,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		cfg.CheckpointEvery = 50 * time.Millisecond
 	}
 	h.m = New(cfg, Deps{Store: st, Hub: h.hub, Opener: h.opener, Prober: h.prober,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnCheckpoint: extra.OnCheckpoint})
 	h.m.AddForgetter(h.forgot)
 	if err := h.m.Load(context.Background()); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,9 @@
 // (PublishUpload and the reservation an upload holds while it creates a
 // camera), settings.go (live changes: name, loop, speed; the source),
 // source.go (starting the run a source needs), views.go (the
-// plain read models: View, Stats), events.go (the event bus).
+// plain read models: View, Stats), events.go (the event bus), adopt.go
+// (Adopt, Release, Record and checkpoint observation: what a cluster
+// ingest needs to move a camera between nodes).
 //
 // Concurrency contract:
 //   - Every exported method of Manager may be called from any goroutine.
@@ -39,6 +41,11 @@
 //     topic and calls every Forgetter (metrics series, session
 //     subscriptions, the HTTP layer's frame cache), then publishes
 //     EventDeleted.
+//   - Adopt and Release move a camera between nodes (package cluster):
+//     Adopt is a create that keeps the record's epoch and continues its
+//     seq and frame; Release is a stop that forgets the camera here
+//     without deleting it (no Forgetter, no EventDeleted). A single node
+//     never calls them.
 //   - Run owns the background work (checkpoints) and returns when its ctx
 //     ends, after stopping every decoder and writing a last checkpoint.
 //     Decoders start only once Run has started.
@@ -102,6 +109,10 @@ type Deps struct {
 	OnEncode func(cam media.CameraID, d time.Duration, size int)
 	// LiveClient fetches live sources; nil: livesrc.NewClient.
 	LiveClient *http.Client
+	// OnCheckpoint, if set, observes every checkpoint written to the
+	// store (a cluster owner mirrors them). It runs on Run's goroutine or
+	// in the operation that stops a camera, and must not block.
+	OnCheckpoint func(Checkpoint)
 }
 
 // Manager runs cameras.

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +24,12 @@ import (
 
 // requestTimeout bounds a forwarded camera operation; uploads (the owner
 // fetches and probes the video) get uploadTimeout.
-const requestTimeout = 30 * time.Second
+const (
+	requestTimeout = 30 * time.Second
+	// uploadTimeout outlasts the owner's own UploadTimeout, so its answer
+	// (success or error) arrives.
+	uploadTimeout = UploadTimeout + 5*time.Second
+)
 
 // EdgeCameras is an edge's view of the cluster's cameras, and what its
 // HTTP layer uses in place of a camera manager. Its read model follows
@@ -52,8 +59,9 @@ type EdgeCameras struct {
 }
 
 type edgeCam struct {
-	view  camera.View
-	order uint64 // first seen, for List's order
+	view    camera.View
+	created time.Time // from the record: List's order
+	order   uint64    // first seen, for List's order before the record
 }
 
 // initialTimeout bounds reading the camera records at start.
@@ -161,16 +169,18 @@ func (e *EdgeCameras) onRecord(ent jetstream.KeyValueEntry) {
 		e.log.Warn("bad camera record", "camera", id, "err", err)
 		return
 	}
-	e.set(rec.View.View())
+	v := rec.View
+	v.ID = id
+	e.set(v, rec.CreatedAt)
 }
 
 func (e *EdgeCameras) onEvent(m *nats.Msg) {
-	var ev EventJSON
+	var ev EventMessage
 	if err := json.Unmarshal(m.Data, &ev); err != nil {
 		e.log.Warn("bad camera event", "subject", m.Subject, "err", err)
 		return
 	}
-	v := ev.View.View()
+	v := ev.View
 	if _, err := media.ParseCameraID(string(v.ID)); err != nil {
 		return
 	}
@@ -185,12 +195,13 @@ func (e *EdgeCameras) onEvent(m *nats.Msg) {
 			e.hub.Reset(v.ID)
 		}
 	}
-	e.set(v)
+	e.set(v, time.Time{})
 	e.emit(camera.Event{Kind: ev.Kind, Camera: v.ID, View: e.local(v)})
 }
 
-// set stores v as the camera's view, starting its feed if it is new.
-func (e *EdgeCameras) set(v camera.View) {
+// set stores v as the camera's view (and its creation time, unless
+// zero), starting its feed if it is new.
+func (e *EdgeCameras) set(v camera.View, created time.Time) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -204,6 +215,9 @@ func (e *EdgeCameras) set(v camera.View) {
 		e.cams[v.ID] = c
 	}
 	c.view = v
+	if !created.IsZero() {
+		c.created = created
+	}
 	e.mu.Unlock()
 	if isNew {
 		e.feed.Add(v.ID)
@@ -312,7 +326,7 @@ func (e *EdgeCameras) peek(id media.CameraID) *media.Frame {
 	return f
 }
 
-// List returns every camera in the order this edge first saw them.
+// List returns every camera in the order they were created.
 func (e *EdgeCameras) List() []camera.View {
 	e.mu.Lock()
 	cs := make([]*edgeCam, 0, len(e.cams))
@@ -320,7 +334,12 @@ func (e *EdgeCameras) List() []camera.View {
 		cs = append(cs, c)
 	}
 	e.mu.Unlock()
-	sort.Slice(cs, func(i, j int) bool { return cs[i].order < cs[j].order })
+	sort.Slice(cs, func(i, j int) bool {
+		if !cs[i].created.Equal(cs[j].created) {
+			return cs[i].created.Before(cs[j].created)
+		}
+		return cs[i].order < cs[j].order
+	})
 	out := make([]camera.View, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, e.local(c.view))
@@ -368,10 +387,10 @@ func (e *EdgeCameras) Supervising() bool { return e.conn.nc.IsConnected() }
 
 // request sends req to subject and decodes the reply. No responder is a
 // 503: no ingest node serves the camera (yet).
-func (e *EdgeCameras) request(ctx context.Context, subject string, req Request, timeout time.Duration) (Reply, error) {
+func (e *EdgeCameras) request(ctx context.Context, subject string, req any, timeout time.Duration) (Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m, err := e.conn.nc.RequestWithContext(ctx, subject, marshal(req))
+	m, err := e.conn.nc.RequestWithContext(ctx, subject, mustJSON(req))
 	if errors.Is(err, nats.ErrNoResponders) {
 		return Reply{}, errUnavailable
 	}
@@ -392,7 +411,7 @@ var errUnavailable = media.Errorf(media.KindOverCapacity, "no ingest node serves
 
 // viewOp forwards op on id and applies the returned view at once, so the
 // caller reads its own write on this edge.
-func (e *EdgeCameras) viewOp(ctx context.Context, subject string, req Request) (camera.View, error) {
+func (e *EdgeCameras) viewOp(ctx context.Context, subject string, req any) (camera.View, error) {
 	r, err := e.request(ctx, subject, req, requestTimeout)
 	if err != nil {
 		return camera.View{}, err
@@ -400,41 +419,39 @@ func (e *EdgeCameras) viewOp(ctx context.Context, subject string, req Request) (
 	if r.View == nil {
 		return camera.View{}, errors.New("forward camera request: reply without a view")
 	}
-	v := r.View.View()
-	e.set(v)
+	v := *r.View
+	e.set(v, time.Time{})
 	return e.local(v), nil
 }
 
 // Create creates a camera on some ingest node.
 func (e *EdgeCameras) Create(ctx context.Context, id media.CameraID, s camera.Settings) (camera.View, error) {
-	sj := settingsToJSON(s)
-	return e.viewOp(ctx, SubjectAPICreate, Request{Camera: id, Op: OpUpdate, Settings: &sj})
+	return e.viewOp(ctx, SubjectAPICreate, CreateRequest{ID: id, Settings: s})
 }
 
 // Update changes a camera's settings on its owner.
 func (e *EdgeCameras) Update(ctx context.Context, id media.CameraID, s camera.Settings) (camera.View, error) {
-	sj := settingsToJSON(s)
-	return e.viewOp(ctx, CamOpSubject(id, OpUpdate), Request{Settings: &sj})
+	return e.viewOp(ctx, CamOpSubject(id, OpUpdate), CamRequest{Settings: &s})
 }
 
 // Start starts a camera on its owner.
 func (e *EdgeCameras) Start(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpStart), Request{})
+	return e.viewOp(ctx, CamOpSubject(id, OpStart), CamRequest{})
 }
 
 // Stop stops a camera on its owner.
 func (e *EdgeCameras) Stop(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpStop), Request{})
+	return e.viewOp(ctx, CamOpSubject(id, OpStop), CamRequest{})
 }
 
 // Restart restarts a camera on its owner (a new epoch).
 func (e *EdgeCameras) Restart(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpRestart), Request{})
+	return e.viewOp(ctx, CamOpSubject(id, OpRestart), CamRequest{})
 }
 
 // Delete deletes a camera on its owner, then forgets it here.
 func (e *EdgeCameras) Delete(ctx context.Context, id media.CameraID) error {
-	if _, err := e.request(ctx, CamOpSubject(id, OpDelete), Request{}, requestTimeout); err != nil {
+	if _, err := e.request(ctx, CamOpSubject(id, OpDelete), CamRequest{}, requestTimeout); err != nil {
 		if errors.Is(err, errUnavailable) && !e.known(id) {
 			return errNoCamera(id)
 		}
@@ -464,11 +481,10 @@ func (e *EdgeCameras) PublishUpload(ctx context.Context, id media.CameraID, tf *
 	if _, err := e.conn.Videos.Put(ctx, jetstream.ObjectMeta{Name: object}, f); err != nil {
 		return camera.Upload{}, fmt.Errorf("store upload in the cluster: %w", err)
 	}
-	req := Request{Object: object, FileName: originalName}
-	r, err := e.request(ctx, CamOpSubject(id, OpUpload), req, uploadTimeout)
+	up := &UploadRequest{Object: object, OriginalName: originalName}
+	r, err := e.request(ctx, CamOpSubject(id, OpUpload), CamRequest{Upload: up}, uploadTimeout)
 	if errors.Is(err, errUnavailable) && !e.known(id) {
-		req.Camera, req.Op = id, OpUpload
-		r, err = e.request(ctx, SubjectAPICreate, req, uploadTimeout)
+		r, err = e.request(ctx, SubjectAPICreate, CreateRequest{ID: id, Upload: up}, uploadTimeout)
 	}
 	if err == nil && r.Upload == nil {
 		err = errors.New("forward upload: reply without an upload")
@@ -480,9 +496,19 @@ func (e *EdgeCameras) PublishUpload(ctx context.Context, id media.CameraID, tf *
 		cancel()
 		return camera.Upload{}, err
 	}
-	v := r.Upload.Camera.View()
-	e.set(v)
-	probe := r.Upload.Probe
-	probe.Duration = r.Upload.Duration
-	return camera.Upload{ID: r.Upload.ID, Probe: probe, Camera: e.local(v)}, nil
+	u := *r.Upload
+	e.set(u.Camera, time.Time{})
+	u.Camera = e.local(u.Camera)
+	if u.Probe.Duration == 0 && u.Probe.FPS > 0 {
+		// media.VideoInfo leaves its Duration out of JSON.
+		u.Probe.Duration = time.Duration(float64(u.Probe.Frames) / u.Probe.FPS * float64(time.Second))
+	}
+	return u, nil
+}
+
+// NewObjectID returns a random name part for an object in BucketVideos.
+func NewObjectID() string {
+	var b [12]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return hex.EncodeToString(b[:])
 }

@@ -1,0 +1,365 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/livemon/livemon/server/internal/camera"
+	"github.com/livemon/livemon/server/internal/cluster/natstest"
+	"github.com/livemon/livemon/server/internal/hub"
+	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/store"
+	"github.com/livemon/livemon/server/internal/synth"
+)
+
+// ingestNode is an ingest over synthetic videos: its own store, hub and
+// camera manager, connected to the test's NATS servers.
+type ingestNode struct {
+	t         *testing.T
+	name      string
+	conn      *Conn
+	st        *store.Store
+	m         *camera.Manager
+	ing       *Ingest
+	stop      func() // ends the node (idempotent)
+	closeConn func() // closes its NATS connection (idempotent)
+}
+
+// checkpointEvery is the manager's checkpoint interval in these tests:
+// positions in records are at most this old (plus a write).
+const checkpointEvery = 250 * time.Millisecond
+
+func startIngest(t *testing.T, urls []string, name string) *ingestNode {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	// Not connect: the node closes its connection itself, once (crash).
+	conn, err := Connect(cctx, Options{URLs: urls, Name: name, Logger: log})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	n := &ingestNode{t: t, name: name, conn: conn}
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	n.st = st
+	var ing *Ingest
+	n.m = camera.New(camera.Config{CheckpointEvery: checkpointEvery}, camera.Deps{
+		Store: st, Hub: hub.New(hub.WithLinger(time.Second)), Opener: synth.Opener{}, Prober: synth.Prober{},
+		Logger:       log,
+		OnCheckpoint: func(cp camera.Checkpoint) { ing.ObserveCheckpoint(cp) },
+	})
+	ing = NewIngest(IngestDeps{Node: name, Conn: n.conn.NATS(), Cameras: n.conn.Cameras, Owners: n.conn.Owners,
+		Videos: n.conn.Videos, Manager: n.m, Store: st, Logger: log})
+	n.ing = ing
+	ctx, cancel := context.WithCancel(context.Background())
+	mdone, idone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(mdone)
+		_ = n.m.Run(ctx)
+	}()
+	go func() {
+		defer close(idone)
+		if err := ing.Run(ctx); err != nil {
+			t.Errorf("ingest %s: %v", name, err)
+		}
+	}()
+	stopped, closed := false, false
+	n.closeConn = func() {
+		if !closed {
+			closed = true
+			conn.Close()
+		}
+	}
+	n.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		for _, done := range []chan struct{}{idone, mdone} {
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Errorf("ingest %s did not stop", name)
+			}
+		}
+		n.closeConn()
+		_ = st.Close()
+	}
+	t.Cleanup(n.stop)
+	return n
+}
+
+// crash ends the node as a dying process would: its NATS connection
+// goes first, so it renews nothing, hands nothing back and its leases
+// expire.
+func (n *ingestNode) crash() {
+	n.closeConn()
+	n.stop()
+}
+
+// request sends v to subject and decodes the owner's reply.
+func request(t *testing.T, c *Conn, subject string, v any) Reply {
+	t.Helper()
+	msg, err := c.NATS().Request(subject, mustJSON(v), UploadTimeout)
+	if err != nil {
+		t.Fatalf("request %s: %v", subject, err)
+	}
+	var r Reply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		t.Fatalf("reply to %s: %v", subject, err)
+	}
+	return r
+}
+
+// putVideo stores a synthetic video (frames at 30 fps) as an object, as an
+// edge receiving an upload does.
+func putVideo(t *testing.T, c *Conn, object string, n, frames int) {
+	t.Helper()
+	spec := synth.Spec{Video: n, Frames: int64(frames), FPS: 30, Width: 96, Height: 64}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Videos.Put(ctx, jetstream.ObjectMeta{Name: object}, bytes.NewReader([]byte(spec.String()))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// record reads a camera's record.
+func record(t *testing.T, c *Conn, id media.CameraID) (CameraRecord, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := c.Cameras.Get(ctx, string(id))
+	if err != nil {
+		return CameraRecord{}, false
+	}
+	var rec CameraRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec, true
+}
+
+// until polls cond every 50 ms until it holds or d passes.
+func until(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
+
+// running returns the view of the camera if node n plays it.
+func (n *ingestNode) running(id media.CameraID) (camera.View, bool) {
+	v, err := n.m.Get(id)
+	return v, err == nil && v.State == media.StateRunning
+}
+
+// createUploaded creates camera id from a 30 s video through
+// livemon.api.create, as an edge does, and returns the node that owns it
+// and the other one.
+func createUploaded(t *testing.T, c *Conn, id media.CameraID, nodes ...*ingestNode) (owner, other *ingestNode) {
+	t.Helper()
+	putVideo(t, c, "obj-"+string(id), 1, 900)
+	r := request(t, c, SubjectAPICreate, CreateRequest{ID: id, Upload: &UploadRequest{Object: "obj-" + string(id), OriginalName: "clip.avi"}})
+	if r.Error != nil || r.Upload == nil || r.Upload.Camera.Epoch == 0 {
+		t.Fatalf("create by upload: %+v %+v", r, r.Error)
+	}
+	until(t, 5*time.Second, "the camera playing on one ingest", func() bool {
+		for _, n := range nodes {
+			if _, ok := n.running(id); ok {
+				owner = n
+			}
+		}
+		return owner != nil
+	})
+	for _, n := range nodes {
+		if n != owner {
+			other = n
+		}
+	}
+	return owner, other
+}
+
+// Killing the ingest that owns a camera moves the camera to the other
+// ingest within 10 s, with the same epoch and the position where the
+// first one was (within 1 s), never from zero.
+func TestFailoverKeepsEpochAndPosition(t *testing.T) {
+	srv := natstest.Cluster(t, 3)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+
+	// Let it play past its first checkpoints, to a position that is not 0.
+	var before camera.View
+	until(t, 10*time.Second, "the camera past 2 s", func() bool {
+		v, _ := owner.running("cam")
+		before = v
+		return v.Position >= 2
+	})
+	rec, ok := record(t, client, "cam")
+	if !ok || rec.Owner != owner.name || rec.Video == nil || rec.Epoch != before.Epoch {
+		t.Fatalf("record before the crash: %+v", rec)
+	}
+
+	killed := time.Now()
+	before, _ = owner.running("cam")
+	owner.crash()
+	var after camera.View
+	until(t, 10*time.Second, "the other ingest playing the camera", func() bool {
+		v, ok := other.running("cam")
+		after = v
+		return ok
+	})
+	took := time.Since(killed)
+	t.Logf("taken over in %v: epoch %d position %.2f s (was %.2f s), seq %d (was %d)",
+		took.Round(time.Millisecond), after.Epoch, after.Position, before.Position, after.Seq, before.Seq)
+	if after.Epoch != before.Epoch {
+		t.Fatalf("epoch %d after failover, want %d", after.Epoch, before.Epoch)
+	}
+	if after.Position == 0 || math.Abs(after.Position-before.Position) > 1 {
+		t.Fatalf("position %.2f s after failover, was %.2f s", after.Position, before.Position)
+	}
+	if after.Seq+uint64(30) < before.Seq {
+		t.Fatalf("seq %d after failover, was %d", after.Seq, before.Seq)
+	}
+	until(t, 5*time.Second, "the record naming the new owner", func() bool {
+		rec, ok := record(t, client, "cam")
+		return ok && rec.Owner == other.name && rec.Epoch == before.Epoch
+	})
+}
+
+// A graceful stop hands the cameras over at once (no TTL wait) from the
+// final checkpoint.
+func TestHandBackOnStop(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+	until(t, 10*time.Second, "the camera past 1 s", func() bool {
+		v, _ := owner.running("cam")
+		return v.Position >= 1
+	})
+	stopped := time.Now()
+	owner.stop()
+	rec, _ := record(t, client, "cam")
+	until(t, 3*time.Second, "the other ingest playing the camera", func() bool {
+		_, ok := other.running("cam")
+		return ok
+	})
+	if took := time.Since(stopped); took >= OwnerLeaseTTL {
+		t.Fatalf("hand-over took %v: the lease was not released", took)
+	}
+	v, _ := other.m.Get("cam")
+	if v.Epoch != rec.Epoch || v.Seq < rec.Seq {
+		t.Fatalf("after hand-over epoch %d seq %d, final record epoch %d seq %d", v.Epoch, v.Seq, rec.Epoch, rec.Seq)
+	}
+}
+
+// Killing one of three NATS servers loses no camera: the owner keeps its
+// lease (its connection moves to another server), the record keeps being
+// written, and nothing moves.
+func TestNATSServerLossKeepsCameras(t *testing.T) {
+	srv := natstest.Cluster(t, 3)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs()[1:], "edge")
+	owner, _ := createUploaded(t, client, "cam", a, b)
+	rec, _ := record(t, client, "cam")
+
+	srv.Shutdown(0)
+	lost := time.Now()
+	// Past a lease's lifetime: had a lease lapsed, the camera would have
+	// moved or stopped by now.
+	until(t, 20*time.Second, "the record written for a lease's lifetime after the loss", func() bool {
+		now, ok := record(t, client, "cam")
+		return ok && now.Seq > rec.Seq+30 && time.Since(lost) > OwnerLeaseTTL+LeaseRenew
+	})
+	now, _ := record(t, client, "cam")
+	if now.Owner != owner.name || now.Epoch != rec.Epoch {
+		t.Fatalf("after losing a NATS server: owner %s epoch %d, want %s epoch %d", now.Owner, now.Epoch, owner.name, rec.Epoch)
+	}
+	if _, ok := owner.running("cam"); !ok {
+		t.Fatal("the owner stopped the camera")
+	}
+}
+
+// The owner API: create without a video, update, stop, a conflict, an
+// unknown camera (no responders), delete.
+func TestOwnerAPI(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngest(t, srv.URLs(), "ingest-a")
+	client := connect(t, srv.URLs(), "edge")
+	name := "Hall"
+	r := request(t, client, SubjectAPICreate, CreateRequest{ID: "cam", Settings: camera.Settings{Name: &name}})
+	if r.Error != nil || r.View == nil || r.View.Name != "Hall" {
+		t.Fatalf("create: %+v", r)
+	}
+	if r := request(t, client, SubjectAPICreate, CreateRequest{ID: "cam"}); !media.IsKind(r.Err(), media.KindConflict) {
+		t.Fatalf("second create: %+v, want a conflict", r.Error)
+	}
+	if r := request(t, client, SubjectAPICreate, CreateRequest{ID: "bad id"}); !media.IsKind(r.Err(), media.KindInvalid) {
+		t.Fatalf("bad id: %+v, want invalid", r.Error)
+	}
+	speed := 2.0
+	r = request(t, client, CamOpSubject("cam", OpUpdate), CamRequest{Settings: &camera.Settings{Speed: &speed}})
+	if r.Error != nil || r.View.Speed != 2 {
+		t.Fatalf("update: %+v", r)
+	}
+	if rec, _ := record(t, client, "cam"); rec.Speed != 2 || rec.Owner != a.name || rec.Name != "Hall" {
+		t.Fatalf("record after update: %+v", rec)
+	}
+	if r := request(t, client, CamOpSubject("cam", OpStart), nil); !media.IsKind(r.Err(), media.KindConflict) {
+		t.Fatalf("start without a video: %+v, want a conflict", r.Error)
+	}
+	putVideo(t, client, "v1", 2, 90)
+	r = request(t, client, CamOpSubject("cam", OpUpload), CamRequest{Upload: &UploadRequest{Object: "v1", OriginalName: "a.avi"}})
+	if r.Error != nil || r.Upload == nil {
+		t.Fatalf("upload: %+v", r.Error)
+	}
+	putVideo(t, client, "v2", 3, 90)
+	r = request(t, client, CamOpSubject("cam", OpUpload), CamRequest{Upload: &UploadRequest{Object: "v2", OriginalName: "b.avi"}})
+	if r.Error != nil || r.Upload == nil {
+		t.Fatalf("second upload: %+v", r.Error)
+	}
+	ctx := context.Background()
+	if _, err := client.Videos.GetInfo(ctx, "v1"); err == nil {
+		t.Fatal("the replaced video's object is still there")
+	}
+	if rec, _ := record(t, client, "cam"); rec.Video == nil || rec.Video.Object != "v2" || rec.Video.Upload != r.Upload.ID {
+		t.Fatalf("record after upload: %+v", rec.Video)
+	}
+
+	if r := request(t, client, CamOpSubject("cam", OpDelete), nil); r.Error != nil {
+		t.Fatalf("delete: %+v", r.Error)
+	}
+	if _, ok := record(t, client, "cam"); ok {
+		t.Fatal("the deleted camera's record is still there")
+	}
+	if _, err := client.Videos.GetInfo(ctx, "v2"); err == nil {
+		t.Fatal("the deleted camera's video object is still there")
+	}
+	if _, err := client.Owners.Get(ctx, "cam"); err == nil {
+		t.Fatal("the deleted camera's lease is still there")
+	}
+	if _, err := client.NATS().Request(CamOpSubject("cam", OpStop), nil, time.Second); err == nil {
+		t.Fatal("a deleted camera's owner still answers")
+	}
+}
