@@ -9,7 +9,9 @@ import (
 )
 
 // connect connects to urls as name and closes the connection at cleanup.
-func connect(t *testing.T, urls []string, name string) *Conn {
+func connect(t *testing.T, urls []string, name string) *Conn { return connectB(t, urls, name) }
+
+func connectB(t testing.TB, urls []string, name string) *Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -46,7 +46,9 @@ func TestSessionResumesOnAnotherEdge(t *testing.T) {
 	const ttl = time.Minute
 	ma := session.New(NewSessionStore(a), ttl, clock.now, session.WithSharedStore())
 	mb := session.New(NewSessionStore(b), ttl, clock.now, session.WithSharedStore())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: after losing a server, JetStream elects new leaders, which
+	// takes a while on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
 	s, resumed, err := ma.Open(ctx, "")
