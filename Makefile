@@ -11,7 +11,7 @@ DATA     ?= ./data
 WEB_DIST := server/internal/webui/dist/index.html
 WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera
+.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera cluster
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test-e2e: build ## Playwright end-to-end tests in Chromium
 bench: build ## performance benchmark (see docs/performance.md)
 	go build -o bin/livemon-bench ./server/cmd/livemon-bench
 	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
+
+cluster: build ## on loopback: 3 clustered NATS servers (JetStream), 2 ingest and 2 edge nodes; prints the edge URLs, Ctrl-C stops all (docs/scaling.md)
+	@scripts/cluster.sh
 
 FAKECAM_ADDR      ?= 127.0.0.1:8090
 FAKECAM_RTSP_ADDR ?= 127.0.0.1:8554

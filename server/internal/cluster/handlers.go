@@ -36,6 +36,16 @@ func (i *Ingest) begin() bool {
 	return true
 }
 
+// failure is the reply error for err; an error that is no media error
+// (so the edge only says "internal error") is logged here, once.
+func (i *Ingest) failure(err error) *ReplyError {
+	var me *media.Error
+	if !errors.As(err, &me) {
+		i.log.Error("owner request failed", "err", err)
+	}
+	return errorReply(err)
+}
+
 func (i *Ingest) respond(m *nats.Msg, r Reply) {
 	if err := m.Respond(mustJSON(r)); err != nil && !errors.Is(err, nats.ErrMsgNoReply) {
 		i.log.Warn("reply to owner request", "subject", m.Subject, "err", err)
@@ -92,12 +102,12 @@ func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 		r = replyOf(cams.Restart(ctx, id))
 	case OpDelete:
 		if err := i.deleteCamera(ctx, id); err != nil {
-			r = Reply{Error: errorReply(err)}
+			r = Reply{Error: i.failure(err)}
 		}
 	case OpUpload:
 		u, err := i.upload(ctx, id, req.Upload)
 		if err != nil {
-			r = Reply{Error: errorReply(err)}
+			r = Reply{Error: i.failure(err)}
 		} else {
 			r = Reply{Upload: &u}
 		}
@@ -131,7 +141,7 @@ func (i *Ingest) handleCreate(m *nats.Msg) {
 	defer cancel()
 	r, err := i.create(ctx, req)
 	if err != nil {
-		r = Reply{Error: errorReply(err)}
+		r = Reply{Error: i.failure(err)}
 	}
 	i.respond(m, r)
 }
