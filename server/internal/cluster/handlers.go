@@ -274,7 +274,7 @@ func (i *Ingest) upload(ctx context.Context, id media.CameraID, up *UploadReques
 	vr := &VideoRecord{
 		Upload: u.ID, Object: up.Object, Name: store.SanitizeName(up.OriginalName),
 		Ext:  store.SanitizeExt(strings.ToLower(filepath.Ext(up.OriginalName))),
-		Size: int64(info.Size), Digest: info.Digest, Info: u.Probe,
+		Size: int64(info.Size), Digest: info.Digest, Info: u.Probe, Duration: u.Probe.Duration,
 	}
 	var old *VideoRecord
 	i.mu.Lock()

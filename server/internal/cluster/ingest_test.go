@@ -232,6 +232,9 @@ func TestFailoverKeepsEpochAndPosition(t *testing.T) {
 	took := time.Since(killed)
 	t.Logf("taken over in %v: epoch %d position %.2f s (was %.2f s), seq %d (was %d)",
 		took.Round(time.Millisecond), after.Epoch, after.Position, before.Position, after.Seq, before.Seq)
+	if after.Video == nil || before.Video == nil || after.Video.Duration != before.Video.Duration || after.Video.Duration == 0 {
+		t.Fatalf("video after failover %+v, before %+v", after.Video, before.Video)
+	}
 	if after.Epoch != before.Epoch {
 		t.Fatalf("epoch %d after failover, want %d", after.Epoch, before.Epoch)
 	}

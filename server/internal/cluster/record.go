@@ -45,6 +45,8 @@ type VideoRecord struct {
 	Size   int64           `json:"size"`
 	Digest string          `json:"digest"` // the object's SHA-256 digest, as the object store writes it
 	Info   media.VideoInfo `json:"info"`
+	// Duration is Info.Duration, which media.VideoInfo leaves out of JSON.
+	Duration time.Duration `json:"duration"`
 }
 
 // recordOf builds a camera's record from its owner's state: r and v from
@@ -75,6 +77,7 @@ func (rec CameraRecord) managerRecord() camera.Record {
 	if v := rec.Video; v != nil {
 		r.Video = &store.Upload{ID: v.Upload, Camera: rec.ID, File: v.Upload + store.SanitizeExt(v.Ext),
 			OriginalName: v.Name, Size: v.Size, Info: v.Info}
+		r.Video.Info.Duration = v.Duration
 		r.Camera.UploadID = v.Upload
 	}
 	return r
