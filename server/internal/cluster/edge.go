@@ -329,9 +329,9 @@ func (e *EdgeCameras) peek(id media.CameraID) *media.Frame {
 // List returns every camera in the order they were created.
 func (e *EdgeCameras) List() []camera.View {
 	e.mu.Lock()
-	cs := make([]*edgeCam, 0, len(e.cams))
+	cs := make([]edgeCam, 0, len(e.cams))
 	for _, c := range e.cams {
-		cs = append(cs, c)
+		cs = append(cs, *c) // a copy: set writes them under e.mu
 	}
 	e.mu.Unlock()
 	sort.Slice(cs, func(i, j int) bool {
@@ -355,11 +355,15 @@ func errNoCamera(id media.CameraID) error {
 func (e *EdgeCameras) Get(id media.CameraID) (camera.View, error) {
 	e.mu.Lock()
 	c := e.cams[id]
+	var view camera.View
+	if c != nil {
+		view = c.view // set writes it under e.mu
+	}
 	e.mu.Unlock()
 	if c == nil {
 		return camera.View{}, errNoCamera(id)
 	}
-	v := e.local(c.view)
+	v := e.local(view)
 	if v.State == media.StateRunning && e.hub.Latest(id) == nil {
 		// Nobody watches it here: the record may be seconds old, and a
 		// resuming session's skipped count is computed from this seq.
