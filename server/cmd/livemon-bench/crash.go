@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -51,6 +53,9 @@ type crashOptions struct {
 	rounds    int
 	maxDelay  time.Duration
 	keep      bool
+	// sessionsOnly leaves out the uploads and deletes (to tell which
+	// activity a failure needs).
+	sessionsOnly bool
 }
 
 // crashCam is what the harness knows of a camera: the last operation the
@@ -91,6 +96,7 @@ func parseCrashOptions(args []string, stderr io.Writer) (crashOptions, error) {
 	fs.IntVar(&o.rounds, "rounds", 50, "SIGKILLs (1-1000)")
 	fs.DurationVar(&o.maxDelay, "max-delay", 3*time.Second, "a kill comes at a random moment up to this long after the activity starts")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data dir")
+	fs.BoolVar(&o.sessionsOnly, "sessions-only", false, "only session writes, no uploads or deletes (to narrow a failure down)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -175,13 +181,17 @@ func runCrash(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		delay := time.Duration(rand.Int64N(int64(o.maxDelay)))
 		actx, acancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		for _, f := range []func(context.Context, *server){
+		acts := []func(context.Context, *server){
 			func(ctx context.Context, s *server) { c.uploadLoop(ctx, s, crashA) },
 			func(ctx context.Context, s *server) { c.uploadLoop(ctx, s, crashB) },
 			c.churnLoop,
 			c.sessionLoop,
 			c.sessionLoop,
-		} {
+		}
+		if o.sessionsOnly {
+			acts = acts[3:]
+		}
+		for _, f := range acts {
 			wg.Add(1)
 			go func() { defer wg.Done(); f(actx, srv) }()
 		}
@@ -346,7 +356,10 @@ func (c *crashRun) churnLoop(ctx context.Context, srv *server) {
 // sessionLoop opens sessions, subscribes and unsubscribes, recording what
 // the server acknowledged.
 func (c *crashRun) sessionLoop(ctx context.Context, srv *server) {
-	for range 100 {
+	for range 100000 { // until the kill: a round lasts at most --max-delay
+		if !pause(ctx, time.Duration(rand.IntN(20))*time.Millisecond) {
+			return
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -383,6 +396,11 @@ func (c *crashRun) sessionOnce(ctx context.Context, srv *server) error {
 	c.acked["session"]++
 	c.mu.Unlock()
 	for _, cam := range []string{crashA, crashB} {
+		// Until "subscribed" arrives the subscription may or may not be
+		// stored: "cam?" means either is right.
+		c.mu.Lock()
+		c.sessions[id].subs[cam+"?"] = true
+		c.mu.Unlock()
 		if err := conn.WriteJSON(map[string]string{"type": "subscribe", "camera": cam}); err != nil {
 			return err
 		}
@@ -390,6 +408,7 @@ func (c *crashRun) sessionOnce(ctx context.Context, srv *server) error {
 			return err
 		}
 		c.mu.Lock()
+		delete(c.sessions[id].subs, cam+"?")
 		c.sessions[id].subs[cam] = true
 		c.mu.Unlock()
 	}
@@ -524,7 +543,36 @@ func (c *crashRun) check(ctx context.Context, srv *server, dataDir string, round
 		}
 		c.setCam(id, crashCam{exists: true, upload: got.Video.Upload, video: video})
 	}
-	c.checkSessions(ctx, srv, round)
+	c.checkSessions(ctx, srv, dataDir, round)
+}
+
+// storedSubscriptions lists the cameras the database holds subscriptions
+// to for session id (read-only, for failure messages).
+func storedSubscriptions(ctx context.Context, dataDir, id string) []string {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "livemon.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer db.Close()
+	key := sha256.Sum256([]byte(id))
+	rows, err := db.QueryContext(ctx, `SELECT camera FROM subscriptions WHERE session = ?`, key[:])
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var cam string
+		_ = rows.Scan(&cam)
+		out = append(out, cam)
+	}
+	return out
+}
+
+func (c *crashRun) welcomedAt(id string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[id].welcomed
 }
 
 func (c *crashRun) setCam(id string, cam crashCam) {
@@ -535,7 +583,7 @@ func (c *crashRun) setCam(id string, cam crashCam) {
 
 // checkSessions resumes up to 8 sessions the server welcomed (the newest
 // ones) and checks their subscriptions.
-func (c *crashRun) checkSessions(ctx context.Context, srv *server, round int) {
+func (c *crashRun) checkSessions(ctx context.Context, srv *server, dataDir string, round int) {
 	c.mu.Lock()
 	ids := slices.SortedFunc(maps.Keys(c.sessions), func(a, b string) int {
 		return c.sessions[b].welcomed.Compare(c.sessions[a].welcomed)
@@ -551,6 +599,10 @@ func (c *crashRun) checkSessions(ctx context.Context, srv *server, round int) {
 		want[id] = maps.Clone(c.sessions[id].subs)
 	}
 	c.mu.Unlock()
+	stored := map[string][]string{}
+	for _, id := range ids {
+		stored[id] = storedSubscriptions(ctx, dataDir, id)
+	}
 	for _, id := range ids {
 		got, err := resumeSession(ctx, srv, id)
 		if err != nil {
@@ -576,7 +628,8 @@ func (c *crashRun) checkSessions(ctx context.Context, srv *server, round int) {
 			delete(subs, cam)
 		}
 		for cam := range subs {
-			c.fail(round, "session %s… has subscription %s it did not keep", id[:8], cam)
+			c.fail(round, "session %s… (welcomed %v before the check, acknowledged %v, stored %v) has subscription %s it did not keep", id[:8],
+				time.Since(c.welcomedAt(id)).Round(time.Millisecond), slices.Sorted(maps.Keys(want[id])), stored[id], cam)
 		}
 		// The resume rewrote nothing the next round relies on.
 	}
