@@ -11,7 +11,7 @@ DATA     ?= ./data
 WEB_DIST := server/internal/webui/dist/index.html
 WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera cluster
+.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera cluster soak crash
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,17 @@ bench: build ## performance benchmark (see docs/performance.md)
 
 cluster: build ## on loopback: 3 clustered NATS servers (JetStream), 2 ingest and 2 edge nodes; prints the edge URLs, Ctrl-C stops all (docs/scaling.md)
 	@scripts/cluster.sh
+
+SOAK       ?= 60m
+SOAK_FLAGS ?=
+soak: build ## soak under churn and faults for SOAK (60m; SOAK=5m for a smoke run), fails on a leak or a loss (see docs/reliability.md)
+	go build -o bin/livemon-bench ./server/cmd/livemon-bench
+	./bin/livemon-bench soak --server $(BIN) --out bench/results --duration $(SOAK) $(SOAK_FLAGS)
+
+CRASH_ROUNDS ?= 50
+crash: build ## crash consistency: SIGKILL the server CRASH_ROUNDS (50) times during uploads, deletes and session writes (see docs/reliability.md)
+	go build -o bin/livemon-bench ./server/cmd/livemon-bench
+	./bin/livemon-bench crash --server $(BIN) --out bench/results --rounds $(CRASH_ROUNDS)
 
 FAKECAM_ADDR      ?= 127.0.0.1:8090
 FAKECAM_RTSP_ADDR ?= 127.0.0.1:8554

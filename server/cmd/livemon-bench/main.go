@@ -8,6 +8,10 @@
 //
 //	livemon-bench [flags]         the whole benchmark (make bench)
 //	livemon-bench load [flags]    N viewers against a running server
+//	livemon-bench soak [flags]    churn and faults for --duration, then the
+//	                              leak and loss checks (make soak; soak*.go)
+//	livemon-bench crash [flags]   SIGKILL the server --rounds times and check
+//	                              every restart (make crash; crash.go)
 //
 // The load generator is one goroutine per viewer. It never decodes a JPEG:
 // a WebSocket viewer reads the 40-byte frame header and reads the rest

@@ -142,8 +142,15 @@ func (o options) needsUpload() bool {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "load" {
-		return runLoad(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "load":
+			return runLoad(ctx, args[1:], stdout, stderr)
+		case "soak":
+			return runSoak(ctx, args[1:], stdout, stderr)
+		case "crash":
+			return runCrash(ctx, args[1:], stdout, stderr)
+		}
 	}
 	o, err := parseOptions(args, stderr)
 	if err != nil {

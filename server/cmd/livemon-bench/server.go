@@ -42,16 +42,22 @@ type serverOptions struct {
 	maxFPS  float64
 	linger  time.Duration
 	extra   []string
+	// addr, if set, is the loopback host:port to listen on (a restart on
+	// the same address); otherwise a free port is picked.
+	addr string
 }
 
 // startServer starts livemon on a free loopback port and waits for
 // /healthz.
 func startServer(o serverOptions) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	host := o.addr
+	if host == "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
-	host := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logf, err := os.Create(o.logPath)
 	if err != nil {
 		return nil, err
@@ -134,7 +140,12 @@ func (s *server) get(path string, out any) error {
 	return s.do(req, out)
 }
 
-func (s *server) do(req *http.Request, out any) error {
+func (s *server) do(req *http.Request, out any) error { return doJSON(req, out, nil) }
+
+// doJSON sends req and decodes a 2xx JSON answer into out (if not nil);
+// another status is an *httpError. check, if set, sees every answer's
+// status and body first.
+func doJSON(req *http.Request, out any, check func(what string, status int, body []byte)) error {
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return err
@@ -144,14 +155,28 @@ func (s *server) do(req *http.Request, out any) error {
 	if err != nil {
 		return err
 	}
+	what := req.Method + " " + req.URL.Path
+	if check != nil {
+		check(what, resp.StatusCode, body)
+	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(body))
+		return &httpError{what: what, status: resp.StatusCode, statusText: resp.Status, body: string(bytes.TrimSpace(body))}
 	}
 	if out != nil {
 		return json.Unmarshal(body, out)
 	}
 	return nil
 }
+
+// httpError is an answer other than 2xx.
+type httpError struct {
+	what       string // method and path
+	status     int
+	statusText string
+	body       string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%s: %s: %s", e.what, e.statusText, e.body) }
 
 // probe is the part of the upload response the bench needs.
 type probe struct {

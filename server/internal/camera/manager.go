@@ -190,6 +190,14 @@ func (m *Manager) AddForgetter(f Forgetter) {
 	m.forgetters = append(m.forgetters, f)
 }
 
+// RestartSeqGap is added to every stored seq when Load reads the cameras.
+// Positions are checkpointed once a second (Config.CheckpointEvery), so a
+// process that was killed may have published frames after its last
+// checkpoint; continuing from the checkpoint would send a viewer those seqs
+// again, going back within an epoch. 1000 frames are 33 s at 30 fps, far
+// more than one checkpoint interval; a seq gap only means frames skipped.
+const RestartSeqGap = 1000
+
 // Load reads the stored cameras. Running cameras start when Run starts.
 // Stored cameras beyond MaxCameras are kept; only creating more is refused.
 func (m *Manager) Load(ctx context.Context) error {
@@ -200,6 +208,7 @@ func (m *Manager) Load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, rec := range recs {
+		rec.Seq += RestartSeqGap
 		e := &entry{phase: live, rec: rec, status: decoder.Status{State: media.StateStopped, Epoch: rec.Epoch, Seq: rec.Seq, Frame: rec.Frame}}
 		if rec.UploadID != "" {
 			u, err := m.deps.Store.Upload(ctx, rec.UploadID)

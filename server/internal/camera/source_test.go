@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/marker"
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -191,4 +194,38 @@ func TestLiveReturningViewer(t *testing.T) {
 		t.Fatalf("next frame seq %d after %d, %s after the viewer came back", g.Seq, f.Seq, live)
 	}
 	t.Logf("kept frame after %s, live frame after %s", atOnce, live)
+}
+
+// A killed server's last checkpoint may be older than the last frame it
+// published: the cameras loaded by the next process continue above it, so
+// no viewer sees a seq again.
+func TestSeqAfterKillSkipsPastCheckpoint(t *testing.T) {
+	h := newHarness(t, Config{})
+	url, _ := mjpegCamera(t, 3)
+	if _, err := h.m.Create(context.Background(), "c", Settings{Source: &Source{URL: url}}); err != nil {
+		t.Fatal(err)
+	}
+	vw := h.watch("c")
+	vw.next()
+	f, _ := vw.next()
+	// The process dies with its checkpoint a few frames behind f (the
+	// camera is stopped first, so this process's checkpoints stop).
+	if _, err := h.m.Stop(context.Background(), "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.Checkpoint(context.Background(), "c", f.Epoch, f.Seq-2, 0); err != nil {
+		t.Fatal(err)
+	}
+	next := New(Config{}, Deps{Store: h.st, Hub: hub.New(), Opener: h.opener, Prober: h.prober,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := next.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := next.Get("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Epoch == f.Epoch && v.Seq <= f.Seq {
+		t.Fatalf("after the restart seq %d epoch %d: a viewer that saw seq %d would see it again", v.Seq, v.Epoch, f.Seq)
+	}
 }

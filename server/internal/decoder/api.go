@@ -94,6 +94,17 @@ type Opener interface {
 	Open(path string) (Source, error)
 }
 
+// Recycler is a Source that can tell it is worn: its backend (a decode
+// child) nears a resource limit it would reach after hours of playing, a
+// leak in the C decoder for one. After every frame it publishes, the loop
+// asks; on true it closes the source and opens a fresh one for the next
+// frame, at the timeline's position, as a failed read would, but without
+// an error state, a backoff or a restart counted: viewers see the same
+// epoch and seqs going on. Worn is called on the loop's goroutine.
+type Recycler interface {
+	Worn() bool
+}
+
 // ContextOpener is an Opener whose Sources can be abandoned: once ctx
 // ends, an Open in progress and every call on the Source it returned fail
 // promptly instead of finishing their work (Close still releases

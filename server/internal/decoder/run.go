@@ -290,6 +290,12 @@ func (p *player) produce(ctx context.Context, t, f int64, due time.Time) error {
 		p.d.deps.OnEncode(took, len(jpegs[0]))
 	}
 	p.publish(t, f, o, jpegs, now)
+	if r, ok := p.src.(Recycler); ok && r.Worn() {
+		// Replaced before the next frame: the loop opens a fresh source
+		// at the timeline's position (moveTo seeks there).
+		p.d.log.Info("replacing a worn video source", "frame", f)
+		p.closeSource()
+	}
 	if o.grid {
 		p.gridNext = p.nextGridSlot(ft)
 	}

@@ -169,3 +169,65 @@ func checkTimeline(t *testing.T, name string, frames []*media.Frame, epoch, seq0
 		}
 	}
 }
+
+// openCounter is an isolate.Opener that counts the children it opens a
+// file in (the sources it returns are the Opener's own).
+type openCounter struct {
+	isolate.Opener
+	n atomic.Int32
+}
+
+func (o *openCounter) Open(path string) (decoder.Source, error) {
+	return o.OpenContext(context.Background(), path)
+}
+
+func (o *openCounter) OpenContext(ctx context.Context, path string) (decoder.Source, error) {
+	o.n.Add(1)
+	return o.Opener.OpenContext(ctx, path)
+}
+
+// A decode child that reaches its recycle threshold (a long-playing child
+// nearing its memory limit; here 1 byte, so every child is worn at its
+// first check) is replaced by a fresh child at the same position: the
+// camera never shows an error and counts no restart, and its frames go on
+// in one epoch with growing seqs, each showing the file frame its
+// timeline position names.
+func TestWornChildIsReplaced(t *testing.T) {
+	path := writeSynth(t, synth.Spec{Video: 1, Frames: 100_000, FPS: 25, Width: 96, Height: 64})
+	// GORACE: a race-built child otherwise sleeps 1 s at exit, which
+	// the replaced child's Close waits for.
+	base, spares := withSpares(t, isolate.Opener{CallTimeout: callTimeout, Stderr: logWriter{t}, Env: []string{"GORACE=atexit_sleep_ms=0"},
+		Limits: isolate.Limits{RecycleMemory: 1, RecycleCheck: 200 * time.Millisecond}})
+	o := &openCounter{Opener: base}
+	pub, errs := &recorder{}, &errorLog{}
+	dec := decoder.Start(t.Context(), decoder.Config{Camera: "a", Path: path, Epoch: 7, Seq: 1000, Loop: true},
+		decoder.Deps{Opener: o, Publisher: pub, OnStatus: errs.record})
+	defer dec.Stop()
+	waitFor(t, "three replacements", func() bool { return o.n.Load() >= 4 })
+	before := len(pub.get())
+	waitFor(t, "frames after them", func() bool { return len(pub.get()) >= before+10 })
+	st := dec.Status()
+	dec.Stop()
+	spares.Close()
+	noChildren(t)
+
+	if e := errs.get(); len(e) > 0 {
+		t.Fatalf("error states %q while children were replaced", e)
+	}
+	if st.Restarts != 0 || st.State != media.StateRunning {
+		t.Fatalf("state %s with %d restarts, want running with none", st.State, st.Restarts)
+	}
+	frames := pub.get()
+	checkTimeline(t, "A", frames, 7, 1000, 1)
+	var gap uint64
+	for i := 1; i < len(frames); i++ {
+		gap = max(gap, frames[i].Seq-frames[i-1].Seq)
+	}
+	t.Logf("%d children, %d frames, largest seq step %d (1: no frame skipped)", o.n.Load(), len(frames), gap)
+	// A replacement opens the file in a ready spare and seeks (a few ms);
+	// starting a child (0.4-0.7 s, more in a race build) would skip over
+	// ten frames at 25 fps. The bound is loose for a loaded machine.
+	if gap > 8 {
+		t.Fatalf("a replacement skipped %d frames: a visible gap", gap-1)
+	}
+}

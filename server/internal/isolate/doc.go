@@ -85,6 +85,15 @@
 // exits with status ExitCPULimit (the parent reports "reached its
 // CPU-time limit" and retries after its backoff); one that stays within
 // it plays for as long as it is watched, however much CPU that adds up to.
+// Before a child playing a file reaches its memory limit, it is replaced:
+// once its resident memory passes Limits.RecycleMemory (default three
+// quarters of the limit, 3 GiB; read from /proc at most once a second)
+// and a spare is ready, its source reports itself worn
+// (decoder.Recycler), and the decoder opens the file in a fresh child at
+// the timeline's position for the next frame and closes the old one: no
+// error state, no backoff, the same epoch and the seqs going on, and no
+// frame skipped when a spare is ready (TestWornChildIsReplaced). A leak
+// that would take a child to the limit after hours costs nothing visible.
 // Children also get MALLOC_ARENA_MAX=2 (unless set), so glibc's per-thread
 // heaps, 64 MiB of address space each, cannot exhaust the address-space
 // limit on a machine with many cores, and do not get the server's LIVEMON_*

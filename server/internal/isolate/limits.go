@@ -33,6 +33,33 @@ type Limits struct {
 	// CPUWindow is the window of MaxCPU: 0 means DefaultCPUWindow. At
 	// least a second.
 	CPUWindow time.Duration
+	// RecycleMemory is the resident memory (bytes) at which a decode
+	// child playing a file is worn (decoder.Recycler): the decoder
+	// replaces it with a fresh child at the same position before it
+	// reaches MaxMemory, without an error state. 0 means three quarters
+	// of the memory limit; negative means never. The parent reads the
+	// child's resident size at most once per RecycleCheck.
+	RecycleMemory int64
+	// RecycleCheck is how often the resident size is read: 0 means a
+	// second.
+	RecycleCheck time.Duration
+}
+
+func (l Limits) recycleAt() int64 {
+	switch {
+	case l.RecycleMemory > 0:
+		return l.RecycleMemory
+	case l.RecycleMemory < 0 || l.memory() == 0:
+		return 0
+	}
+	return l.memory() / 4 * 3
+}
+
+func (l Limits) recycleCheck() time.Duration {
+	if l.RecycleCheck <= 0 {
+		return time.Second
+	}
+	return l.RecycleCheck
 }
 
 func (l Limits) memory() int64 {

@@ -39,6 +39,7 @@ var (
 	_ decoder.StreamOpener  = Opener{}
 	_ decoder.GrabEncoder   = (*source)(nil)
 	_ decoder.EncodeTimer   = (*source)(nil)
+	_ decoder.Recycler      = (*source)(nil)
 )
 
 // Open starts a child and opens path in it.
@@ -105,6 +106,10 @@ func (o Opener) attach(ctx context.Context, c *process, op byte, payload []byte)
 		process: c,
 		stop:    ctx.Done(),
 		timeout: timeout,
+	}
+	if op == opOpen { // a stream's decoder (package live) does not recycle
+		s.recycleAt, s.recycleCheck, s.spares = o.Limits.recycleAt(), o.Limits.recycleCheck(), o.Spares
+		s.nextCheck = time.Now().Add(s.recycleCheck)
 	}
 	cmd := c.cmd
 	s.unbind = context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })

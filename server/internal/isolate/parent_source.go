@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,45 @@ type source struct {
 	broken  error         // set once the child is gone; every call returns it
 	reaped  bool
 	closed  bool
+
+	recycleAt    int64 // resident bytes at which the child is worn; 0: never
+	recycleCheck time.Duration
+	nextCheck    time.Time
+	worn         bool    // the threshold was reached
+	spares       *Spares // the opener's; nil if none
+}
+
+// Worn reports whether the child's resident memory reached the recycle
+// threshold (decoder.Recycler) and, when the opener keeps spares, one is
+// ready: the replacement then costs opening the file in a child that has
+// already started, and the child starting takes no frame's time. It reads
+// /proc at most once per recycleCheck.
+func (s *source) Worn() bool {
+	if !s.worn && s.recycleAt > 0 && s.broken == nil {
+		if now := time.Now(); !now.Before(s.nextCheck) {
+			s.nextCheck = now.Add(s.recycleCheck)
+			rss, err := residentBytes(s.cmd.Process.Pid)
+			s.worn = err == nil && rss >= s.recycleAt
+		}
+	}
+	return s.worn && (s.spares == nil || s.spares.hasReady())
+}
+
+// residentBytes is the resident set size of process pid.
+func residentBytes(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/statm: malformed", pid)
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/statm: %w", pid, err)
+	}
+	return pages * int64(os.Getpagesize()), nil
 }
 
 func (s *source) stopped() bool { return isClosed(s.stop) }

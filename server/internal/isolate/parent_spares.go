@@ -41,6 +41,16 @@ func NewSpares(o Opener, n int) *Spares {
 	return s
 }
 
+// hasReady reports whether a spare is ready (false if s is nil).
+func (s *Spares) hasReady() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ready) > 0
+}
+
 // take returns a ready spare, or nil if none is (s may be nil), and starts
 // replacements.
 func (s *Spares) take() *process {
