@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
 	}
 	defer closeSpares() // after the decoders: wg.Wait below, or never started
+	scaler, closeScaler := gridScaler(cfg.Decoder, stderr)
+	defer closeScaler() // after the live sources, like closeSpares
 	mets := metrics.New()
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,
@@ -71,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ProbeTimeout: cfg.ProbeTimeout,
 		MaxCameras:   cfg.MaxCameras,
 		Live:         live.Timings{SnapshotInterval: cfg.SnapshotInterval},
-	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
+	}, camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded, Scaler: scaler})
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}

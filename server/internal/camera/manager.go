@@ -102,6 +102,9 @@ type Deps struct {
 	OnEncode func(cam media.CameraID, d time.Duration, size int)
 	// LiveClient fetches live sources; nil: livesrc.NewClient.
 	LiveClient *http.Client
+	// Scaler makes the grid frames of passthrough (HTTP MJPEG, snapshot)
+	// cameras; nil: their grid frames are their full JPEGs.
+	Scaler decoder.Scaler
 }
 
 // Manager runs cameras.
