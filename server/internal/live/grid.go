@@ -112,6 +112,7 @@ func (r *Runner) publishGridJPEG(f *media.Frame, jpeg []byte, w, h int) {
 // scaleGrid is the grid goroutine: it scales the frames publishGrid hands
 // it, one at a time, until ctx ends.
 func (r *Runner) scaleGrid(ctx context.Context) {
+	fallingBack := false // logged once per stretch of fallbacks
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,12 +130,19 @@ func (r *Runner) scaleGrid(ctx context.Context) {
 		switch {
 		case err == nil:
 			r.gridCount.scaled.Add(1)
+			if fallingBack {
+				fallingBack = false
+				r.log.Info("grid scaler available again")
+			}
 			r.publishGridJPEG(f, s.JPEG, s.Width, s.Height)
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, decoder.ErrScalerUnavailable), errors.Is(err, decoder.ErrSourceBroken):
 			r.gridCount.fallback.Add(1)
-			r.log.Debug("grid scaler unavailable; sending the full frame", "err", err)
+			if !fallingBack {
+				fallingBack = true
+				r.log.Warn("grid scaler unavailable; grid frames are full-size until it is back", "err", err)
+			}
 			r.publishGridJPEG(f, f.JPEG, f.Width, f.Height)
 		default:
 			r.gridCount.undecodable.Add(1)
