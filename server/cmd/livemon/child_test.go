@@ -81,7 +81,9 @@ func TestIsolatedDecoderMatchesInProcess(t *testing.T) {
 // reports 640x360), scales it to the 480x270 grid frame, and refuses
 // bytes that are not a JPEG without failing.
 func TestGridScalerReducedDecode(t *testing.T) {
-	sc, closeScaler := gridScaler(decoderIsolated, io.Discard)
+	opener, _, closeSpares := decoderBackend(decoderIsolated, 1, io.Discard)
+	defer closeSpares()
+	sc, closeScaler := gridScaler(opener)
 	defer closeScaler()
 	_, in, err := fakecam.New(fakecam.Config{Width: 1280, Height: 720, Quality: 90, VideoID: 11}).Frame()
 	if err != nil {

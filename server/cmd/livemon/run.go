@@ -59,12 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
 	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	defer closeSpares() // after the decoders: wg.Wait below, or never started
+	scaler, closeScaler := gridScaler(opener)
+	defer closeScaler() // after the live sources, like closeSpares (and before it)
 	if cfg.MaxDecoders > 0 {
 		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
 	}
-	defer closeSpares() // after the decoders: wg.Wait below, or never started
-	scaler, closeScaler := gridScaler(cfg.Decoder, stderr)
-	defer closeScaler() // after the live sources, like closeSpares
 	mets := metrics.New()
 	cams := camera.New(camera.Config{
 		Quality:      cfg.Quality,

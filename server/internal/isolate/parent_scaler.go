@@ -31,8 +31,9 @@ const (
 // ScalerConfig configures a Scaler; zero fields take the defaults.
 type ScalerConfig struct {
 	// Opener says how children start (Exe, Limits, Stderr, Env) and
-	// CallTimeout bounds each request (0: DefaultScaleTimeout). Its
-	// Spares are not used.
+	// CallTimeout bounds each request (0: DefaultScaleTimeout). A child
+	// is taken from its Spares when one is ready (a first grid viewer
+	// then does not wait for OpenCV's libraries to load).
 	Opener   Opener
 	Children int           // at most this many children (DefaultScalerChildren)
 	Idle     time.Duration // a child unused this long exits (DefaultScalerIdle)
@@ -100,7 +101,6 @@ var _ decoder.Scaler = (*Scaler)(nil)
 // NewScaler returns a Scaler; it starts nothing until the first Scale.
 func NewScaler(cfg ScalerConfig) *Scaler {
 	s := &Scaler{o: cfg.Opener, timeout: cfg.Opener.CallTimeout, idleFor: cfg.Idle, n: cfg.Children}
-	s.o.Spares = nil
 	if s.timeout <= 0 {
 		s.timeout = DefaultScaleTimeout
 	}
@@ -186,7 +186,11 @@ func (s *Scaler) start() (*scaleChild, error) {
 	if wait > 0 {
 		return nil, s.refuse(fmt.Sprintf("a scaler process failed; the next starts in %v", wait.Round(time.Millisecond)))
 	}
-	p, err := s.o.start()
+	p := s.o.Spares.take()
+	var err error
+	if p == nil {
+		p, err = s.o.start()
+	}
 	if err != nil {
 		s.failedChild()
 		return nil, s.refuse(err.Error())

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,4 +220,37 @@ func TestScalerRefuses(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 	noChildren(t)
+}
+
+// A scaler child is a spare decode child when one is ready: the first
+// Scale does not start a process of its own, and Spares starts the next.
+func TestScalerTakesSpare(t *testing.T) {
+	o := isolate.Opener{Stderr: logWriter{t}}
+	o.Spares = isolate.NewSpares(o, 1)
+	defer o.Spares.Close()
+	waitSpares := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(promptly); o.Spares.Ready() != 1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no spare ready", what)
+			}
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-t.Context().Done():
+				t.Fatal(t.Context().Err())
+			}
+		}
+	}
+	waitSpares("before")
+	before := children(t)
+	s := newScaler(t, isolate.ScalerConfig{Opener: o})
+	if _, err := s.Scale(t.Context(), testJPEG(t, 320, 180), 100, 80); err != nil {
+		t.Fatal(err)
+	}
+	waitSpares("after")
+	after := children(t)
+	pid := func(c string) string { p, _, _ := strings.Cut(c, " "); return p }
+	if len(before) != 1 || len(after) != 2 || !slices.ContainsFunc(after, func(c string) bool { return pid(c) == pid(before[0]) }) {
+		t.Fatalf("children before %v, after %v: want the spare serving the scaler and a new spare", before, after)
+	}
 }
