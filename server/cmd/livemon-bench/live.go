@@ -51,8 +51,9 @@ func parseListenLine(line string) (string, bool) {
 }
 
 // startFakeCamera starts bin fake-camera on a free loopback port and waits
-// up to 10 s for its listen line; its output goes to logPath.
-func startFakeCamera(bin, logPath string, fps float64, width, height, quality int) (*fakeCamera, error) {
+// up to 10 s for its listen line; its output goes to logPath. loop > 0
+// repeats that many pictures, each encoded once (fake-camera --loop).
+func startFakeCamera(bin, logPath string, fps float64, width, height, quality, loop int) (*fakeCamera, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -61,7 +62,7 @@ func startFakeCamera(bin, logPath string, fps float64, width, height, quality in
 	// rtsp scenario runs its own, in this process).
 	cmd := exec.Command(bin, "fake-camera", "--addr", "127.0.0.1:0", "--rtsp-addr", "",
 		"--fps", strconv.FormatFloat(fps, 'g', -1, 64), "--width", strconv.Itoa(width), "--height", strconv.Itoa(height),
-		"--quality", strconv.Itoa(quality))
+		"--quality", strconv.Itoa(quality), "--loop", strconv.Itoa(loop))
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -146,7 +147,7 @@ func firstFramesOf(st viewerState, base time.Time) (firstFrames, bool) {
 
 // live runs the live-source rows.
 func (b *bench) live(ctx context.Context) error {
-	fc, err := startFakeCamera(b.o.serverBin, b.prefix+"-fakecam.log", liveFPS, 1280, 720, b.o.liveQ)
+	fc, err := startFakeCamera(b.o.serverBin, b.prefix+"-fakecam.log", liveFPS, 1280, 720, b.o.liveQ, 0)
 	if err != nil {
 		return err
 	}

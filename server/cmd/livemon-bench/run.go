@@ -42,6 +42,7 @@ type options struct {
 	// renditions scenario
 	renditionCameras int
 	renditionRounds  int
+	renditionSources map[string]bool
 	liveTries        int
 	liveQ            int
 	budget           time.Duration
@@ -58,7 +59,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("livemon-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var scen, only, fan, extra string
+	var scen, only, fan, extra, rsrc string
 	var quick bool
 	fs.StringVar(&o.serverBin, "server", "bin/livemon", "livemon binary to start")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results (JSON lines, table, server log)")
@@ -81,6 +82,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxCameras, "max-cameras", 8, "upper bound of the cameras scenario")
 	fs.IntVar(&o.renditionCameras, "rendition-cameras", 16, "cameras of the renditions scenario (one viewer each, grid then full)")
 	fs.IntVar(&o.renditionRounds, "rendition-rounds", 2, "side-by-side grid/full rounds of the renditions scenario")
+	fs.StringVar(&rsrc, "rendition-sources", "mjpeg,file", "camera kinds of the renditions scenario, in this order: mjpeg (HTTP MJPEG fake cameras), file")
 	fs.IntVar(&o.isoRounds, "isolation-rounds", 5, "rounds of the isolation scenario (each watches both decoder modes for --window)")
 	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
 	fs.IntVar(&o.liveQ, "live-quality", 99, "JPEG quality of the live scenario's fake camera (99: ~128 KB frames at 720p, like the file input's)")
@@ -118,6 +120,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("unknown scenario %q", s)
 		}
 		o.scenarios[s] = true
+	}
+	o.renditionSources = map[string]bool{}
+	for _, s := range strings.Split(rsrc, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "":
+		case renditionMJPEG, renditionFile:
+			o.renditionSources[s] = true
+		default:
+			return o, fmt.Errorf("--rendition-sources: unknown kind %q (mjpeg, file)", s)
+		}
 	}
 	for _, s := range strings.Split(fan, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -727,7 +727,7 @@ func (b *bench) targets(micros []microResult) []target {
 		add("isolation: CPU per frame added by the decode child at 720p30", "< 5%", 0, "%", nil, false)
 	}
 	renditionTargets(micros, add, le, func() { ts[len(ts)-1].Info = true })
-	b.renditionScenarioTargets(add, le)
+	b.renditionScenarioTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	b.liveTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	b.rtspTargets(add, le)
 	add("720p30 cameras with one viewer each at >= 95% fps", "as many as the machine allows", float64(maxCams), "cameras", func(float64) bool { return true }, measured)

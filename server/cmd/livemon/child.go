@@ -35,6 +35,24 @@ func decoderBackend(kind string, spares int, stderr io.Writer) (decoder.Opener, 
 	return o, p, o.Spares.Close
 }
 
+// gridScaler returns what scales passthrough cameras' grid frames, given
+// decoderBackend's opener, and the func that stops it (call it once the
+// live sources have stopped): with the isolated backend, scaler children
+// started like its decode children (a spare when one is ready; OpenCV's
+// reduced JPEG decode); in-process, none, so those grid frames are the
+// full JPEGs (camera bytes are decoded in a child or not at all).
+func gridScaler(opener decoder.Opener) (decoder.Scaler, func()) {
+	o, ok := opener.(isolate.Opener)
+	if !ok {
+		return nil, func() {}
+	}
+	s := isolate.NewScaler(isolate.ScalerConfig{Opener: o})
+	return s, s.Close
+}
+
+// The decode child's opener scales JPEGs for the scaler children too.
+var _ isolate.JPEGScaler = opencv.Opener{}
+
 // isChildCommand reports whether name is one of the hidden subcommands the
 // isolated decoder starts this binary with.
 func isChildCommand(name string) bool {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"image/jpeg"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,7 +15,9 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/decoder"
+	"github.com/livemon/livemon/server/internal/fakecam"
 	"github.com/livemon/livemon/server/internal/isolate"
+	"github.com/livemon/livemon/server/internal/marker"
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/opencv"
 )
@@ -69,6 +73,46 @@ func TestIsolatedDecoderMatchesInProcess(t *testing.T) {
 		if string(a) != string(b) {
 			t.Fatalf("isolated frame (%d bytes) differs from in-process one (%d bytes)", len(a), len(b))
 		}
+	}
+}
+
+// The grid scaler, with this test binary as its OpenCV child, decodes a
+// 720p camera JPEG at half size (libjpeg's reduced decode: the child
+// reports 640x360), scales it to the 480x270 grid frame, and refuses
+// bytes that are not a JPEG without failing.
+func TestGridScalerReducedDecode(t *testing.T) {
+	opener, _, closeSpares := decoderBackend(decoderIsolated, 1, io.Discard)
+	defer closeSpares()
+	sc, closeScaler := gridScaler(opener)
+	defer closeScaler()
+	_, in, err := fakecam.New(fakecam.Config{Width: 1280, Height: 720, Quality: 90, VideoID: 11}).Frame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sc.Scale(t.Context(), in, media.DefaultGridWidth, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.DecodedWidth != 640 || out.DecodedHeight != 360 || out.Width != 480 || out.Height != 270 {
+		t.Fatalf("decoded at %dx%d, scaled to %dx%d; want 640x360 and 480x270", out.DecodedWidth, out.DecodedHeight, out.Width, out.Height)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(out.JPEG))
+	if err != nil || img.Bounds().Dx() != 480 || img.Bounds().Dy() != 270 {
+		t.Fatalf("grid JPEG: %v, %v", img.Bounds(), err)
+	}
+	if v, _, ok := marker.Read(img); !ok || v != 11 {
+		t.Fatalf("marker %d %v", v, ok)
+	}
+	_, err = sc.Scale(t.Context(), []byte("\xff\xd8 not a picture"), media.DefaultGridWidth, 80)
+	var me *media.Error
+	if !errors.As(err, &me) || me.Kind != media.KindUnusable || errors.Is(err, decoder.ErrSourceBroken) {
+		t.Fatalf("garbage: %v", err)
+	}
+	if _, err := sc.Scale(t.Context(), in, media.DefaultGridWidth, 80); err != nil {
+		t.Fatalf("after garbage: %v", err)
+	}
+	if st := sc.(*isolate.Scaler).Stats(); st.Started != 1 || st.Scaled != 2 {
+		t.Fatalf("stats %+v: want one child, two frames scaled", st)
 	}
 }
 

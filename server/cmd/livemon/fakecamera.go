@@ -32,6 +32,7 @@ func fakeCamera(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.VideoID, "video-id", fakecam.DefaultVideoID, "marker video id, 1-255")
 	fs.IntVar(&cfg.Quality, "quality", fakecam.DefaultQuality, "JPEG quality, 1-100")
 	fs.BoolVar(&cfg.AVI1, "avi1", false, "send frames without Huffman tables, as USB cameras do")
+	fs.IntVar(&cfg.Loop, "loop", 0, "repeat the pictures of the first N frames, each encoded once (0: every frame new)")
 	fs.StringVar(&cfg.User, "user", "", "user the camera requires, HTTP Basic and RTSP (with --password)")
 	fs.StringVar(&cfg.Password, "password", "", "password the camera requires")
 	var rcfg fakecam.RTSPConfig

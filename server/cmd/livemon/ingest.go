@@ -40,14 +40,14 @@ func runIngest(ctx context.Context, cfg config, natsURLs []string, log *slog.Log
 	defer conn.Close()
 
 	h := hub.New(hub.WithLinger(cfg.Linger))
-	opener, prober, closeSpares := decoders(cfg, stderr)
-	defer closeSpares()
+	opener, prober, scaler, closeDecoders := decoders(cfg, stderr)
+	defer closeDecoders()
 	mets := metrics.New()
 	// ing observes the manager's checkpoints; it is set before the
 	// manager's Run starts calling the observer.
 	var ing *cluster.Ingest
 	cams := camera.New(cameraConfig(cfg), camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log,
-		OnEncode: mets.Encoded, OnCheckpoint: func(cp camera.Checkpoint) { ing.ObserveCheckpoint(cp) }})
+		OnEncode: mets.Encoded, Scaler: scaler, OnCheckpoint: func(cp camera.Checkpoint) { ing.ObserveCheckpoint(cp) }})
 	// No Load: the stored cameras of an earlier run belong to whoever
 	// holds them now; Adopt replaces a stale row.
 	ing = cluster.NewIngest(cluster.IngestDeps{Node: node, Conn: conn.NATS(), Cameras: conn.Cameras, Owners: conn.Owners,

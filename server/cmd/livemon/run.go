@@ -65,9 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEdge(ctx, cfg, log, st, h, mets)
 	}
 
-	opener, prober, closeSpares := decoders(cfg, stderr)
-	defer closeSpares() // after the decoders: serve waits for them, or they never started
-	cams := camera.New(cameraConfig(cfg), camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded})
+	opener, prober, scaler, closeDecoders := decoders(cfg, stderr)
+	defer closeDecoders() // after the decoders: serve waits for them, or they never started
+	cams := camera.New(cameraConfig(cfg), camera.Deps{Store: st, Hub: h, Opener: opener, Prober: prober, Logger: log, OnEncode: mets.Encoded, Scaler: scaler})
 	if err := cams.Load(ctx); err != nil {
 		return err
 	}
@@ -179,12 +179,17 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 // decoders is the decoder backend --decoder, --decoder-spares and
 // --max-decoders ask for; call the func it returns after the decoders
 // stopped.
-func decoders(cfg config, stderr io.Writer) (decoder.Opener, camera.Prober, func()) {
+func decoders(cfg config, stderr io.Writer) (decoder.Opener, camera.Prober, decoder.Scaler, func()) {
 	opener, prober, closeSpares := decoderBackend(cfg.Decoder, cfg.DecoderSpares, stderr)
+	// The scaler's children do not count against --max-decoders.
+	scaler, closeScaler := gridScaler(opener)
 	if cfg.MaxDecoders > 0 {
 		opener = decoder.NewLimit(opener, cfg.MaxDecoders)
 	}
-	return opener, prober, closeSpares
+	return opener, prober, scaler, func() {
+		closeScaler() // before the spares it may take children from
+		closeSpares()
+	}
 }
 
 // cameraConfig is the camera manager's configuration from the flags.

@@ -113,6 +113,9 @@ type Deps struct {
 	// store (a cluster owner mirrors them). It runs on Run's goroutine or
 	// in the operation that stops a camera, and must not block.
 	OnCheckpoint func(Checkpoint)
+	// Scaler makes the grid frames of passthrough (HTTP MJPEG, snapshot)
+	// cameras; nil: their grid frames are their full JPEGs.
+	Scaler decoder.Scaler
 }
 
 // Manager runs cameras.

@@ -36,12 +36,13 @@ func (m *Manager) startLiveLocked(e *entry, rec store.Camera) {
 	streams, _ := m.deps.Opener.(decoder.StreamOpener) // RTSP decodes in the same children, under the same limit
 	r := livesrc.Start(context.Background(), livesrc.Config{
 		Camera: id, URL: rec.SourceURL, Transport: media.RTSPTransport(rec.SourceTransport),
-		Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.effectiveGrid(rec),
+		Epoch: rec.Epoch, Seq: rec.Seq, Timings: m.cfg.Live, Grid: m.effectiveGrid(rec), Quality: m.cfg.Quality,
 	}, livesrc.Deps{
 		Publisher: m.deps.Hub,
 		Watcher:   m.deps.Hub,
 		Client:    m.deps.LiveClient,
 		Streams:   streams,
+		Scaler:    m.deps.Scaler,
 		Logger:    m.log.With("camera", id),
 		OnStatus:  func(st decoder.Status) { m.onStatus(e, st) },
 	})

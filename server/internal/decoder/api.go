@@ -157,6 +157,35 @@ type EncodeTimer interface {
 	EncodeTime() time.Duration
 }
 
+// Scaler makes a smaller JPEG from a camera's JPEG (the grid rendition of
+// a passthrough camera, package live): decoded at a reduced size, scaled
+// with area interpolation to media.ScaledSize(w, h, width) and encoded at
+// quality. Package isolate's Scaler does it in child processes. Scale may
+// be called from any goroutine; it returns an error wrapping
+// ErrScalerUnavailable or ErrSourceBroken when the scaler could not do
+// the work (the caller may use the full JPEG instead), and another error
+// when the JPEG itself cannot be decoded.
+type Scaler interface {
+	Scale(ctx context.Context, jpeg []byte, width, quality int) (ScaledJPEG, error)
+}
+
+// ScaledJPEG is a Scaler's result.
+type ScaledJPEG struct {
+	JPEG          []byte
+	Width, Height int // the JPEG's size
+	// DecodedWidth and DecodedHeight are the size the JPEG was decoded at
+	// (a reduced decode: 1/2, 1/4 or 1/8 of the source, at least the
+	// scaled size); 0 when nothing was decoded (the source was small
+	// enough already and JPEG is the input).
+	DecodedWidth, DecodedHeight int
+	// Work is the time the scaling took where it was done.
+	Work time.Duration
+}
+
+// ErrScalerUnavailable, wrapped in a Scaler's error, says the scaler could
+// not take the work now (its process failed and waits to be restarted).
+var ErrScalerUnavailable = errors.New("scaler unavailable")
+
 // ErrSourceBroken, wrapped in an error returned by a Source method, says
 // the Source cannot be used any more (for example, the process decoding
 // for it died). The loop then closes it and retries after its backoff,

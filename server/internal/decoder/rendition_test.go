@@ -5,6 +5,7 @@ import (
 	"context"
 	"image/jpeg"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,5 +145,91 @@ func TestRenditionsEncodedOnlyWhileWatched(t *testing.T) {
 	gs, _ := h.RenditionStats("c", media.RenditionGrid)
 	if gs.Published != st.EncodedBy[media.RenditionGrid] {
 		t.Fatalf("grid published %d, encoded %d", gs.Published, st.EncodedBy[media.RenditionGrid])
+	}
+}
+
+// countingOpener opens synth sources that count what they are asked.
+type countingOpener struct{ c *sourceCounts }
+
+type sourceCounts struct {
+	mu              sync.Mutex
+	grabs, encodes  int // Grab calls; frames encoded (EncodeSizes, GrabEncodeSizes, Encode)
+	grabEncodeCalls int
+}
+
+func (o countingOpener) Open(path string) (decoder.Source, error) {
+	src, err := synth.Opener{}.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &countingSource{SizedEncoder: src.(decoder.SizedEncoder), c: o.c}, nil
+}
+
+type countingSource struct {
+	decoder.SizedEncoder
+	c *sourceCounts
+}
+
+func (s *countingSource) add(grabs, encodes int) {
+	s.c.mu.Lock()
+	s.c.grabs += grabs
+	s.c.encodes += encodes
+	s.c.mu.Unlock()
+}
+
+func (s *countingSource) Grab() error { s.add(1, 0); return s.SizedEncoder.Grab() }
+
+func (s *countingSource) Encode(q int) ([]byte, error) {
+	s.add(0, 1)
+	return s.SizedEncoder.Encode(q)
+}
+
+func (s *countingSource) EncodeSizes(q int, w []int) ([][]byte, error) {
+	s.add(0, 1)
+	return s.SizedEncoder.EncodeSizes(q, w)
+}
+
+func (s *countingSource) GrabEncodeSizes(q int, w, ahead []int) ([][]byte, error) {
+	s.add(1, 1)
+	return s.SizedEncoder.GrabEncodeSizes(q, w, ahead)
+}
+
+func (c *sourceCounts) get() (grabs, encodes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.grabs, c.encodes
+}
+
+// A file camera watched only in the grid reads every frame to keep its
+// timeline but decodes and encodes only the grid's: at 30 fps with a
+// 10 fps grid, three grabs per encoded frame, and every encode published.
+func TestGridOnlyGrabsBetweenGridFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.synth")
+	if err := (synth.Spec{Video: 3, Frames: 3000, FPS: 30, Width: 320, Height: 180}).Write(path); err != nil {
+		t.Fatal(err)
+	}
+	counts := &sourceCounts{}
+	h := hub.New(hub.WithLinger(0))
+	grid := h.Subscribe("c", hub.SubscribeOptions{Rendition: media.RenditionGrid})
+	defer grid.Close()
+	d := decoder.Start(context.Background(), decoder.Config{
+		Camera: "c", Path: path, Epoch: 1, Loop: true, Speed: 1, Grid: media.Grid{Width: 160, FPS: 10},
+	}, decoder.Deps{Opener: countingOpener{counts}, Publisher: h, Watcher: h})
+	defer d.Stop()
+	nextFrame(t, grid)
+	g0, e0 := counts.get()
+	p0 := d.Status().EncodedBy[media.RenditionGrid]
+	for range 15 {
+		nextFrame(t, grid)
+	}
+	g, e := counts.get()
+	p := d.Status().EncodedBy[media.RenditionGrid]
+	grabs, encodes, published := g-g0, e-e0, int(p-p0)
+	t.Logf("%d grabs, %d encodes, %d grid frames", grabs, encodes, published)
+	if encodes > published+1 {
+		t.Fatalf("%d frames encoded for %d grid frames: encoding between grid frames", encodes, published)
+	}
+	if grabs < 2*published {
+		t.Fatalf("%d grabs for %d grid frames: the timeline skipped reads", grabs, published)
 	}
 }

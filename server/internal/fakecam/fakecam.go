@@ -94,6 +94,11 @@ type Config struct {
 	Quality int     // JPEG quality 1-100, default 80
 	// AVI1 sends frames without Huffman tables, as USB cameras do.
 	AVI1 bool
+	// Loop > 0 repeats the pictures of frames 0..Loop-1: frame i shows
+	// (and its marker carries) i mod Loop, and each of those Loop JPEGs is
+	// encoded once, so after the first pass the camera costs only its
+	// sending (the benchmark runs many 720p30 streams this way).
+	Loop int
 	// User and Password, when either is set, are the HTTP Basic
 	// credentials /mjpeg and /snapshot.jpg require (401 without them).
 	// /control stays open: it is the tests' remote, not the camera's.
@@ -126,6 +131,7 @@ func (c Config) withDefaults() Config {
 		c.Quality = DefaultQuality
 	}
 	c.VideoID &= 0xFF
+	c.Loop = max(c.Loop, 0)
 	c.Quality = min(c.Quality, 100)
 	return c
 }
@@ -142,8 +148,9 @@ type Camera struct {
 	frameMu sync.Mutex
 	bg      *image.RGBA // the still background, never modified
 	img     *image.RGBA
-	index   int    // index of frame; -1 before the first
-	frame   []byte // JPEG of index, never modified once made
+	index   int      // index of frame; -1 before the first
+	frame   []byte   // JPEG of index, never modified once made
+	loop    [][]byte // with Config.Loop: the JPEG of each picture, once made
 }
 
 // New returns a camera whose frame index starts counting now.
@@ -210,8 +217,19 @@ func (c *Camera) frameAt(i int) (int, []byte, error) {
 	if i <= c.index {
 		return c.index, c.frame, nil
 	}
-	draw(c.img, c.bg, i)
-	marker.Draw(c.img, c.cfg.VideoID, i)
+	k := i
+	if c.cfg.Loop > 0 {
+		k = i % c.cfg.Loop
+		if c.loop == nil {
+			c.loop = make([][]byte, c.cfg.Loop)
+		}
+		if b := c.loop[k]; b != nil {
+			c.index, c.frame = i, b
+			return i, b, nil
+		}
+	}
+	draw(c.img, c.bg, k)
+	marker.Draw(c.img, c.cfg.VideoID, k)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, c.img, &jpeg.Options{Quality: c.cfg.Quality}); err != nil {
 		return 0, nil, fmt.Errorf("encode frame %d: %w", i, err)
@@ -219,6 +237,9 @@ func (c *Camera) frameAt(i int) (int, []byte, error) {
 	frame := buf.Bytes()
 	if c.cfg.AVI1 {
 		frame = avi1(frame)
+	}
+	if c.cfg.Loop > 0 {
+		c.loop[k] = frame
 	}
 	c.index, c.frame = i, frame
 	return i, frame, nil

@@ -295,3 +295,23 @@ func TestBasicAuth(t *testing.T) {
 		t.Errorf("POST /control: %d", code)
 	}
 }
+
+// With Loop, frame i shows picture i mod Loop, encoded once.
+func TestLoop(t *testing.T) {
+	c := New(Config{Width: 64, Height: 48, Loop: 3, VideoID: 8})
+	var first [3][]byte
+	for i := range 7 {
+		n, b, err := c.frameAt(i)
+		if err != nil || n != i {
+			t.Fatalf("frame %d: index %d, %v", i, n, err)
+		}
+		if v, k := frameOf(t, b); v != 8 || k != i%3 {
+			t.Fatalf("frame %d shows %d/%d, want picture %d", i, v, k, i%3)
+		}
+		if i < 3 {
+			first[i] = b
+		} else if &b[0] != &first[i%3][0] {
+			t.Fatalf("frame %d encoded again", i)
+		}
+	}
+}

@@ -11,9 +11,11 @@
 // Stats (figures summed over the renditions).
 //
 // Contract:
-//   - Publish may be called from any goroutine, but per camera there is one
-//     producer (the camera's decoder or live source), which publishes every
-//     rendition of the camera. Publish never blocks and does no I/O: it
+//   - Publish may be called from any goroutine, but per topic there is one
+//     producer at a time: the camera's decoder or live source publishes
+//     every rendition of the camera, except a passthrough live camera's
+//     grid frames, which its runner's grid goroutine publishes (package
+//     live); the runner stops both before the camera is Reset or Removed. Publish never blocks and does no I/O: it
 //     stores the frame as its topic's latest and drops it into every
 //     subscriber's one-slot mailbox, overwriting (and counting as a drop) a
 //     frame the subscriber has not taken yet.

@@ -73,6 +73,10 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 			if s, opErr = openStream(opener, payload); opErr == nil {
 				src, reply = s, encodeInfo(s.Info())
 			}
+		case op == opScale:
+			if reply, opErr = scaleJPEG(opener, payload); opErr == nil {
+				encoded++
+			}
 		case op == opClose:
 			if src != nil {
 				opErr = src.Close()
@@ -128,6 +132,29 @@ func serveChild(r io.Reader, w io.Writer, opener decoder.Opener, fb *frameBuffer
 // opencv Opener).
 type StreamOpener interface {
 	OpenStream(media.StreamSpec) (decoder.Source, error)
+}
+
+// JPEGScaler is a child's Opener that can also scale JPEGs down (the
+// opencv Opener); a scaler child serves the scale op with it.
+type JPEGScaler interface {
+	ScaleJPEG(jpeg []byte, width, quality int) (decoder.ScaledJPEG, error)
+}
+
+// scaleJPEG answers a scale request's payload.
+func scaleJPEG(opener decoder.Opener, payload []byte) ([]byte, error) {
+	sc, ok := opener.(JPEGScaler)
+	if !ok {
+		return nil, errors.New("this decoder cannot scale JPEGs")
+	}
+	jpeg, width, quality, err := parseScaleRequest(payload)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sc.ScaleJPEG(jpeg, width, quality)
+	if err != nil {
+		return nil, err
+	}
+	return scaleReply(s)
 }
 
 // openStream opens the stream an opOpenStream payload names.

@@ -13,6 +13,12 @@
 //     backoff stay in package decoder.
 //   - Prober (a camera.Prober): Probe runs "livemon probe-child PATH" and
 //     kills it when ctx ends, so an upload's probe can always be abandoned.
+//   - Scaler (a decoder.Scaler): Scale has a camera's JPEG scaled down
+//     (decoded at a reduced size, scaled, encoded) in a scaler child, a
+//     decode child that opens nothing and serves scale requests; at most
+//     ScalerConfig.Children at once, started on first use, gone after
+//     Idle unused, restarted after a backoff when one fails. It makes the
+//     grid rendition of passthrough (HTTP MJPEG and snapshot) cameras.
 //
 // The child side is DecodeChild and ProbeChild, the bodies of those hidden
 // subcommands (ServeChild and ServeProbe are their testable cores). This
@@ -34,14 +40,16 @@
 //     exit is described.
 //   - parent_prober.go: Prober, one probe child per upload.
 //   - parent_spares.go: Spares, decode children started ahead of need.
+//   - parent_scaler.go: Scaler, the pool of scaler children.
 //   - child_main.go: DecodeChild and ProbeChild, the subcommands' bodies,
 //     and the child's flags.
 //   - child_serve.go: ServeChild and ServeProbe, the loops that answer the
 //     parent, and the pipe sizing.
 //   - child_limits.go: how a child applies its Limits to itself.
 //   - child_fault.go: the test-only fault switch.
-//   - protocol.go, shm.go, limits.go: what both sides share (wire format,
-//     the shared frame buffer, Limits and their flags).
+//   - protocol.go, protocol_scale.go, shm.go, limits.go: what both sides
+//     share (wire format, the scale op's, the shared frame buffer, Limits
+//     and their flags).
 //
 // # Concurrency
 //
@@ -121,6 +129,7 @@
 //	'F' frame  sizes                  work | JPEGs (grab, then encode: one round trip; EOF as grab)
 //	'S' seek   frame (int64)          -
 //	'C' close  -                      -           (then the child exits)
+//	'J' scale  scale request          scaled JPEG (no open needed)
 //
 //	status: 0 OK, 1 EOF, 2 error; an error's payload is kind (1 byte:
 //	a media.Kind, or 255 for an error without one) followed by its message.
@@ -136,8 +145,17 @@
 //	Legacy form: sizes of the quality alone asks for the full picture and
 //	the reply is work | JPEG without a length; the parent no longer sends it.
 //
-// The first request must be open; the child serves until close or until
-// its stdin ends. The JPEG of an encode reply is read straight into the
+//	scale request: quality (1 byte) | width (uint16) | JPEG (the rest; the
+//	only request allowed above 64 KiB: up to 16 MiB, an MJPEG part's limit).
+//	scaled JPEG: work (uint64 ns) | width | height | decoded width |
+//	decoded height (uint16 each) | JPEG (must start FF D8). The child
+//	scales with its opener's ScaleJPEG (JPEGScaler; the opencv Opener:
+//	IMREAD_REDUCED_COLOR_2/4/8, the largest whose picture still covers
+//	the scaled size, then area interpolation to media.ScaledSize); a JPEG
+//	it cannot decode is an error reply and the child serves on.
+//
+// The first request must be open (or scale); the child serves until close
+// or until its stdin ends. The JPEG of an encode reply is read straight into the
 // slice Encode returns: one allocation and no copy beyond the pipe read.
 //
 // Both ends of both pipes block in the kernel, outside Go's poller (whose

@@ -2,9 +2,12 @@ package isolate_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,6 +80,30 @@ func (streamOpener) OpenStream(spec media.StreamSpec) (decoder.Source, error) {
 		return nil, media.Errorf(media.KindUnusable, "the camera's RTSP stream could not be opened")
 	}
 	return fixedOpener{size: 64}.Open("")
+}
+
+// ScaleJPEG scales like the opencv Opener, in pure Go and without a
+// reduced decode: it decodes the whole JPEG (reported as the decoded
+// size), scales it by nearest neighbour to media.ScaledSize and encodes
+// it.
+func (streamOpener) ScaleJPEG(b []byte, width, quality int) (decoder.ScaledJPEG, error) {
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		return decoder.ScaledJPEG{}, media.Errorf(media.KindUnusable, "not a JPEG that can be decoded")
+	}
+	sz := img.Bounds().Size()
+	w, h := media.ScaledSize(sz.X, sz.Y, width)
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			dst.Set(x, y, img.At(img.Bounds().Min.X+x*sz.X/w, img.Bounds().Min.Y+y*sz.Y/h))
+		}
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: quality}); err != nil {
+		return decoder.ScaledJPEG{}, err
+	}
+	return decoder.ScaledJPEG{JPEG: out.Bytes(), Width: w, Height: h, DecodedWidth: sz.X, DecodedHeight: sz.Y}, nil
 }
 
 // fixedOpener opens any path as an endless 720p video whose every frame

@@ -102,22 +102,11 @@ func (o Opener) attach(ctx context.Context, c *process, op byte, payload []byte)
 	if timeout <= 0 {
 		timeout = decoder.StallTimeout
 	}
-	s := &source{
-		process: c,
-		stop:    ctx.Done(),
-		timeout: timeout,
-	}
+	s := bind(ctx, c, timeout)
 	if op == opOpen { // a stream's decoder (package live) does not recycle
 		s.recycleAt, s.recycleCheck, s.spares = o.Limits.recycleAt(), o.Limits.recycleCheck(), o.Spares
 		s.nextCheck = time.Now().Add(s.recycleCheck)
 	}
-	cmd := c.cmd
-	s.unbind = context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
-	s.watch = time.AfterFunc(time.Hour, func() {
-		s.expired.Store(true)
-		_ = cmd.Process.Kill()
-	})
-	s.watch.Stop()
 	body, err := s.call(op, payload, false)
 	if err == nil {
 		s.info, err = decodeInfo(body)
@@ -130,4 +119,22 @@ func (o Opener) attach(ctx context.Context, c *process, op byte, payload []byte)
 		return nil, err
 	}
 	return s, nil
+}
+
+// bind makes c the process of a new source whose every exchange is bounded
+// by timeout and which ctx's end kills.
+func bind(ctx context.Context, c *process, timeout time.Duration) *source {
+	s := &source{
+		process: c,
+		stop:    ctx.Done(),
+		timeout: timeout,
+	}
+	cmd := c.cmd
+	s.unbind = context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	s.watch = time.AfterFunc(time.Hour, func() {
+		s.expired.Store(true)
+		_ = cmd.Process.Kill()
+	})
+	s.watch.Stop()
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/media"
+	"github.com/livemon/livemon/server/internal/mjpeg"
 )
 
 // Subcommands of the livemon binary that run the children.
@@ -31,6 +32,9 @@ const (
 	opFrame      byte = 'F' // grab and encode
 	opSeek       byte = 'S'
 	opClose      byte = 'C'
+	// opScale scales a JPEG down (a scaler child, scale.go); it needs no
+	// open.
+	opScale byte = 'J'
 )
 
 // Reply statuses.
@@ -47,7 +51,10 @@ const (
 	requestHeaderLen = 5
 	replyHeaderLen   = 6
 	maxRequest       = 64 << 10
-	maxReply         = 128 << 20
+	// maxScaleRequest bounds a scale request: its header and a JPEG as
+	// large as an MJPEG part may be.
+	maxScaleRequest = scaleHeaderLen + mjpeg.MaxPartSize
+	maxReply        = 128 << 20
 	// workLen is the work time that opens an encode or frame reply.
 	workLen = 8
 	// sharedLen is a statusShared reply's payload length.
@@ -73,8 +80,12 @@ func readRequest(r io.Reader, buf []byte) (op byte, payload, newBuf []byte, err 
 		return 0, nil, buf, err
 	}
 	n := binary.BigEndian.Uint32(h[1:])
-	if n > maxRequest {
-		return 0, nil, buf, fmt.Errorf("request of %d bytes exceeds %d", n, maxRequest)
+	limit := uint32(maxRequest)
+	if h[0] == opScale {
+		limit = maxScaleRequest
+	}
+	if n > limit {
+		return 0, nil, buf, fmt.Errorf("request of %d bytes exceeds %d", n, limit)
 	}
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)

@@ -4,10 +4,13 @@
 // AVI1 frames get the standard Huffman tables, see package mjpeg), or it
 // has an RTSP(S) stream decoded in a decode child (Deps.Streams, package
 // isolate with OpenCV's FFmpeg backend) and publishes each frame as the
-// JPEG the child encodes (rtsp.go).
+// JPEG the child encodes (rtsp.go). A passthrough camera's grid rendition
+// is scaled down from its JPEGs by Deps.Scaler (grid.go).
 //
-// Contract: Start launches the loop's goroutine; Stop (or cancelling the
-// ctx given to Start) ends it, and Stop waits for it. Status and Kind may
+// Contract: Start launches the loop's goroutine (and, with a Scaler, the
+// grid goroutine that calls it); Stop (or cancelling the ctx given to
+// Start) ends them, and Stop waits for them. GridStats may be called from
+// any goroutine. Status and Kind may
 // be called from any goroutine. OnStatus is called from the loop's
 // goroutine on every change of state or error and must not block.
 //
@@ -125,6 +128,8 @@ type Config struct {
 	Timings Timings
 	// Grid is how the grid rendition is made (zero fields: defaults).
 	Grid media.Grid
+	// Quality is the JPEG quality of scaled grid frames (0: the default).
+	Quality int
 }
 
 // Deps are what a runner talks to.
@@ -135,7 +140,10 @@ type Deps struct {
 	Client *http.Client
 	// Streams opens RTSP streams in decode children (the decoder limit
 	// around the isolate Opener); nil: RTSP sources report an error.
-	Streams  decoder.StreamOpener
+	Streams decoder.StreamOpener
+	// Scaler makes a passthrough camera's grid frames (grid.go); nil: its
+	// grid frames are its full JPEGs.
+	Scaler   decoder.Scaler
 	Logger   *slog.Logger
 	OnStatus func(decoder.Status)
 }
@@ -189,6 +197,12 @@ type Runner struct {
 	fpsSince  time.Time
 
 	grid gridState // the grid rendition (grid.go); owned by the loop
+
+	// The grid goroutine's mailbox (grid.go): the newest frame to scale.
+	gridMu      sync.Mutex
+	gridPending *media.Frame
+	gridReady   chan struct{} // capacity 1
+	gridCount   gridCounters
 }
 
 // Start validates cfg.URL and starts the loop. An invalid URL starts a
@@ -203,7 +217,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) *Runner {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Runner{
-		cfg: cfg, t: t, deps: deps, cancel: cancel, done: make(chan struct{}),
+		cfg: cfg, t: t, deps: deps, cancel: cancel, done: make(chan struct{}), gridReady: make(chan struct{}, 1),
 		log:  deps.Logger.With("source", media.RedactURL(cfg.URL)),
 		kind: media.InitialKind(cfg.URL),
 		st:   decoder.Status{State: media.StateStarting, Epoch: cfg.Epoch, Seq: cfg.Seq},
@@ -267,6 +281,11 @@ func (r *Runner) wake() <-chan struct{} {
 
 func (r *Runner) run(ctx context.Context, bad error) {
 	defer close(r.done)
+	if r.deps.Scaler != nil {
+		var wg sync.WaitGroup
+		wg.Go(func() { r.scaleGrid(ctx) })
+		defer wg.Wait() // ctx has ended by then: Stop or the caller's
+	}
 	if bad != nil {
 		r.setState(media.StateError, bad.Error())
 		<-ctx.Done()

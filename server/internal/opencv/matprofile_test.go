@@ -61,6 +61,14 @@ func TestNoMatLeak(t *testing.T) {
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// ScaleJPEG: reduced decodes with and without a resize, and a refusal.
+	for i, in := range [][]byte{cameraJPEG(t, 320, 180), cameraJPEG(t, 640, 360), []byte("\xff\xd8 not a picture")} {
+		for range 300 {
+			if _, err := ScaleJPEG(in, 160, 70); (err != nil) != (i == 2) {
+				t.Fatalf("ScaleJPEG %d: %v", i, err)
+			}
+		}
+	}
 	if n := gocv.MatProfile.Count(); n != 0 {
 		var b bytes.Buffer
 		gocv.MatProfile.WriteTo(&b, 1)
