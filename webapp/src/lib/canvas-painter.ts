@@ -156,7 +156,8 @@ export class CanvasPainter {
       canvas.width = bitmap.width
       canvas.height = bitmap.height
     }
-    const renderer = canvas.getContext('bitmaprenderer') as ImageBitmapRenderingContext | null
+    // Opaque: the compositor need not draw what lies under a JPEG.
+    const renderer = canvas.getContext('bitmaprenderer', { alpha: false }) as ImageBitmapRenderingContext | null
     if (renderer && typeof renderer.transferFromImageBitmap === 'function') renderer.transferFromImageBitmap(bitmap)
     else canvas.getContext('2d')?.drawImage(bitmap, 0, 0)
     const d = canvas.dataset
