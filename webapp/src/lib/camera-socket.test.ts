@@ -551,15 +551,21 @@ describe('flow control', () => {
     ])
   })
 
-  it('never acks a frame of an earlier connection on a later one', () => {
-    const { socket, factory } = flowing()
+  /** A frame of `demo` received, then the connection drops and a new one opens (not yet welcomed). */
+  function frameThenReconnect() {
+    const t = flowing()
     const got: CameraFrame[] = []
-    socket.subscribe('demo', (f) => got.push(f))
-    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
-    factory.last.receiveBinary(frame(1, 2))
-    factory.last.serverClose()
+    t.socket.subscribe('demo', (f) => got.push(f))
+    t.factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
+    t.factory.last.receiveBinary(frame(1, 2))
+    t.factory.last.serverClose()
     vi.runOnlyPendingTimers()
-    factory.last.open()
+    t.factory.last.open()
+    return { ...t, got }
+  }
+
+  it('never acks a frame of an earlier connection on a later one', () => {
+    const { socket, factory, got } = frameThenReconnect()
     factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: true, server_time: Date.now(), window: 1, subscriptions: [{ camera: 'demo', channel: 1, epoch: 1, seq: 2 }] })
     socket.markPainted(got[0]!) // painted after the reconnect: its channel number means nothing now
     expect(acks(factory.last)).toEqual([])
@@ -569,14 +575,7 @@ describe('flow control', () => {
   })
 
   it('a new connection starts without acks until its welcome grants them', () => {
-    const { socket, factory } = flowing()
-    const got: CameraFrame[] = []
-    socket.subscribe('demo', (f) => got.push(f))
-    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
-    factory.last.receiveBinary(frame(1, 2))
-    factory.last.serverClose()
-    vi.runOnlyPendingTimers()
-    factory.last.open()
+    const { socket, factory, got } = frameThenReconnect()
     socket.markPainted(got[0]!) // painted after the old socket closed
     expect(acks(factory.last)).toEqual([])
   })
