@@ -50,8 +50,10 @@ export function readMarkerInPage(el: Element): { video: number; frame: number } 
   // Only the two marker rows are read.
   const rowsH = Math.min(h, Math.ceil((2 * h) / ROWS) + 1)
   let data: Uint8ClampedArray
-  // A painted canvas (data-seq set) already has its 2d context: read it
-  // directly. Never create a context on a canvas the app has not drawn on.
+  // A painted canvas (data-seq set) with a 2d context is read directly; the
+  // app's canvases use a bitmaprenderer context (getContext('2d') is null
+  // then) and are drawn into a scratch canvas below. Never create a context
+  // on a canvas the app has not drawn on.
   const own = el instanceof HTMLCanvasElement && el.hasAttribute('data-seq') ? el.getContext('2d') : null
   if (own) {
     data = own.getImageData(0, 0, w, rowsH).data

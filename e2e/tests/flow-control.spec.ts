@@ -20,12 +20,20 @@ const BUSY_LAG_MS = 50
 
 interface Sample {
   camera: string
-  /** How old the last painted frame was when it was painted (server clock). */
+  /**
+   * How old the last painted frame was when it was painted (server clock):
+   * when the animation frame that puts it on screen started (the canvas's
+   * data-frame-age-ms; docs/architecture.md, "Web client paint path").
+   */
   ageAtPaint: number | null
   /** How old the picture on the tile is now: ageAtPaint plus the time since that paint. */
   shownAge: number | null
   seq: number | null
 }
+
+// The screencast behind failure videos costs the 2-core machine CPU that the
+// throttled page needs; traces and screenshots still come with a failure.
+test.use({ video: 'off' })
 
 function quantile(xs: number[], q: number): number {
   if (xs.length === 0) return NaN
@@ -44,7 +52,7 @@ test('a 16-tile wall in a 6x CPU-throttled tab paints frames under 500 ms old fo
   // 6x-throttled tab with 16 tiles is saturated by its own main-thread work
   // and paints frames seconds old even with acks. Opt in to run it.
   test.skip(!process.env.LIVEMON_E2E_FLOW, 'target not met yet on this machine; LIVEMON_E2E_FLOW=1 runs it')
-  test.setTimeout(180_000)
+  test.setTimeout(240_000)
   const cams: CameraView[] = []
   for (let i = 0; i < TILES; i++) {
     const v = VIDEO_TILES[i % VIDEO_TILES.length]!

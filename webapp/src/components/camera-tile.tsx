@@ -28,7 +28,8 @@ interface Props {
  * DOM contract for tests: root `[data-camera=<id>]` with `data-rendition`
  * (the rendition asked for), badge `role=status` with `data-state`, canvas
  * `data-testid=frame-<id>` with `data-seq` / `data-epoch` / `data-rendition`
- * of the last painted frame (set imperatively, not through React), and the
+ * of the last painted frame (the camera's canvas, kept across views and put
+ * in by useCameraFrames, not rendered by React), and the
  * rendition badge `data-testid=rendition-<id>` with `data-rendition` /
  * `data-width` of the painted frames.
  */
@@ -38,8 +39,9 @@ export function CameraTile({ camera, large = false }: Props) {
   const socket = useSocketStatus()
   const mjpeg = shouldUseMjpeg(socket, forceMjpeg)
   const rendition: Rendition = large || forceFull ? 'full' : 'grid'
-  const canvasRef = useRef<HTMLCanvasElement>(null)
-  const { receiving, painted } = useCameraFrames(camera.id, canvasRef, !mjpeg, rendition)
+  const label = t('tile.frameLabel', { name: camera.name })
+  const canvasHost = useRef<HTMLSpanElement>(null)
+  const { receiving, painted } = useCameraFrames(camera.id, canvasHost, !mjpeg, rendition, label)
   const stats = useReceiveStats(camera.id, !mjpeg)
   const socketError = useCameraError(camera.id)
   const [mjpegFailed, setMjpegFailed] = useState(false)
@@ -74,7 +76,6 @@ export function CameraTile({ camera, large = false }: Props) {
   }
   const offline = state === 'offline'
   const frameAge = useFrameAge(camera.last_frame_age_ms, offline)
-  const label = t('tile.frameLabel', { name: camera.name })
   const position = stats?.position ?? camera.position
   // Grid tiles are always 16:9 (no layout jumps); the focused view uses the video's shape.
   const aspect = large && camera.video ? `${camera.video.width} / ${camera.video.height}` : undefined
@@ -90,13 +91,8 @@ export function CameraTile({ camera, large = false }: Props) {
       onLoad={() => setMjpegFailed(false)}
     />
   ) : (
-    <canvas
-      ref={canvasRef}
-      className="tile-picture"
-      data-testid={`frame-${camera.id}`}
-      aria-label={label}
-      role="img"
-    />
+    // The camera's canvas (data-testid=frame-<id>) is put in here by useCameraFrames.
+    <span ref={canvasHost} className="tile-canvas" />
   )
 
   return (

@@ -1,140 +1,126 @@
-import { useEffect, useState, useSyncExternalStore, type RefObject } from 'react'
-import type { CameraFrame, Rendition } from '@/lib/camera-protocol'
+import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type RefObject } from 'react'
+import type { Rendition } from '@/lib/camera-protocol'
 import type { CameraReceiveStats } from '@/lib/receive-stats'
-import type { CameraError } from '@/lib/camera-socket'
+import type { CameraError, CameraSocket } from '@/lib/camera-socket'
+import { CanvasPool, type CanvasPainter, type PaintedRendition } from '@/lib/canvas-painter'
+import { createFrameDecoder, type FrameDecoder } from '@/lib/frame-decoder'
+import { everySecond } from '@/lib/ticker'
 import { useCameraSocket } from '@/hooks/use-camera-socket'
+
+export type { PaintedRendition } from '@/lib/canvas-painter'
 
 /** Without a frame for this long a camera no longer counts as receiving. */
 export const STALE_FRAME_MS = 4000
 
-/** What a tile shows: the rendition and width of the frames it paints. */
-export interface PaintedRendition {
-  rendition: Rendition
-  width: number
+let decoder: FrameDecoder | null = null
+const pools = new WeakMap<CameraSocket, CanvasPool>()
+
+/** The canvases of a socket's tiles; one decoder (a worker where there are workers) per tab. */
+function canvasPool(socket: CameraSocket): CanvasPool {
+  let pool = pools.get(socket)
+  if (!pool) {
+    decoder ??= createFrameDecoder()
+    pool = new CanvasPool({ decoder, sink: socket })
+    pools.set(socket, pool)
+  }
+  return pool
 }
 
 /**
- * Subscribes `camera` in `rendition` on the shared socket and paints every
- * frame into the canvas: decode with createImageBitmap, drawImage, close the
- * bitmap. Frames never touch React state; only the "receiving" flag and the
- * painted rendition (and its width) do, when they change.
- * While a decode runs, newer frames replace each other in a one-frame slot
- * (the others are dropped), so a slow tab shows the newest picture.
- * The canvas gets data-seq / data-epoch / data-rendition of the painted
- * frame, and for tests data-frame-age-ms (how old it was when painted, in
- * the server's clock) and data-painted-at (Date.now() then). While a
- * rendition switch waits for the new rendition's first frame, the old
- * rendition's frames go on being painted (no gap). Each frame is
- * acknowledged to the socket (flow control) once painted or given up.
+ * Subscribes `camera` in `rendition` on the shared socket and paints its
+ * frames into the camera's canvas, which it puts into `hostRef`'s element
+ * (lib/canvas-painter.ts): decoded off the main thread, painted with a
+ * `bitmaprenderer` context, acknowledged right after the paint. The canvas
+ * outlives the tile for a while and the camera's next tile takes it over
+ * with its picture, so opening the focused view from the grid (or going
+ * back) never shows an empty frame; meanwhile the old rendition's frames go
+ * on being painted until the new one's first (no gap). Frames never touch
+ * React state; only the "receiving" flag and the painted rendition (and its
+ * width) do, when they change. The canvas is
+ * `data-testid=frame-<camera>`, `role=img` with `label` as its name.
  */
 export function useCameraFrames(
   camera: string,
-  canvasRef: RefObject<HTMLCanvasElement | null>,
+  hostRef: RefObject<HTMLElement | null>,
   enabled = true,
   rendition: Rendition = 'full',
+  label = '',
 ): { receiving: boolean; painted: PaintedRendition | null } {
   const socket = useCameraSocket()
-  const [receiving, setReceiving] = useState<{ camera: string; on: boolean }>({ camera, on: false })
-  const [painted, setPainted] = useState<{ camera: string; value: PaintedRendition } | null>(null)
+  const pool = canvasPool(socket)
+  const painterRef = useRef<CanvasPainter | null>(null)
+  // A tile that replaces another of the camera (grid to focused view) is live at once.
+  const [receiving, setReceiving] = useState<{ camera: string; on: boolean }>(() => ({
+    camera,
+    on: socket.isReceiving(camera, STALE_FRAME_MS),
+  }))
+  const shown = useSyncExternalStore(pool.subscribe, () => pool.shown(camera))
+
+  // The canvas: in the DOM before the browser paints, with the picture it had.
+  useLayoutEffect(() => {
+    if (!enabled) return
+    const host = hostRef.current
+    if (!host) return
+    const painter = pool.acquire(camera)
+    const canvas = painter.canvas
+    canvas.className = 'tile-picture'
+    canvas.setAttribute('data-testid', `frame-${camera}`)
+    canvas.setAttribute('role', 'img')
+    host.appendChild(canvas)
+    painterRef.current = painter
+    return () => {
+      painterRef.current = null
+      if (canvas.parentNode === host) host.removeChild(canvas)
+      pool.release(camera, painter)
+    }
+  }, [pool, camera, enabled, hostRef])
+
+  useLayoutEffect(() => {
+    painterRef.current?.canvas.setAttribute('aria-label', label)
+  }, [label, camera, enabled])
 
   useEffect(() => {
     if (!enabled) return
-    let cancelled = false
-    let busy = false
-    let pending: CameraFrame | null = null
-    let lastFrameAt = 0
-    let isReceiving = false
-    let shown: PaintedRendition | null = null
-
-    const draw = (frame: CameraFrame, bitmap: ImageBitmap): boolean => {
-      const canvas = canvasRef.current
-      if (!canvas) return false
-      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-        canvas.width = bitmap.width
-        canvas.height = bitmap.height
-      }
-      canvas.getContext('2d')?.drawImage(bitmap, 0, 0)
-      canvas.dataset.seq = String(frame.seq)
-      canvas.dataset.epoch = String(frame.epoch)
-      canvas.dataset.rendition = frame.rendition
-      canvas.dataset.painted = 'true'
-      canvas.dataset.frameAgeMs = String(Math.round(socket.frameAgeMs(frame)))
-      canvas.dataset.paintedAt = String(Date.now())
-      socket.markPainted(frame)
-      if (shown?.rendition !== frame.rendition || shown.width !== bitmap.width) {
-        shown = { rendition: frame.rendition, width: bitmap.width }
-        setPainted({ camera, value: shown })
-      }
-      return true
-    }
-
-    const paint = async (frame: CameraFrame) => {
-      busy = true
-      let painted = false
-      try {
-        const bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }))
-        try {
-          if (!cancelled) painted = draw(frame, bitmap)
-        } finally {
-          bitmap.close()
-        }
-      } catch {
-        // an undecodable frame is skipped
-      } finally {
-        busy = false
-        if (!painted) socket.frameDone(frame)
-      }
-      const next = pending
-      pending = null
-      if (next && !cancelled) void paint(next)
-    }
-
+    let isReceiving = socket.isReceiving(camera, STALE_FRAME_MS)
     const unsubscribe = socket.subscribe(
       camera,
       (frame) => {
-        lastFrameAt = performance.now()
         if (!isReceiving) {
           isReceiving = true
           setReceiving({ camera, on: true })
         }
-        if (busy) {
-          if (pending) socket.frameDone(pending) // replaced unpainted
-          pending = frame
-        } else void paint(frame)
+        const painter = painterRef.current
+        if (painter) painter.offer(frame)
+        else socket.frameDone(frame)
       },
       rendition,
     )
-    const staleTimer = setInterval(() => {
-      if (isReceiving && performance.now() - lastFrameAt > STALE_FRAME_MS) {
+    const stopTicks = everySecond(() => {
+      if (isReceiving && !socket.isReceiving(camera, STALE_FRAME_MS)) {
         isReceiving = false
         setReceiving({ camera, on: false })
       }
-    }, 1000)
+    })
     return () => {
-      cancelled = true
-      if (pending) socket.frameDone(pending)
-      pending = null
-      clearInterval(staleTimer)
+      stopTicks()
       unsubscribe()
       if (isReceiving) setReceiving({ camera, on: false })
     }
-  }, [socket, camera, canvasRef, enabled, rendition])
+  }, [socket, camera, enabled, rendition])
 
   return {
     receiving: enabled && receiving.camera === camera && receiving.on,
-    painted: enabled && painted?.camera === camera ? painted.value : null,
+    painted: enabled ? shown : null,
   }
 }
 
-/** The socket's receive figures for a camera, refreshed every second. */
+/** The socket's receive figures for a camera, refreshed every second (all tiles in one render). */
 export function useReceiveStats(camera: string, enabled = true): CameraReceiveStats | null {
   const socket = useCameraSocket()
   const [stats, setStats] = useState<{ camera: string; stats: CameraReceiveStats } | null>(null)
   useEffect(() => {
     if (!enabled) return
-    const tick = () => setStats({ camera, stats: socket.getCameraStats(camera) })
-    const id = setInterval(tick, 1000)
-    return () => clearInterval(id)
+    return everySecond(() => setStats({ camera, stats: socket.getCameraStats(camera) }))
   }, [socket, camera, enabled])
   return enabled && stats?.camera === camera ? stats.stats : null
 }

@@ -1,14 +1,20 @@
 import { useEffect, useState } from 'react'
 import { listCameras } from '@/api/client'
 import type { Camera } from '@/types/api'
+import type { CameraSocket } from '@/lib/camera-socket'
 import { useCameraSocket } from '@/hooks/use-camera-socket'
 import { usePoll } from '@/hooks/use-poll'
 
 export const CAMERA_POLL_MS = 2000
 
+/** The last camera list fetched in this tab (per socket, so per provider). */
+const lastLists = new WeakMap<CameraSocket, Camera[]>()
+
 /**
  * The camera list, polled every 2 s, patched at once by socket events
- * (camera_state) and refetched after each event.
+ * (camera_state) and refetched after each event. A page that mounts starts
+ * from the tab's last fetched list (then refetches), so switching pages
+ * (grid to focused view and back) shows the tiles at once, not "Loading".
  */
 export function useCameras(pollMs = CAMERA_POLL_MS): {
   cameras: Camera[] | undefined
@@ -16,7 +22,15 @@ export function useCameras(pollMs = CAMERA_POLL_MS): {
   refresh: () => void
 } {
   const socket = useCameraSocket()
-  const { data, error, refresh } = usePoll((signal) => listCameras({ signal }), pollMs)
+  const { data, error, refresh } = usePoll(
+    async (signal) => {
+      const list = await listCameras({ signal })
+      lastLists.set(socket, list)
+      return list
+    },
+    pollMs,
+    lastLists.get(socket),
+  )
   // Event patches newer than the last fetch, keyed by camera id (null = deleted).
   const [patches, setPatches] = useState<{ base: Camera[] | undefined; byId: Map<string, Camera | null> }>({
     base: undefined,

@@ -11,7 +11,7 @@ import {
 const SESSION_A = '0123456789abcdef0123456789abcdef'
 const SESSION_B = 'fedcba9876543210fedcba9876543210'
 
-function setup(opts: { stored?: string; random?: () => number; window?: number; whenIdle?: (fn: () => void) => void } = {}) {
+function setup(opts: { stored?: string; random?: () => number; window?: number } = {}) {
   const factory = fakeSocketFactory()
   const storage = memoryStorage(opts.stored ? { [SESSION_KEY]: opts.stored } : {})
   const win = new EventTarget()
@@ -25,7 +25,6 @@ function setup(opts: { stored?: string; random?: () => number; window?: number; 
     windowTarget: win,
     documentTarget: doc,
     window: opts.window,
-    whenIdle: opts.whenIdle ?? ((fn) => fn()),
   })
   const states: SocketSnapshot[] = []
   socket.onStateChange((s) => states.push(s))
@@ -534,12 +533,8 @@ describe('flow control', () => {
     expect(socket.frameAgeMs(got[0]!)).toBe(500)
   })
 
-  it('sends acks only once the tab is idle, all that gathered in one go', () => {
-    const idle: (() => void)[] = []
-    const { socket, factory } = setup({ whenIdle: (fn) => idle.push(fn) })
-    socket.connect()
-    factory.last.open()
-    factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: false, server_time: Date.now(), window: 1, subscriptions: [] })
+  it('sends each ack at once, without waiting for an idle moment', () => {
+    const { socket, factory } = flowing()
     const got: CameraFrame[] = []
     socket.subscribe('a', (f) => got.push(f))
     socket.subscribe('b', (f) => got.push(f))
@@ -548,25 +543,39 @@ describe('flow control', () => {
     factory.last.receiveBinary(frame(1, 5))
     factory.last.receiveBinary(frame(2, 6))
     socket.markPainted(got[0]!)
-    socket.markPainted(got[1]!)
-    expect(acks(factory.last)).toEqual([])
-    expect(idle).toHaveLength(1) // one idle callback for both
-    idle.shift()!()
+    expect(acks(factory.last)).toEqual([{ type: 'ack', channel: 1, seq: 5 }])
+    socket.frameDone(got[1]!)
     expect(acks(factory.last)).toEqual([
       { type: 'ack', channel: 1, seq: 5 },
       { type: 'ack', channel: 2, seq: 6 },
     ])
   })
 
-  it('a new connection starts without acks until its welcome grants them', () => {
-    const { socket, factory } = flowing()
+  /** A frame of `demo` received, then the connection drops and a new one opens (not yet welcomed). */
+  function frameThenReconnect() {
+    const t = flowing()
     const got: CameraFrame[] = []
-    socket.subscribe('demo', (f) => got.push(f))
-    factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
-    factory.last.receiveBinary(frame(1, 2))
-    factory.last.serverClose()
+    t.socket.subscribe('demo', (f) => got.push(f))
+    t.factory.last.receive({ type: 'subscribed', camera: 'demo', channel: 1, epoch: 1, seq: 1 })
+    t.factory.last.receiveBinary(frame(1, 2))
+    t.factory.last.serverClose()
     vi.runOnlyPendingTimers()
-    factory.last.open()
+    t.factory.last.open()
+    return { ...t, got }
+  }
+
+  it('never acks a frame of an earlier connection on a later one', () => {
+    const { socket, factory, got } = frameThenReconnect()
+    factory.last.receive({ type: 'welcome', session: SESSION_A, resumed: true, server_time: Date.now(), window: 1, subscriptions: [{ camera: 'demo', channel: 1, epoch: 1, seq: 2 }] })
+    socket.markPainted(got[0]!) // painted after the reconnect: its channel number means nothing now
+    expect(acks(factory.last)).toEqual([])
+    factory.last.receiveBinary(frame(1, 3))
+    socket.markPainted(got[1]!)
+    expect(acks(factory.last)).toEqual([{ type: 'ack', channel: 1, seq: 3 }])
+  })
+
+  it('a new connection starts without acks until its welcome grants them', () => {
+    const { socket, factory, got } = frameThenReconnect()
     socket.markPainted(got[0]!) // painted after the old socket closed
     expect(acks(factory.last)).toEqual([])
   })

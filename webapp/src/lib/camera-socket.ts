@@ -61,12 +61,6 @@ export interface CameraSocketOptions {
    * (the server then sends every frame as soon as the socket takes it).
    */
   window?: number
-  /**
-   * Runs a callback when the tab is idle (default requestIdleCallback with a
-   * 250 ms timeout, else setTimeout 0): acks wait for it, so a tab whose
-   * main thread is saturated asks for no more frames until it has caught up.
-   */
-  whenIdle?: (fn: () => void) => void
 }
 
 /** An error the server sent over the socket about one camera. */
@@ -110,11 +104,6 @@ function wantedRendition(subs: Map<symbol, Wanted>): Rendition {
   return 'grid'
 }
 
-function defaultWhenIdle(fn: () => void): void {
-  if (typeof globalThis.requestIdleCallback === 'function') globalThis.requestIdleCallback(fn, { timeout: 250 })
-  else globalThis.setTimeout(fn, 0)
-}
-
 export class CameraSocket {
   private readonly url: string
   private readonly createWebSocket: (url: string) => WebSocketLike
@@ -129,7 +118,6 @@ export class CameraSocket {
   private readonly hiddenUnsubscribeMs: number
   private readonly welcomeTimeoutMs: number
   private readonly window: number
-  private readonly whenIdle: (fn: () => void) => void
 
   private ws: WebSocketLike | null = null
   private started = false
@@ -142,9 +130,8 @@ export class CameraSocket {
   private syncQueued = false
   /** The server granted flow control on this connection: every frame gets an ack. */
   private acking = false
-  /** Acks waiting for the tab to be idle. */
-  private pendingAcks: { channel: number; seq: number }[] = []
-  private ackFlushQueued = false
+  /** Frames received on this connection: a frame of an earlier one is never acked on a later one. */
+  private connectionFrames = new WeakSet<CameraFrame>()
   /**
    * Server clock minus ours (ms): the largest of serverTime - arrival over
    * the welcome and every frame of this connection. Each is a lower bound
@@ -186,7 +173,6 @@ export class CameraSocket {
     this.hiddenUnsubscribeMs = opts.hiddenUnsubscribeMs ?? 10_000
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000
     this.window = opts.window ?? 1
-    this.whenIdle = opts.whenIdle ?? defaultWhenIdle
     this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
   }
 
@@ -280,36 +266,41 @@ export class CameraSocket {
     return this.stats.get(camera, this.now())
   }
 
-  /** Called by the painter when a frame reached the screen; acknowledges it. */
-  markPainted(frame: CameraFrame): void {
-    this.stats.painted(frame.camera, frame.serverTime, this.now())
+  /** Whether a frame of the camera arrived within the last `withinMs`. */
+  isReceiving(camera: string, withinMs: number): boolean {
+    const now = this.now()
+    const at = this.stats.get(camera, now).lastFrameAt
+    return at !== null && now - at <= withinMs
+  }
+
+  /**
+   * Called by the painter when a frame was put on screen (`at`: wall clock,
+   * default now); acknowledges it at once, so the server sends the
+   * channel's next frame.
+   */
+  markPainted(frame: CameraFrame, at = this.now()): void {
+    this.stats.painted(frame.camera, frame.serverTime, at)
     this.frameDone(frame)
   }
 
   /**
-   * Called by the painter for a frame it will not paint (undecodable, or the
-   * tile went away): acknowledges it, so the server sends the next. A frame
-   * replaced by a newer one before it was painted needs no call: the newer
-   * one's ack covers it.
+   * Called by the painter for a frame it will not paint (undecodable,
+   * replaced by a newer one before its paint, or the tile went away):
+   * acknowledges it at once, so the server sends the next. A replaced frame
+   * needs this too: during a rendition switch it may be the only frame of
+   * its channel in flight.
    */
   frameDone(frame: CameraFrame): void {
-    if (!this.acking) return
-    this.pendingAcks.push({ channel: frame.channel, seq: frame.seq })
-    if (this.ackFlushQueued) return
-    this.ackFlushQueued = true
-    const ws = this.ws
-    this.whenIdle(() => {
-      this.ackFlushQueued = false
-      if (ws !== this.ws || !this.acking) return
-      const acks = this.pendingAcks
-      this.pendingAcks = []
-      for (const { channel, seq } of acks) this.send({ type: 'ack', channel, seq })
-    })
+    if (!this.acking || !this.connectionFrames.has(frame)) return
+    this.send({ type: 'ack', channel: frame.channel, seq: frame.seq })
   }
 
-  /** How old the frame is now (ms since the server published it), in the server's clock. */
-  frameAgeMs(frame: CameraFrame): number {
-    return this.now() + (this.clockOffsetMs ?? 0) - frame.serverTime
+  /**
+   * How old the frame is at `at` (wall clock, default now): ms since the
+   * server published it, in the server's clock.
+   */
+  frameAgeMs(frame: CameraFrame, at = this.now()): number {
+    return at + (this.clockOffsetMs ?? 0) - frame.serverTime
   }
 
   private learnClock(serverTime: number): void {
@@ -388,7 +379,7 @@ export class CameraSocket {
     this.ws = null
     this.welcomed = false
     this.acking = false
-    this.pendingAcks = []
+    this.connectionFrames = new WeakSet()
     this.serverSubs.clear()
     this.channels.clear()
     this.clearTimer('welcomeTimer')
@@ -550,6 +541,7 @@ export class CameraSocket {
     const camera = ch?.camera ?? ''
     const rendition = ch?.rendition ?? 'full'
     const frame = frameFromHeader(camera, h, buf, rendition)
+    this.connectionFrames.add(frame)
     this.learnClock(frame.serverTime)
     const listeners = ch ? this.wanted.get(camera) : undefined
     if (!listeners || listeners.size === 0) {
