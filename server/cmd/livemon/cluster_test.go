@@ -177,7 +177,7 @@ func TestClusterEdgeFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code := postVideo(t, "http://"+addrA+"/api/cameras/demo/video", path); code != http.StatusCreated {
-		t.Fatalf("upload through edge A: %d", code)
+		t.Fatalf("upload through edge A: %d\nedge A:\n%s\ningest:\n%s", code, edgeA.logs, ingest.logs)
 	}
 	waitRunning(t, addrA, "demo")
 	waitRunning(t, addrB, "demo")

@@ -482,10 +482,11 @@ func (e *EdgeCameras) PublishUpload(ctx context.Context, id media.CameraID, tf *
 	}
 	defer f.Close()
 	object := string(id) + "-" + NewObjectID()
-	if _, err := e.conn.Videos.Put(ctx, jetstream.ObjectMeta{Name: object}, f); err != nil {
+	info, err := e.conn.Videos.Put(ctx, jetstream.ObjectMeta{Name: object}, f)
+	if err != nil {
 		return camera.Upload{}, fmt.Errorf("store upload in the cluster: %w", err)
 	}
-	up := &UploadRequest{Object: object, OriginalName: originalName}
+	up := &UploadRequest{Object: object, OriginalName: originalName, Size: int64(info.Size), Digest: info.Digest}
 	r, err := e.request(ctx, CamOpSubject(id, OpUpload), CamRequest{Upload: up}, uploadTimeout)
 	if errors.Is(err, errUnavailable) && !e.known(id) {
 		r, err = e.request(ctx, SubjectAPICreate, CreateRequest{ID: id, Upload: up}, uploadTimeout)

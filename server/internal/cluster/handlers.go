@@ -245,25 +245,16 @@ func (i *Ingest) upload(ctx context.Context, id media.CameraID, up *UploadReques
 	if up == nil || up.Object == "" {
 		return camera.Upload{}, media.Errorf(media.KindInvalid, "upload without a video object")
 	}
-	info, err := i.d.Videos.GetInfo(ctx, up.Object)
-	// Object info is read directly from any replica, which may not have
-	// the edge's fresh object yet: give it a moment.
-	for wait := 50 * time.Millisecond; errors.Is(err, jetstream.ErrObjectNotFound) && wait < 2*time.Second; wait *= 2 {
-		select {
-		case <-ctx.Done():
-			return camera.Upload{}, ctx.Err()
-		case <-time.After(wait):
-		}
-		info, err = i.d.Videos.GetInfo(ctx, up.Object)
+	size := int64(-1)
+	if up.Size > 0 {
+		size = up.Size
 	}
+	tf, info, err := fetchVideo(ctx, i.d.Videos, i.d.Store, up.Object, size, up.Digest)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return camera.Upload{}, media.Errorf(media.KindInvalid, "the uploaded video is gone")
 	}
 	if err != nil {
-		return camera.Upload{}, fmt.Errorf("read video object %q: %w", up.Object, err)
-	}
-	tf, err := fetchVideo(ctx, i.d.Videos, i.d.Store, up.Object, int64(info.Size), info.Digest)
-	if err != nil {
+		i.deleteObject(context.WithoutCancel(ctx), id, up.Object)
 		return camera.Upload{}, err
 	}
 	u, err := i.d.Manager.PublishUpload(ctx, id, tf, up.OriginalName)

@@ -339,7 +339,7 @@ func (i *Ingest) adoptHeld(ctx context.Context, id media.CameraID) error {
 	}
 	var tf *store.TempFile
 	if v := rec.Video; v != nil {
-		if tf, err = fetchVideo(ctx, i.d.Videos, i.d.Store, v.Object, v.Size, v.Digest); err != nil {
+		if tf, _, err = fetchVideo(ctx, i.d.Videos, i.d.Store, v.Object, v.Size, v.Digest); err != nil {
 			return err
 		}
 	}

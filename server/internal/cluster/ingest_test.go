@@ -342,7 +342,17 @@ func TestOwnerAPI(t *testing.T) {
 	if r.Error != nil || r.Upload == nil {
 		t.Fatalf("second upload: %+v", r.Error)
 	}
+	// An object that is not what the edge put (another size) is refused,
+	// deleted, and the camera keeps its video.
+	putVideo(t, client, "v3", 4, 90)
+	r2 := request(t, client, CamOpSubject("cam", OpUpload), CamRequest{Upload: &UploadRequest{Object: "v3", OriginalName: "c.avi", Size: 1}})
+	if !media.IsKind(r2.Err(), media.KindConflict) {
+		t.Fatalf("upload of a changed object: %+v, want a conflict", r2.Error)
+	}
 	ctx := context.Background()
+	if _, err := client.Videos.GetInfo(ctx, "v3"); err == nil {
+		t.Fatal("the refused video's object is still there")
+	}
 	if _, err := client.Videos.GetInfo(ctx, "v1"); err == nil {
 		t.Fatal("the replaced video's object is still there")
 	}

@@ -35,6 +35,10 @@ type CamRequest struct {
 type UploadRequest struct {
 	Object       string `json:"object"`
 	OriginalName string `json:"original_name"`
+	// Size and Digest are what the edge put: the owner refuses an object
+	// that differs. Zero and empty check nothing (an older edge).
+	Size   int64  `json:"size,omitempty"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // Reply is every owner reply: a view, an upload, or an error.
