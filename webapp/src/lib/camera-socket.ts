@@ -12,6 +12,7 @@ import {
   type Rendition,
   type ServerMessage,
 } from '@/lib/camera-protocol'
+import { AckPacer } from '@/lib/ack-pacer'
 import { ReceiveStats, type CameraReceiveStats } from '@/lib/receive-stats'
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed'
@@ -61,6 +62,12 @@ export interface CameraSocketOptions {
    * (the server then sends every frame as soon as the socket takes it).
    */
   window?: number
+  /**
+   * Pace acks so that a saturated tab keeps few frames in flight across
+   * its channels (ack-pacer.ts). Default true unless the storage holds
+   * `livemon.pace` = `off` (for side-by-side measurements).
+   */
+  pace?: boolean
 }
 
 /** An error the server sent over the socket about one camera. */
@@ -70,6 +77,8 @@ export interface CameraError {
 }
 
 export const SESSION_KEY = 'livemon.session'
+/** Storage key that turns ack pacing off when it holds `off`. */
+export const PACE_KEY = 'livemon.pace'
 const SESSION_RE = /^[0-9a-f]{32}$/
 
 function defaultUrl(): string {
@@ -157,6 +166,10 @@ export class CameraSocket {
   /** The server's last error for a camera (a refused subscribe, no decoder free), until it recovers. */
   private readonly cameraErrors = new Map<string, CameraError>()
   private readonly cameraErrorListeners = new Set<() => void>()
+  /** Decides when an ack goes out (null: at once). */
+  private readonly pacer: AckPacer | null
+  /** camera -> the channel its last frame came on: a frame on a new one ends the old one (a rendition switch). */
+  private readonly lastChannel = new Map<string, number>()
 
   constructor(opts: CameraSocketOptions = {}) {
     this.url = opts.url ?? defaultUrl()
@@ -173,6 +186,14 @@ export class CameraSocket {
     this.hiddenUnsubscribeMs = opts.hiddenUnsubscribeMs ?? 10_000
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000
     this.window = opts.window ?? 1
+    this.pacer =
+      (opts.pace ?? this.readStored(PACE_KEY) !== 'off') === false
+        ? null
+        : new AckPacer({
+            send: (channel, seq) => this.send({ type: 'ack', channel, seq }),
+            now: this.now,
+            timers: this.timers,
+          })
     this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
   }
 
@@ -280,7 +301,7 @@ export class CameraSocket {
    */
   markPainted(frame: CameraFrame, at = this.now()): void {
     this.stats.painted(frame.camera, frame.serverTime, at)
-    this.frameDone(frame)
+    this.finish(frame, frame.serverTime - (this.clockOffsetMs ?? 0))
   }
 
   /**
@@ -291,8 +312,14 @@ export class CameraSocket {
    * its channel in flight.
    */
   frameDone(frame: CameraFrame): void {
+    this.finish(frame, null)
+  }
+
+  /** Acknowledges a frame now or when the pacer lets it go; `publishedAt` (our clock) for a painted one. */
+  private finish(frame: CameraFrame, publishedAt: number | null): void {
     if (!this.acking || !this.connectionFrames.has(frame)) return
-    this.send({ type: 'ack', channel: frame.channel, seq: frame.seq })
+    if (this.pacer) this.pacer.done(frame.channel, frame.seq, publishedAt)
+    else this.send({ type: 'ack', channel: frame.channel, seq: frame.seq })
   }
 
   /**
@@ -382,6 +409,8 @@ export class CameraSocket {
     this.connectionFrames = new WeakSet()
     this.serverSubs.clear()
     this.channels.clear()
+    this.lastChannel.clear()
+    this.pacer?.reset()
     this.clearTimer('welcomeTimer')
   }
 
@@ -471,8 +500,12 @@ export class CameraSocket {
         this.stats.resetBaseline(msg.camera, msg.epoch)
         this.setCameraError(msg.camera, null)
         break
-      case 'unsubscribed':
+      case 'unsubscribed': {
+        const ch = this.lastChannel.get(msg.camera)
+        if (ch !== undefined) this.pacer?.forget(ch)
+        this.lastChannel.delete(msg.camera)
         break
+      }
       case 'event':
         if (msg.event === 'deleted') {
           this.serverSubs.delete(msg.camera)
@@ -522,6 +555,8 @@ export class CameraSocket {
     }
     this.serverSubs.clear()
     this.channels.clear()
+    this.lastChannel.clear()
+    this.pacer?.reset()
     if (msg.resumed) {
       for (const sub of msg.subscriptions ?? []) {
         const rendition = renditionOf(sub.rendition)
@@ -543,6 +578,14 @@ export class CameraSocket {
     const frame = frameFromHeader(camera, h, buf, rendition)
     this.connectionFrames.add(frame)
     this.learnClock(frame.serverTime)
+    if (ch) {
+      const prev = this.lastChannel.get(camera)
+      if (prev !== h.channel) {
+        // The server sends the old channel of a switched camera until now: it is done.
+        if (prev !== undefined) this.pacer?.forget(prev)
+        this.lastChannel.set(camera, h.channel)
+      }
+    }
     const listeners = ch ? this.wanted.get(camera) : undefined
     if (!listeners || listeners.size === 0) {
       this.frameDone(frame) // nobody paints it
@@ -574,9 +617,13 @@ export class CameraSocket {
   }
 
   private readStoredSession(): string | null {
+    const s = this.readStored(SESSION_KEY)
+    return s && SESSION_RE.test(s) ? s : null
+  }
+
+  private readStored(key: string): string | null {
     try {
-      const s = this.storage?.getItem(SESSION_KEY) ?? null
-      return s && SESSION_RE.test(s) ? s : null
+      return this.storage?.getItem(key) ?? null
     } catch {
       return null
     }
