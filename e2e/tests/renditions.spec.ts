@@ -101,6 +101,9 @@ test('opening the focused view from the grid and going back never shows an empty
   test.setTimeout(90_000)
   const cam = await cameras.create({ prefix: 'switch', video: mediaPath('a.avi') })
   const id = cam.id
+  // A window narrow enough that the lone tile is no wider than the grid
+  // rendition (a wider tile asks for full: the next test).
+  await page.setViewportSize({ width: 520, height: 720 })
   await page.goto('/')
   const badge = () => tile(page, id).getByTestId(`rendition-${id}`)
   await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 20_000 })
@@ -163,4 +166,24 @@ test('opening the focused view from the grid and going back never shows an empty
   expect(samples[0]?.width).toBe(GRID_WIDTH)
   expect(samples.some((s) => s.path === focusedPath && s.width === VIDEO_A.width)).toBe(true)
   expect(samples.at(-1)?.width).toBe(GRID_WIDTH)
+})
+
+test('a grid tile shown much wider than the grid rendition asks for full, and for grid again when narrowed', async ({ page, cameras }) => {
+  test.setTimeout(60_000)
+  const cam = await cameras.create({ prefix: 'wide', video: mediaPath('a.avi') })
+  const id = cam.id
+  const badge = () => tile(page, id).getByTestId(`rendition-${id}`)
+  const canvasWidth = () => tileFrame(page, id).evaluate((c) => (c as HTMLCanvasElement).width)
+  // One camera in a 1280 px window: its tile is about 1100 px wide, more
+  // than twice the 480 px grid rendition, so it paints the full 640 px one.
+  await page.setViewportSize({ width: 1280, height: 800 })
+  await page.goto('/')
+  await expect(tile(page, id)).toHaveAttribute('data-rendition', 'full', { timeout: 20_000 })
+  await expect(badge()).toHaveText('full', { timeout: 20_000 })
+  await expect.poll(canvasWidth, { timeout: 10_000 }).toBe(VIDEO_A.width)
+  // Narrowed until the tile is no wider than the grid rendition: grid again, without a reload.
+  await page.setViewportSize({ width: 520, height: 800 })
+  await expect(tile(page, id)).toHaveAttribute('data-rendition', 'grid', { timeout: 10_000 })
+  await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 15_000 })
+  await expect.poll(canvasWidth, { timeout: 10_000 }).toBe(GRID_WIDTH)
 })

@@ -11,6 +11,8 @@ import { useCameraError, useCameraFrames, useReceiveStats } from '@/hooks/use-ca
 import { errorText, lastFrameText } from '@/lib/i18n'
 import { isLiveCamera } from '@/lib/camera-settings'
 import { useFrameAge } from '@/hooks/use-frame-age'
+import { useDevicePixelWidth } from '@/hooks/use-element-width'
+import { gridTileRendition } from '@/lib/tile-rendition'
 import { StateBadge } from '@/components/state-badge'
 import type { Rendition } from '@/lib/camera-protocol'
 import type { PaintedRendition } from '@/hooks/use-camera-frames'
@@ -23,8 +25,9 @@ interface Props {
 
 /**
  * One camera: name, picture, state badge and live figures. A grid tile
- * shows the camera's grid rendition, the focused view (`large`) its full
- * one; the "full quality" setting makes every tile full.
+ * shows the camera's grid rendition (full when the tile is shown much wider
+ * than the grid rendition: lib/tile-rendition.ts), the focused view
+ * (`large`) its full one; the "full quality" setting makes every tile full.
  * DOM contract for tests: root `[data-camera=<id>]` with `data-rendition`
  * (the rendition asked for), badge `role=status` with `data-state`, canvas
  * `data-testid=frame-<id>` with `data-seq` / `data-epoch` / `data-rendition`
@@ -38,9 +41,13 @@ export function CameraTile({ camera, large = false }: Props) {
   const { forceMjpeg, forceFull } = useSettings()
   const socket = useSocketStatus()
   const mjpeg = shouldUseMjpeg(socket, forceMjpeg)
-  const rendition: Rendition = large || forceFull ? 'full' : 'grid'
   const label = t('tile.frameLabel', { name: camera.name })
   const canvasHost = useRef<HTMLSpanElement>(null)
+  const displayPx = useDevicePixelWidth(canvasHost)
+  const [gridPick, setGridPick] = useState<Rendition>('grid')
+  const nextGridPick = gridTileRendition(gridPick, displayPx, camera.grid?.width ?? 0)
+  if (nextGridPick !== gridPick) setGridPick(nextGridPick)
+  const rendition: Rendition = large || forceFull ? 'full' : nextGridPick
   const { receiving, painted } = useCameraFrames(camera.id, canvasHost, !mjpeg, rendition, label)
   const stats = useReceiveStats(camera.id, !mjpeg)
   const socketError = useCameraError(camera.id)
