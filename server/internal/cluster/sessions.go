@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,11 +27,23 @@ import (
 type SessionStore struct {
 	kv      jetstream.KeyValue
 	cameras jetstream.KeyValue
+
+	// known caches the last record and revision this node read or wrote
+	// per connected session, so the periodic flush writes without reading
+	// first (one round trip instead of two). A stale entry (another edge
+	// changed the session) fails its revision check and is read again.
+	mu    sync.Mutex
+	known map[string]knownRecord
+}
+
+type knownRecord struct {
+	rec sessionRecord
+	rev uint64
 }
 
 // NewSessionStore returns the session store of c.
 func NewSessionStore(c *Conn) *SessionStore {
-	return &SessionStore{kv: c.Sessions, cameras: c.Cameras}
+	return &SessionStore{kv: c.Sessions, cameras: c.Cameras, known: make(map[string]knownRecord)}
 }
 
 // sessionRecord is a session's JSON in the bucket. Times are Unix
@@ -86,14 +99,21 @@ func (s *SessionStore) get(ctx context.Context, k string) (sessionRecord, uint64
 }
 
 // update applies fn to the stored record and writes it back if fn
-// reports a change, retrying when another writer got in between.
+// reports a change, retrying when another writer got in between. It
+// starts from the record this node last read or wrote, when it has one.
 func (s *SessionStore) update(ctx context.Context, key store.SessionKey, fn func(*sessionRecord) bool) error {
 	k := sessionKey(key)
+	rec, rev, ok := s.cached(k)
 	for range maxCASAttempts {
-		rec, rev, err := s.get(ctx, k)
-		if err != nil {
-			return err
+		if !ok {
+			var err error
+			if rec, rev, err = s.get(ctx, k); err != nil {
+				s.forget(k)
+				return err
+			}
+			s.remember(k, rec, rev)
 		}
+		ok = false
 		if !fn(&rec) {
 			return nil
 		}
@@ -101,16 +121,53 @@ func (s *SessionStore) update(ctx context.Context, key store.SessionKey, fn func
 		if err != nil {
 			return err
 		}
-		_, err = s.kv.Update(ctx, k, b, rev)
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue
+		nrev, err := s.kv.Update(ctx, k, b, rev)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || isWrongLastSeqErr(err) {
+			continue // read it again (a missing one then says so)
 		}
 		if err != nil {
+			s.forget(k)
 			return fmt.Errorf("write session: %w", err)
 		}
+		s.remember(k, rec, nrev)
 		return nil
 	}
 	return fmt.Errorf("write session: %d concurrent changes in a row", maxCASAttempts)
+}
+
+// cached returns a copy of the record this node last saw for k.
+func (s *SessionStore) cached(k string) (sessionRecord, uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.known[k]
+	if !ok {
+		return sessionRecord{}, 0, false
+	}
+	rec := c.rec
+	rec.Subs = slices.Clone(c.rec.Subs)
+	return rec, c.rev, true
+}
+
+// remember keeps rec at rev for a connected session; a disconnected one
+// (it has an expiry) is written rarely and is not kept.
+func (s *SessionStore) remember(k string, rec sessionRecord, rev uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.Expires != 0 {
+		delete(s.known, k)
+		return
+	}
+	if c, ok := s.known[k]; ok && c.rev > rev {
+		return
+	}
+	rec.Subs = slices.Clone(rec.Subs)
+	s.known[k] = knownRecord{rec: rec, rev: rev}
+}
+
+func (s *SessionStore) forget(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.known, k)
 }
 
 // CreateSession stores a new, connected session (no expiry).
@@ -156,6 +213,7 @@ func (s *SessionStore) TouchSession(ctx context.Context, key store.SessionKey, l
 
 // DeleteSession removes a session; a missing one is fine.
 func (s *SessionStore) DeleteSession(ctx context.Context, key store.SessionKey) error {
+	s.forget(sessionKey(key))
 	if err := s.kv.Purge(ctx, sessionKey(key)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -218,22 +276,41 @@ func (s *SessionStore) SaveDelivered(ctx context.Context, key store.SessionKey, 
 	if len(subs) == 0 {
 		return nil
 	}
-	err := s.update(ctx, key, func(rec *sessionRecord) bool {
-		changed := false
-		for i := range rec.Subs {
-			for _, sub := range subs {
-				if rec.Subs[i].Camera == sub.Camera && (rec.Subs[i].Epoch != sub.Epoch || rec.Subs[i].LastSeq != sub.LastSeq) {
-					rec.Subs[i].Epoch, rec.Subs[i].LastSeq = sub.Epoch, sub.LastSeq
-					changed = true
-				}
-			}
-		}
-		return changed
-	})
+	err := s.update(ctx, key, func(rec *sessionRecord) bool { return applyDelivered(rec, subs) })
 	if err != nil && !media.IsKind(err, media.KindNotFound) {
 		return fmt.Errorf("save delivered frames: %w", err)
 	}
 	return nil
+}
+
+// FlushSession writes a connected session's delivered frames (subs, may be
+// empty) and marks it seen at lastSeen, connected, in one write: what
+// session.Manager.Flush does every 2 s for every live session.
+func (s *SessionStore) FlushSession(ctx context.Context, key store.SessionKey, subs []store.Subscription, lastSeen time.Time) error {
+	err := s.update(ctx, key, func(rec *sessionRecord) bool {
+		applyDelivered(rec, subs)
+		rec.LastSeen, rec.Expires = unixNano(lastSeen), 0
+		return true
+	})
+	if err != nil && !media.IsKind(err, media.KindNotFound) {
+		return fmt.Errorf("flush session: %w", err)
+	}
+	return nil
+}
+
+// applyDelivered sets the last delivered frame of rec's subscriptions
+// from subs and reports whether any changed.
+func applyDelivered(rec *sessionRecord, subs []store.Subscription) bool {
+	changed := false
+	for i := range rec.Subs {
+		for _, sub := range subs {
+			if rec.Subs[i].Camera == sub.Camera && (rec.Subs[i].Epoch != sub.Epoch || rec.Subs[i].LastSeq != sub.LastSeq) {
+				rec.Subs[i].Epoch, rec.Subs[i].LastSeq = sub.Epoch, sub.LastSeq
+				changed = true
+			}
+		}
+	}
+	return changed
 }
 
 // DeleteExpiredSessions removes sessions that expired at or before now,
@@ -263,6 +340,7 @@ func (s *SessionStore) DeleteExpiredSessions(ctx context.Context, now, staleBefo
 		if err != nil {
 			return err
 		}
+		s.forget(sessionKey(key))
 		removed++
 		return nil
 	})

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/livemon/livemon/server/internal/cluster/natstest"
 	"github.com/livemon/livemon/server/internal/media"
 	"github.com/livemon/livemon/server/internal/session"
+	"github.com/livemon/livemon/server/internal/store"
 )
 
 // fakeClock is a settable clock shared by the managers of a test.
@@ -140,5 +142,66 @@ func TestSessionResumesOnAnotherEdge(t *testing.T) {
 	}
 	if _, resumed, err := ma.Open(ctx, string(s.ID)); err != nil || resumed {
 		t.Fatalf("expired session resumed (%v)", err)
+	}
+}
+
+// A flush writes each live session once (delivered frames and last seen
+// together), from the record the edge last wrote; a change another edge
+// made meanwhile is read again, never overwritten.
+func TestFlushWritesOnceAndKeepsOtherEdgesChanges(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := connect(t, srv.URLs(), "edge-a"), connect(t, srv.URLs(), "edge-b")
+	putCameras(t, a, "cam1", "cam2")
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	ma := session.New(NewSessionStore(a), time.Minute, clock.now, session.WithSharedStore())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, _, err := ma.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ma.Subscribe(ctx, s.ID, "cam1", ""); err != nil {
+		t.Fatal(err)
+	}
+	k := sessionKey(sha256.Sum256([]byte(s.ID)))
+	rev := func() uint64 {
+		t.Helper()
+		e, err := a.Sessions.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Revision()
+	}
+	ma.Delivered(s.ID, "cam1", 1, 10)
+	before := rev()
+	if err := ma.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rev(); got != before+1 {
+		t.Fatalf("a flush of one session wrote %d times, want 1", got-before)
+	}
+	// Edge B adds a subscription behind edge A's back: A's remembered
+	// record is stale now.
+	if err := NewSessionStore(b).PutSubscription(ctx, sha256.Sum256([]byte(s.ID)), store.Subscription{Camera: "cam2", Rendition: media.RenditionGrid}); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(time.Second)
+	ma.Delivered(s.ID, "cam1", 1, 20)
+	if err := ma.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := NewSessionStore(b).LoadSession(ctx, sha256.Sum256([]byte(s.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := map[media.CameraID]store.Subscription{}
+	for _, sub := range rec.Subscriptions {
+		subs[sub.Camera] = sub
+	}
+	if len(subs) != 2 || subs["cam1"].LastSeq != 20 || subs["cam2"].Rendition != media.RenditionGrid {
+		t.Fatalf("after the second flush: %+v, want cam1 at seq 20 and edge B's cam2", rec.Subscriptions)
+	}
+	if !rec.LastSeen.Equal(clock.now()) || !rec.ExpiresAt.IsZero() {
+		t.Fatalf("last seen %v expires %v, want %v and none", rec.LastSeen, rec.ExpiresAt, clock.now())
 	}
 }

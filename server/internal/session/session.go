@@ -105,6 +105,19 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
+// Flusher is a Store over the network (the cluster's KV): it writes a
+// connected session's delivered frames (subs, possibly empty) and its
+// last-seen time in one write, and Flush calls it for up to
+// flushParallel sessions at once, so a flush costs one round trip per
+// session and not two, and a busy edge's flush is not a sequence of
+// round trips.
+type Flusher interface {
+	FlushSession(ctx context.Context, key store.SessionKey, subs []store.Subscription, lastSeen time.Time) error
+}
+
+// flushParallel bounds the writes a Flusher's flush has in flight.
+const flushParallel = 16
+
 // Manager keeps the connected sessions in memory and all sessions in the
 // store.
 type Manager struct {
@@ -377,28 +390,33 @@ func (m *Manager) keepDormant(key store.SessionKey, subs []store.Subscription, e
 	m.dormant[key] = d
 }
 
+// pendingFlush is a session's delivered frames waiting for Flush.
+type pendingFlush struct {
+	key  store.SessionKey
+	subs []store.Subscription
+}
+
 // Flush persists the delivered positions of connected sessions that
 // changed since the last Flush, and refreshes their last-seen time.
 func (m *Manager) Flush(ctx context.Context) error {
 	m.persistMu.Lock()
 	defer m.persistMu.Unlock()
-	type pending struct {
-		key  store.SessionKey
-		subs []store.Subscription
-	}
-	var todo []pending
+	var todo []pendingFlush
 	var keys []store.SessionKey
 	m.mu.Lock()
 	for k, ls := range m.live {
 		keys = append(keys, k)
 		if ls.dirty {
-			todo = append(todo, pending{k, toStore(ls.subs)})
+			todo = append(todo, pendingFlush{k, toStore(ls.subs)})
 			ls.dirty = false
 		}
 	}
 	m.mu.Unlock()
 
 	now := m.now()
+	if f, ok := m.st.(Flusher); ok {
+		return m.flushEach(ctx, f, keys, todo, now)
+	}
 	for _, p := range todo {
 		if err := m.st.SaveDelivered(ctx, p.key, p.subs); err != nil {
 			m.markDirty(p.key)
@@ -414,6 +432,53 @@ func (m *Manager) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// flushEach writes every live session with one FlushSession each, up to
+// flushParallel at once. A session that failed is marked dirty again; the
+// first error is returned after all writes ended.
+func (m *Manager) flushEach(ctx context.Context, f Flusher, keys []store.SessionKey, dirty []pendingFlush, now time.Time) error {
+	subs := make(map[store.SessionKey][]store.Subscription, len(dirty))
+	for _, p := range dirty {
+		subs[p.key] = p.subs
+	}
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, flushParallel)
+	for _, k := range keys {
+		_, isDirty := subs[k]
+		live := m.isLive(k)
+		if !live && !isDirty {
+			continue // disconnected meanwhile; Disconnect set its expiry
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			if live {
+				err = f.FlushSession(ctx, k, subs[k], now)
+			} else {
+				err = m.st.SaveDelivered(ctx, k, subs[k]) // keeps the expiry Disconnect set
+			}
+			if err == nil || media.IsKind(err, media.KindNotFound) {
+				return
+			}
+			if isDirty {
+				m.markDirty(k)
+			}
+			errMu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("flush sessions: %w", err)
+			}
+			errMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // Sweep deletes expired sessions from the store and returns how many. A
