@@ -104,21 +104,35 @@ type clusterSummary struct {
 	Rounds  int     `json:"rounds"`
 	WindowS float64 `json:"window_s"`
 	// Per round: millicores per added viewer (first count to last) of the
-	// edge and of the single node, and edge / single.
-	EdgeMC   []float64 `json:"edge_millicores_per_viewer"`
-	SingleMC []float64 `json:"single_millicores_per_viewer"`
-	Ratio    []float64 `json:"ratio"`
-	// Cores per count and round.
-	EdgeCores   [][]float64 `json:"edge_cores"`
-	SingleCores [][]float64 `json:"single_cores"`
-	IngestCores [][]float64 `json:"ingest_cores"`
-	NATSCores   [][]float64 `json:"nats_cores"`
+	// edge, of the single node's server process (without its decode
+	// child, whose work does not depend on viewers but whose noise is
+	// larger than what 50 viewers add) and of the whole single node, and
+	// edge / single node process.
+	EdgeMC      []float64 `json:"edge_millicores_per_viewer"`
+	SingleMC    []float64 `json:"single_process_millicores_per_viewer"`
+	SingleAllMC []float64 `json:"single_millicores_per_viewer"`
+	Ratio       []float64 `json:"ratio"`
+	// Cores per count and round; SingleOwnCores is the single node's
+	// server process alone.
+	EdgeCores      [][]float64 `json:"edge_cores"`
+	SingleCores    [][]float64 `json:"single_cores"`
+	SingleOwnCores [][]float64 `json:"single_process_cores"`
+	IngestCores    [][]float64 `json:"ingest_cores"`
+	NATSCores      [][]float64 `json:"nats_cores"`
+	// SessionWrites: writes per second to the sessions KV bucket (all
+	// edges: the delivered positions of connected sessions, flushed every
+	// 2 s).
+	SessionWrites [][]float64 `json:"session_kv_writes_per_s"`
 	// Latency per count and round, ms.
 	EdgeLatP50   [][]float64 `json:"edge_lat_p50_ms"`
 	EdgeLatP99   [][]float64 `json:"edge_lat_p99_ms"`
 	SingleLatP50 [][]float64 `json:"single_lat_p50_ms"`
 	SingleLatP99 [][]float64 `json:"single_lat_p99_ms"`
 	Load1        []float64   `json:"load1"`
+	// The NATS server (1-3) the ingest and edge 1 were connected to in the
+	// CPU and latency windows; 0 if unknown.
+	IngestNATS int `json:"ingest_nats_server"`
+	EdgeNATS   int `json:"edge_nats_server"`
 	// Failover: time from the connection drop to the first frame from
 	// the other edge, and from the SIGKILL.
 	Failovers   int       `json:"failovers"`
@@ -134,7 +148,7 @@ type clusterSummary struct {
 func newClusterSummary(run string, viewers []int, rounds int) *clusterSummary {
 	grid := func() [][]float64 { return make([][]float64, len(viewers)) }
 	return &clusterSummary{Kind: "cluster", Run: run, Viewers: viewers, Rounds: rounds,
-		EdgeCores: grid(), SingleCores: grid(), IngestCores: grid(), NATSCores: grid(),
+		EdgeCores: grid(), SingleCores: grid(), SingleOwnCores: grid(), IngestCores: grid(), NATSCores: grid(), SessionWrites: grid(),
 		EdgeLatP50: grid(), EdgeLatP99: grid(), SingleLatP50: grid(), SingleLatP99: grid()}
 }
 
@@ -174,27 +188,36 @@ func (b *bench) cluster(ctx context.Context) error {
 	}
 
 	sum := newClusterSummary(b.run, b.o.clusterViewers, b.o.clusterRounds)
+	if cl, err := nodes.nats.clients(); err == nil {
+		// Node names end in "/" + listen address (cmd/livemon nodeName).
+		sum.IngestNATS = serverOf(cl, "/"+nodes.ingest.host) + 1
+		sum.EdgeNATS = serverOf(cl, "/"+nodes.edges[0].host) + 1
+		b.logf("  NATS server of the ingest: %d, of edge 1: %d (a frame crosses a route between NATS servers when they differ)", sum.IngestNATS, sum.EdgeNATS)
+	}
 	for rd := range b.o.clusterRounds {
-		var edge, single []float64
+		var edge, single, singleOwn []float64
 		for i, n := range b.o.clusterViewers {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			re, rs, ri, nats, err := b.clusterStep(ctx, nodes, n)
+			out, err := b.clusterStep(ctx, nodes, n)
 			if err != nil {
 				return err
 			}
+			re, rs, ri, nats := out.edge, out.single, out.ingest, out.natsCores
 			note := fmt.Sprintf("round %d of %d; the same window as the other cluster rows of %d viewers", rd+1, b.o.clusterRounds, n)
 			re.Notes, rs.Notes = note, note
-			ri.Notes = fmt.Sprintf("%s; the ingest and its decode child, whatever the viewers; the 3 NATS servers used %.3f cores", note, nats)
+			ri.Notes = fmt.Sprintf("%s; the ingest and its decode child, whatever the viewers; the 3 NATS servers used %.3f cores; session KV writes %.1f/s", note, nats, out.sessionWrites)
 			b.add(re)
 			b.add(rs)
 			b.add(ri)
-			edge, single = append(edge, re.ServerCores), append(single, rs.ServerCores)
+			edge, single, singleOwn = append(edge, re.ServerCores), append(single, rs.ServerCores), append(singleOwn, rs.ServerOwnCores)
 			sum.EdgeCores[i] = append(sum.EdgeCores[i], re.ServerCores)
 			sum.SingleCores[i] = append(sum.SingleCores[i], rs.ServerCores)
+			sum.SingleOwnCores[i] = append(sum.SingleOwnCores[i], rs.ServerOwnCores)
 			sum.IngestCores[i] = append(sum.IngestCores[i], ri.ServerCores)
 			sum.NATSCores[i] = append(sum.NATSCores[i], round(nats, 3))
+			sum.SessionWrites[i] = append(sum.SessionWrites[i], round(out.sessionWrites, 1))
 			sum.EdgeLatP50[i] = append(sum.EdgeLatP50[i], re.LatP50)
 			sum.EdgeLatP99[i] = append(sum.EdgeLatP99[i], re.LatP99)
 			sum.SingleLatP50[i] = append(sum.SingleLatP50[i], rs.LatP50)
@@ -202,9 +225,9 @@ func (b *bench) cluster(ctx context.Context) error {
 			sum.Load1 = append(sum.Load1, re.Load1)
 			sum.WindowS = re.WindowS
 		}
-		sum.addRound(edge, single)
-		b.logf("  round %d: %.2f vs %.2f millicores per added viewer (edge vs single node): %.2fx", rd+1,
-			sum.EdgeMC[rd], sum.SingleMC[rd], sum.Ratio[rd])
+		sum.addRound(edge, singleOwn, single)
+		b.logf("  round %d: %.2f vs %.2f millicores per added viewer (edge vs single node's process; with its decode child %.2f): %.2fx", rd+1,
+			sum.EdgeMC[rd], sum.SingleMC[rd], sum.SingleAllMC[rd], sum.Ratio[rd])
 	}
 
 	if err := b.failovers(ctx, nodes, sum); err != nil {
@@ -218,21 +241,29 @@ func (b *bench) cluster(ctx context.Context) error {
 }
 
 // addRound records one round's per-viewer cost from the cores at each
-// viewer count (in the order of Viewers).
-func (s *clusterSummary) addRound(edge, single []float64) {
+// viewer count (in the order of Viewers): the edge's, the single node's
+// server process's and the whole single node's.
+func (s *clusterSummary) addRound(edge, single, singleAll []float64) {
 	last := len(s.Viewers) - 1
 	dv := float64(s.Viewers[last] - s.Viewers[0])
-	e := 1000 * (edge[last] - edge[0]) / dv
-	g := 1000 * (single[last] - single[0]) / dv
+	per := func(c []float64) float64 { return 1000 * (c[last] - c[0]) / dv }
+	e, g := per(edge), per(single)
 	s.EdgeMC = append(s.EdgeMC, round(e, 3))
 	s.SingleMC = append(s.SingleMC, round(g, 3))
+	s.SingleAllMC = append(s.SingleAllMC, round(per(singleAll), 3))
 	s.Ratio = append(s.Ratio, round(e/nonZero(g), 2))
 }
 
+// clusterStepOut is one window of the cluster scenario.
+type clusterStepOut struct {
+	edge, single, ingest result  // rows
+	natsCores            float64 // the 3 NATS servers
+	sessionWrites        float64 // per second, to KV livemon-sessions
+}
+
 // clusterStep watches edge 1 and the single node with n viewers each over
-// the same window. It returns the edge's, the single node's and the
-// ingest's rows and the NATS servers' cores.
-func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (edge, single, ingest result, natsCores float64, err error) {
+// the same window.
+func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (out clusterStepOut, err error) {
 	d := b.o.duration
 	hosts := []*server{nodes.edges[0], b.srv}
 	groups := make([]*group, len(hosts))
@@ -260,14 +291,19 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ed
 		return
 	}
 	procs := append([]*server{nodes.edges[0], b.srv, nodes.ingest}, nodes.nats.srvs...)
+	seq0 := nodes.nats.streamSeqs()
 	ws, err := b.measureProcs(ctx, d, procs, 2)
 	if err != nil {
 		return
 	}
+	const sessions = "KV_livemon-sessions"
+	if seq1 := nodes.nats.streamSeqs(); seq0 != nil && seq1 != nil {
+		out.sessionWrites = float64(seq1[sessions]-seq0[sessions]) / (float64(ws[0].end-ws[0].start) / 1e9)
+	}
 	for _, g := range groups {
 		g.closeAll()
 	}
-	rows := []*result{&edge, &single, &ingest}
+	rows := []*result{&out.edge, &out.single, &out.ingest}
 	for i, name := range []string{"cluster: edge", "cluster: single node", "cluster: ingest"} {
 		r := rows[i]
 		*r = result{Scenario: name, Viewers: n, Cameras: 1, SourceFPS: b.sourceFPS}
@@ -282,9 +318,9 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ed
 		b.fillWindow(r, ws[i])
 	}
 	for _, w := range ws[3:] {
-		natsCores += w.cpu.Server
+		out.natsCores += w.cpu.Server
 	}
-	return edge, single, ingest, natsCores, nil
+	return out, nil
 }
 
 // measureProcs sleeps for d while recording the CPU and peak RSS of each
@@ -447,16 +483,21 @@ func printCluster(w io.Writer, s *clusterSummary) {
 		return
 	}
 	fmt.Fprintf(w, "Cluster (3 NATS servers, 1 ingest, 2 edges) against one --role all node, one 720p30 camera each, WebSocket viewers on edge 1 and on the single node in the same %.0f s windows, %d rounds; ranges over rounds:\n\n", s.WindowS, s.Rounds)
-	fmt.Fprintln(w, "| viewers (each side) | edge cores | single node cores | ingest cores | NATS cores | edge lat p50 / p99 ms | single lat p50 / p99 ms | added p50 / p99 ms (median) |")
-	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| viewers (each side) | edge cores | single node process cores | single node with decode child | ingest cores (with decode child) | NATS cores | session KV writes/s | edge lat p50 / p99 ms | single lat p50 / p99 ms | added p50 / p99 ms (median) |")
+	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---|---|---|")
 	for i, n := range s.Viewers {
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s / %s | %s / %s | %.1f / %.1f |\n", n,
-			span(s.EdgeCores[i], 3), span(s.SingleCores[i], 3), span(s.IngestCores[i], 3), span(s.NATSCores[i], 3),
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %.1f / %.1f |\n", n,
+			span(s.EdgeCores[i], 3), span(s.SingleOwnCores[i], 3), span(s.SingleCores[i], 3), span(s.IngestCores[i], 3), span(s.NATSCores[i], 3), span(s.SessionWrites[i], 1),
 			span(s.EdgeLatP50[i], 1), span(s.EdgeLatP99[i], 1), span(s.SingleLatP50[i], 1), span(s.SingleLatP99[i], 1),
 			s.addedAt(i, s.EdgeLatP50, s.SingleLatP50), s.addedAt(i, s.EdgeLatP99, s.SingleLatP99))
 	}
-	fmt.Fprintf(w, "\nCPU per added viewer (%d to %d viewers), per round: edge %s millicores, single node %s, edge / single %s; load average %s.\n",
-		s.Viewers[0], s.Viewers[len(s.Viewers)-1], list(s.EdgeMC, 2), list(s.SingleMC, 2), list(s.Ratio, 2), span(s.Load1, 1))
+	route := "the same NATS server"
+	if s.IngestNATS != s.EdgeNATS {
+		route = fmt.Sprintf("different NATS servers (%d and %d): frames cross a route", s.IngestNATS, s.EdgeNATS)
+	}
+	fmt.Fprintf(w, "\nThe ingest and edge 1 used %s.\n", route)
+	fmt.Fprintf(w, "\nCPU per added viewer (%d to %d viewers), per round: edge %s millicores, single node's process %s (with its decode child %s), edge / single %s; load average %s.\n",
+		s.Viewers[0], s.Viewers[len(s.Viewers)-1], list(s.EdgeMC, 2), list(s.SingleMC, 2), list(s.SingleAllMC, 2), list(s.Ratio, 2), span(s.Load1, 1))
 	fmt.Fprintf(w, "\nEdge failover (SIGKILL under a viewer, which resumes its session on the other edge at once), %d of %d tries: first frame p50 %.0f ms, p99 %.0f ms, max %.0f ms after the connection dropped (from the kill: p50 %.0f ms); not resumed %d.\n",
 		len(s.FailoverMS), s.Failovers, s.FailoverP50, s.FailoverP99, s.FailoverMax, quantile(s.FromKillMS, 0.5), s.NotResumed)
 }

@@ -25,11 +25,12 @@ func TestNATSConfig(t *testing.T) {
 
 func TestClusterSummary(t *testing.T) {
 	s := newClusterSummary("r", []int{1, 10, 51}, 2)
-	// Round 1: edge 0.10 -> 0.15 cores, single 0.30 -> 0.40 over 50
-	// added viewers: 1 and 2 millicores, ratio 0.5.
-	s.addRound([]float64{0.10, 0.12, 0.15}, []float64{0.30, 0.35, 0.40})
-	if s.EdgeMC[0] != 1 || s.SingleMC[0] != 2 || s.Ratio[0] != 0.5 {
-		t.Fatalf("round 1: edge %v single %v ratio %v; want 1, 2, 0.5", s.EdgeMC, s.SingleMC, s.Ratio)
+	// Round 1: edge 0.10 -> 0.15 cores, single node process 0.30 ->
+	// 0.40 (with its child 0.5 -> 0.65) over 50 added viewers: 1 and 2 (3)
+	// millicores, ratio 0.5.
+	s.addRound([]float64{0.10, 0.12, 0.15}, []float64{0.30, 0.35, 0.40}, []float64{0.5, 0.7, 0.65})
+	if s.EdgeMC[0] != 1 || s.SingleMC[0] != 2 || s.SingleAllMC[0] != 3 || s.Ratio[0] != 0.5 {
+		t.Fatalf("round 1: edge %v single %v (all %v) ratio %v; want 1, 2 (3), 0.5", s.EdgeMC, s.SingleMC, s.SingleAllMC, s.Ratio)
 	}
 	// p99 differences: count 1: 2 and 4 (median 3); count 10: 5 and 9
 	// (median 7); count 51: one unmeasured round (-1), the other 6.

@@ -103,3 +103,65 @@ func (c *natsCluster) stop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// clients returns the names of each server's client connections
+// (/connz), in server order: which NATS server each livemon node uses.
+func (c *natsCluster) clients() ([][]string, error) {
+	out := make([][]string, len(c.srvs))
+	for i, s := range c.srvs {
+		var cz struct {
+			Connections []struct {
+				Name string `json:"name"`
+			} `json:"connections"`
+		}
+		if err := s.get("/connz", &cz); err != nil {
+			return nil, err
+		}
+		for _, conn := range cz.Connections {
+			out[i] = append(out[i], conn.Name)
+		}
+	}
+	return out, nil
+}
+
+// serverOf is the index of the server whose clients include a name with
+// suffix, or -1.
+func serverOf(clients [][]string, suffix string) int {
+	for i, names := range clients {
+		for _, n := range names {
+			if strings.HasSuffix(n, suffix) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// streamSeqs returns the last sequence number of each JetStream stream
+// (a KV bucket "B" is stream "KV_B"), from the first server that answers;
+// the difference over a window is the writes in it.
+func (c *natsCluster) streamSeqs() map[string]uint64 {
+	for _, s := range c.srvs {
+		var jz struct {
+			Accounts []struct {
+				Streams []struct {
+					Name  string `json:"name"`
+					State struct {
+						LastSeq uint64 `json:"last_seq"`
+					} `json:"state"`
+				} `json:"stream_detail"`
+			} `json:"account_details"`
+		}
+		if err := s.get("/jsz?streams=true", &jz); err != nil {
+			continue
+		}
+		seqs := map[string]uint64{}
+		for _, a := range jz.Accounts {
+			for _, st := range a.Streams {
+				seqs[st.Name] = max(seqs[st.Name], st.State.LastSeq)
+			}
+		}
+		return seqs
+	}
+	return nil
+}
