@@ -98,11 +98,14 @@ func (n *clusterNodes) restartEdge(i int) error {
 // clusterSummary is the scenario's figures. Per-count slices are indexed
 // like Viewers, then by round.
 type clusterSummary struct {
-	Kind    string  `json:"kind"` // "cluster"
-	Run     string  `json:"run"`
-	Viewers []int   `json:"viewers"`
-	Rounds  int     `json:"rounds"`
-	WindowS float64 `json:"window_s"`
+	Kind    string `json:"kind"` // "cluster"
+	Run     string `json:"run"`
+	Viewers []int  `json:"viewers"`
+	// Transport of the CPU and latency windows' viewers (ws, or mjpeg:
+	// no sessions, no latency figures).
+	Transport string  `json:"transport"`
+	Rounds    int     `json:"rounds"`
+	WindowS   float64 `json:"window_s"`
 	// Per round: millicores per added viewer (first count to last) of the
 	// edge, of the single node's server process (without its decode
 	// child, whose work does not depend on viewers but whose noise is
@@ -188,6 +191,7 @@ func (b *bench) cluster(ctx context.Context) error {
 	}
 
 	sum := newClusterSummary(b.run, b.o.clusterViewers, b.o.clusterRounds)
+	sum.Transport = string(b.o.clusterTransport)
 	if cl, err := nodes.nats.clients(); err == nil {
 		// Node names end in "/" + listen address (cmd/livemon nodeName).
 		sum.IngestNATS = serverOf(cl, "/"+nodes.ingest.host) + 1
@@ -270,7 +274,7 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ou
 	for i, s := range hosts {
 		cfgs := make([]viewerConfig, n)
 		for k := range cfgs {
-			cfgs[k] = viewerConfig{transport: transportWS, host: s.host, camera: mainCamera, expect: b.expect(d)}
+			cfgs[k] = viewerConfig{transport: b.o.clusterTransport, host: s.host, camera: mainCamera, expect: b.expect(d)}
 		}
 		groups[i] = b.startGroup(cfgs)
 	}
@@ -284,7 +288,7 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ou
 	}()
 	for i, g := range groups {
 		if bad := g.waitFirst(ctx, 20*time.Second); bad > 0 {
-			b.logf("  warning: %s: %d of %d viewers got no first frame", hosts[i].host, bad, n)
+			b.logf("  warning: %s: %d of %d viewers got no first frame (%v)", hosts[i].host, bad, n, firstErr(g))
 		}
 	}
 	if err = sleepCtx(ctx, b.o.warmup); err != nil {
@@ -308,7 +312,7 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ou
 		r := rows[i]
 		*r = result{Scenario: name, Viewers: n, Cameras: 1, SourceFPS: b.sourceFPS}
 		if i < len(groups) {
-			r.Transport = string(transportWS)
+			r.Transport = string(b.o.clusterTransport)
 			analysis{winStart: ws[i].start, winEnd: ws[i].end}.fill(r, groups[i].vs)
 			b.fillWindow(r, ws[i], mainCamera)
 			continue
@@ -321,6 +325,16 @@ func (b *bench) clusterStep(ctx context.Context, nodes *clusterNodes, n int) (ou
 		out.natsCores += w.cpu.Server
 	}
 	return out, nil
+}
+
+// firstErr is the first error of g's viewers, if any.
+func firstErr(g *group) error {
+	for _, v := range g.vs {
+		if err := v.snapshot().err; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // measureProcs sleeps for d while recording the CPU and peak RSS of each
@@ -482,7 +496,7 @@ func printCluster(w io.Writer, s *clusterSummary) {
 	if s == nil {
 		return
 	}
-	fmt.Fprintf(w, "Cluster (3 NATS servers, 1 ingest, 2 edges) against one --role all node, one 720p30 camera each, WebSocket viewers on edge 1 and on the single node in the same %.0f s windows, %d rounds; ranges over rounds:\n\n", s.WindowS, s.Rounds)
+	fmt.Fprintf(w, "Cluster (3 NATS servers, 1 ingest, 2 edges) against one --role all node, one 720p30 camera each, %s viewers on edge 1 and on the single node in the same %.0f s windows, %d rounds; ranges over rounds:\n\n", s.Transport, s.WindowS, s.Rounds)
 	fmt.Fprintln(w, "| viewers (each side) | edge cores | single node process cores | single node with decode child | ingest cores (with decode child) | NATS cores | session KV writes/s | edge lat p50 / p99 ms | single lat p50 / p99 ms | added p50 / p99 ms (median) |")
 	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---|---|---|")
 	for i, n := range s.Viewers {

@@ -65,6 +65,7 @@ func TestClusterOptions(t *testing.T) {
 		{"--cluster-viewers", "1,x"},
 		{"--failovers", "0"},
 		{"--cluster-rounds", "11"},
+		{"--cluster-transport", "snapshot"},
 	} {
 		if _, err := parseOptions(bad, io.Discard); err == nil {
 			t.Errorf("%v: no error", bad)

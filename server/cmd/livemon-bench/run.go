@@ -48,11 +48,13 @@ type options struct {
 	clusterViewers []int
 	clusterRounds  int
 	failovers      int
-	liveTries      int
-	liveQ          int
-	budget         time.Duration
-	micro          bool
-	keep           bool
+	// clusterTransport is the viewers' transport in the CPU windows.
+	clusterTransport transport
+	liveTries        int
+	liveQ            int
+	budget           time.Duration
+	micro            bool
+	keep             bool
 }
 
 var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions", "cluster"}
@@ -64,7 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("livemon-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var scen, only, fan, extra, rsrc, cview string
+	var scen, only, fan, extra, rsrc, cview, ctrans string
 	var quick bool
 	fs.StringVar(&o.serverBin, "server", "bin/livemon", "livemon binary to start")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results (JSON lines, table, server log)")
@@ -94,6 +96,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.liveTries, "live-tries", 5, "first-frame tries per live source kind (live scenario)")
 	fs.StringVar(&o.natsBin, "nats-server", "bin/nats-server", "nats-server binary of the cluster scenario (make bench builds it from go.mod's pinned module)")
 	fs.StringVar(&cview, "cluster-viewers", "1,10,50", "viewer counts of the cluster scenario, on an edge and on the single node at once (the first is the base of the per-viewer cost)")
+	fs.StringVar(&ctrans, "cluster-transport", "ws", "viewers of the cluster scenario's CPU windows: ws, or mjpeg (no sessions; no latency figures)")
 	fs.IntVar(&o.clusterRounds, "cluster-rounds", 3, "rounds of the cluster scenario's viewer counts")
 	fs.IntVar(&o.failovers, "failovers", 20, "edge kills of the cluster scenario (first frame after a failover)")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
@@ -146,6 +149,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.clusterViewers, err = parseCounts(cview, 2000); err != nil || len(o.clusterViewers) < 2 || !slices.IsSorted(o.clusterViewers) {
 		return o, fmt.Errorf("--cluster-viewers: two or more increasing counts of 1-2000 (got %q)", cview)
+	}
+	o.clusterTransport = transport(ctrans)
+	if o.clusterTransport != transportWS && o.clusterTransport != transportMJPEG {
+		return o, fmt.Errorf("--cluster-transport: ws or mjpeg (got %q)", ctrans)
 	}
 	if o.clusterRounds < 1 || o.clusterRounds > 10 || o.failovers < 1 || o.failovers > 100 {
 		return o, errors.New("--cluster-rounds 1-10, --failovers 1-100")
