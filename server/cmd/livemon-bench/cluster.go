@@ -500,10 +500,10 @@ func printCluster(w io.Writer, s *clusterSummary) {
 	fmt.Fprintln(w, "| viewers (each side) | edge cores | single node process cores | single node with decode child | ingest cores (with decode child) | NATS cores | session KV writes/s | edge lat p50 / p99 ms | single lat p50 / p99 ms | added p50 / p99 ms (median) |")
 	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---|---|---|")
 	for i, n := range s.Viewers {
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %.1f / %.1f |\n", n,
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", n,
 			span(s.EdgeCores[i], 3), span(s.SingleOwnCores[i], 3), span(s.SingleCores[i], 3), span(s.IngestCores[i], 3), span(s.NATSCores[i], 3), span(s.SessionWrites[i], 1),
 			span(s.EdgeLatP50[i], 1), span(s.EdgeLatP99[i], 1), span(s.SingleLatP50[i], 1), span(s.SingleLatP99[i], 1),
-			s.addedAt(i, s.EdgeLatP50, s.SingleLatP50), s.addedAt(i, s.EdgeLatP99, s.SingleLatP99))
+			signed(s.addedAt(i, s.EdgeLatP50, s.SingleLatP50)), signed(s.addedAt(i, s.EdgeLatP99, s.SingleLatP99)))
 	}
 	route := "the same NATS server"
 	if s.IngestNATS != s.EdgeNATS {
@@ -525,8 +525,18 @@ func list(xs []float64, digits int) string {
 	return strings.Join(parts, ", ")
 }
 
-// span formats the range of xs ("a-b", or "a" when they are equal).
+// signed formats a difference with one decimal, "-" if unknown (NaN).
+func signed(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+// span formats the range of xs ("a-b", or "a" when they are equal),
+// leaving out the -1 of "not measured"; "-" if none is left.
 func span(xs []float64, digits int) string {
+	xs = slices.DeleteFunc(slices.Clone(xs), func(x float64) bool { return x < 0 })
 	if len(xs) == 0 {
 		return "-"
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,12 @@ func TestClusterSummary(t *testing.T) {
 	}
 	if got := span([]float64{0.2, 0.1, 0.3}, 1); got != "0.1-0.3" {
 		t.Errorf("span = %q", got)
+	}
+	if got := span([]float64{-1, 2.5, 2}, 1); got != "2.0-2.5" {
+		t.Errorf("span with an unmeasured value = %q", got)
+	}
+	if got := signed(math.NaN()); got != "-" {
+		t.Errorf("signed(NaN) = %q", got)
 	}
 	if got := span([]float64{2, 2}, 0); got != "2" {
 		t.Errorf("span of equal values = %q", got)
