@@ -103,9 +103,12 @@ type clusterSummary struct {
 	Viewers []int  `json:"viewers"`
 	// Transport of the CPU and latency windows' viewers (ws, or mjpeg:
 	// no sessions, no latency figures).
-	Transport string  `json:"transport"`
-	Rounds    int     `json:"rounds"`
-	WindowS   float64 `json:"window_s"`
+	Transport string `json:"transport"`
+	Rounds    int    `json:"rounds"`
+	// Incomplete rounds had a window with viewer errors: no per-viewer
+	// cost for them, and that window is left out of the per-count figures.
+	Incomplete int     `json:"rounds_incomplete"`
+	WindowS    float64 `json:"window_s"`
 	// Per round: millicores per added viewer (first count to last) of the
 	// edge, of the single node's server process (without its decode
 	// child, whose work does not depend on viewers but whose noise is
@@ -200,6 +203,7 @@ func (b *bench) cluster(ctx context.Context) error {
 	}
 	for rd := range b.o.clusterRounds {
 		var edge, single, singleOwn []float64
+		complete := true
 		for i, n := range b.o.clusterViewers {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -215,6 +219,13 @@ func (b *bench) cluster(ctx context.Context) error {
 			b.add(re)
 			b.add(rs)
 			b.add(ri)
+			if re.Errors > 0 || rs.Errors > 0 {
+				// A viewer failed: the window's figures are not those of n
+				// viewers. The rows stay in the table with their errors.
+				b.logf("  warning: round %d, %d viewers: viewer errors (edge %d, single node %d); the window is left out of the summary", rd+1, n, re.Errors, rs.Errors)
+				complete = false
+				continue
+			}
 			edge, single, singleOwn = append(edge, re.ServerCores), append(single, rs.ServerCores), append(singleOwn, rs.ServerOwnCores)
 			sum.EdgeCores[i] = append(sum.EdgeCores[i], re.ServerCores)
 			sum.SingleCores[i] = append(sum.SingleCores[i], rs.ServerCores)
@@ -229,9 +240,14 @@ func (b *bench) cluster(ctx context.Context) error {
 			sum.Load1 = append(sum.Load1, re.Load1)
 			sum.WindowS = re.WindowS
 		}
+		if !complete {
+			sum.Incomplete++
+			continue
+		}
 		sum.addRound(edge, singleOwn, single)
+		k := len(sum.Ratio) - 1
 		b.logf("  round %d: %.2f vs %.2f millicores per added viewer (edge vs single node's process; with its decode child %.2f): %.2fx", rd+1,
-			sum.EdgeMC[rd], sum.SingleMC[rd], sum.SingleAllMC[rd], sum.Ratio[rd])
+			sum.EdgeMC[k], sum.SingleMC[k], sum.SingleAllMC[k], sum.Ratio[k])
 	}
 
 	if err := b.failovers(ctx, nodes, sum); err != nil {
@@ -510,6 +526,9 @@ func printCluster(w io.Writer, s *clusterSummary) {
 		route = fmt.Sprintf("different NATS servers (%d and %d): frames cross a route", s.IngestNATS, s.EdgeNATS)
 	}
 	fmt.Fprintf(w, "\nThe ingest and edge 1 used %s.\n", route)
+	if s.Incomplete > 0 {
+		fmt.Fprintf(w, "\n%d of %d rounds had viewer errors in a window (see the rows): left out of the figures here.\n", s.Incomplete, s.Rounds)
+	}
 	fmt.Fprintf(w, "\nCPU per added viewer (%d to %d viewers), per round: edge %s millicores, single node's process %s (with its decode child %s), edge / single %s; load average %s.\n",
 		s.Viewers[0], s.Viewers[len(s.Viewers)-1], list(s.EdgeMC, 2), list(s.SingleMC, 2), list(s.SingleAllMC, 2), list(s.Ratio, 2), span(s.Load1, 1))
 	fmt.Fprintf(w, "\nEdge failover (SIGKILL under a viewer, which resumes its session on the other edge at once), %d of %d tries: first frame p50 %.0f ms, p99 %.0f ms, max %.0f ms after the connection dropped (from the kill: p50 %.0f ms); not resumed %d.\n",
