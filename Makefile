@@ -52,6 +52,7 @@ test-e2e: build ## Playwright end-to-end tests in Chromium
 
 bench: build ## performance benchmark (see docs/performance.md)
 	go build -o bin/livemon-bench ./server/cmd/livemon-bench
+	go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
 
 cluster: build ## on loopback: 3 clustered NATS servers (JetStream), 2 ingest and 2 edge nodes; prints the edge URLs, Ctrl-C stops all (docs/scaling.md)

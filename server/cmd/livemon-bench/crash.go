@@ -197,8 +197,7 @@ func runCrash(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		time.Sleep(delay)
 		c.killed.Store(true)
-		_ = srv.cmd.Process.Kill()
-		srv.stopOnce.Do(func() { <-srv.done; srv.log.Close() })
+		srv.kill()
 		acancel()
 		wg.Wait()
 		before := len(c.fails)

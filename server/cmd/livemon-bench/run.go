@@ -43,6 +43,13 @@ type options struct {
 	renditionCameras int
 	renditionRounds  int
 	renditionSources map[string]bool
+	// cluster scenario
+	natsBin        string
+	clusterViewers []int
+	clusterRounds  int
+	failovers      int
+	// clusterTransport is the viewers' transport in the CPU windows.
+	clusterTransport transport
 	liveTries        int
 	liveQ            int
 	budget           time.Duration
@@ -50,16 +57,16 @@ type options struct {
 	keep             bool
 }
 
-var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions"}
+var allScenarios = []string{"idle", "live", "rtsp", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions", "cluster"}
 
 // fileScenarios are the scenarios that need the uploaded camera.
-var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions"}
+var fileScenarios = []string{"idle", "isolation", "fanout", "slow", "flow", "resume", "cameras", "renditions", "cluster"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("livemon-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var scen, only, fan, extra, rsrc string
+	var scen, only, fan, extra, rsrc, cview, ctrans string
 	var quick bool
 	fs.StringVar(&o.serverBin, "server", "bin/livemon", "livemon binary to start")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results (JSON lines, table, server log)")
@@ -87,6 +94,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.budget, "budget", 11*time.Minute, "total time limit; the cameras scenario stops stepping near it")
 	fs.IntVar(&o.liveQ, "live-quality", 99, "JPEG quality of the live scenario's fake camera (99: ~128 KB frames at 720p, like the file input's)")
 	fs.IntVar(&o.liveTries, "live-tries", 5, "first-frame tries per live source kind (live scenario)")
+	fs.StringVar(&o.natsBin, "nats-server", "bin/nats-server", "nats-server binary of the cluster scenario (make bench builds it from go.mod's pinned module)")
+	fs.StringVar(&cview, "cluster-viewers", "1,10,50", "viewer counts of the cluster scenario, on an edge and on the single node at once (the first is the base of the per-viewer cost)")
+	fs.StringVar(&ctrans, "cluster-transport", "ws", "viewers of the cluster scenario's CPU windows: ws, or mjpeg (no sessions; no latency figures)")
+	fs.IntVar(&o.clusterRounds, "cluster-rounds", 3, "rounds of the cluster scenario's viewer counts")
+	fs.IntVar(&o.failovers, "failovers", 20, "edge kills of the cluster scenario (first frame after a failover)")
 	fs.BoolVar(&o.micro, "micro", true, "run the Go micro-benchmarks (go test -bench) first")
 	fs.BoolVar(&o.keep, "keep", false, "keep the server's temporary data dir")
 	fs.BoolVar(&quick, "quick", false, "short windows (3 s) and fewer steps, for a smoke run")
@@ -99,7 +111,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3", "isolation-rounds": "1", "live-tries": "2"} {
+		for name, v := range map[string]string{"duration": "3s", "window": "3s", "warmup": "1s", "resume-rounds": "1", "max-cameras": "3", "isolation-rounds": "1", "live-tries": "2", "cluster-rounds": "1", "failovers": "3"} {
 			if !set[name] {
 				_ = fs.Set(name, v)
 			}
@@ -131,12 +143,19 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("--rendition-sources: unknown kind %q (mjpeg, file)", s)
 		}
 	}
-	for _, s := range strings.Split(fan, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 2000 {
-			return o, fmt.Errorf("--viewers: bad count %q (1-2000)", s)
-		}
-		o.fanout = append(o.fanout, n)
+	var err error
+	if o.fanout, err = parseCounts(fan, 2000); err != nil {
+		return o, fmt.Errorf("--viewers: %w", err)
+	}
+	if o.clusterViewers, err = parseCounts(cview, 2000); err != nil || len(o.clusterViewers) < 2 || !slices.IsSorted(o.clusterViewers) {
+		return o, fmt.Errorf("--cluster-viewers: two or more increasing counts of 1-2000 (got %q)", cview)
+	}
+	o.clusterTransport = transport(ctrans)
+	if o.clusterTransport != transportWS && o.clusterTransport != transportMJPEG {
+		return o, fmt.Errorf("--cluster-transport: ws or mjpeg (got %q)", ctrans)
+	}
+	if o.clusterRounds < 1 || o.clusterRounds > 10 || o.failovers < 1 || o.failovers > 100 {
+		return o, errors.New("--cluster-rounds 1-10, --failovers 1-100")
 	}
 	if o.resumeN < 1 || o.resumeN > 2000 || o.slowN < 10 || o.slowN > 2000 || o.maxCameras < 1 || o.maxCameras > 32 || o.renditionCameras < 1 || o.renditionCameras > 32 || o.renditionRounds < 1 || o.renditionRounds > 10 || o.isoRounds < 1 || o.isoRounds > 20 || o.liveTries < 1 || o.liveTries > 50 || o.liveQ < 1 || o.liveQ > 100 {
 		return o, errors.New("--resume-viewers 1-2000, --slow-viewers 10-2000, --max-cameras 1-32, --isolation-rounds 1-20, --live-tries 1-50, --live-quality 1-100")
@@ -145,6 +164,19 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--duration and --window must be positive, --resume-rounds 1-10")
 	}
 	return o, nil
+}
+
+// parseCounts parses comma-separated counts of 1 to most.
+func parseCounts(list string, most int) ([]int, error) {
+	var ns []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > most {
+			return nil, fmt.Errorf("bad count %q (1-%d)", s, most)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // needsUpload reports whether a selected scenario watches the uploaded
@@ -246,6 +278,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(&tbl)
 	if b.iso != nil {
 		printIsolation(&tbl, b.iso)
+		fmt.Fprintln(&tbl)
+	}
+	if b.clusterSum != nil {
+		printCluster(&tbl, b.clusterSum)
 		fmt.Fprintln(&tbl)
 	}
 	if len(micros) > 0 {

@@ -31,6 +31,8 @@ type bench struct {
 	results []result
 	slopes  []fanoutSlope
 	iso     *isolationSummary
+	// clusterSum is the cluster scenario's summary (cluster.go).
+	clusterSum *clusterSummary
 }
 
 // group is a set of viewers started together.
@@ -184,7 +186,12 @@ func (b *bench) waitNoViewers() {
 	if b.external {
 		return
 	}
-	if _, err := b.srv.waitUntil(10*time.Second, func(st stats) bool {
+	b.waitReleased(b.srv)
+}
+
+// waitReleased waits until s has released every viewer.
+func (b *bench) waitReleased(s *server) {
+	if _, err := s.waitUntil(10*time.Second, func(st stats) bool {
 		return st.viewers() == 0 && st.Server.WSConnections == 0
 	}); err != nil {
 		b.logf("warning: server still has viewers: %v", err)
@@ -251,6 +258,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"resume", b.resume},
 		{"cameras", b.cameras},
 		{"renditions", b.renditions},
+		{"cluster", b.cluster},
 	}
 	for _, s := range steps {
 		if !o.scenarios[s.name] {
@@ -730,6 +738,7 @@ func (b *bench) targets(micros []microResult) []target {
 	b.renditionScenarioTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	b.liveTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	b.rtspTargets(add, le)
+	b.clusterTargets(add, le, func() { ts[len(ts)-1].Info = true })
 	add("720p30 cameras with one viewer each at >= 95% fps", "as many as the machine allows", float64(maxCams), "cameras", func(float64) bool { return true }, measured)
 	ts[len(ts)-1].Info = true
 	return ts

@@ -31,6 +31,7 @@ type server struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	killed   bool // by kill; the driver's goroutine only
 }
 
 // serverOptions are the flags the bench passes to livemon.
@@ -58,10 +59,6 @@ func startServer(o serverOptions) (*server, error) {
 		}
 		host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
-	logf, err := os.Create(o.logPath)
-	if err != nil {
-		return nil, err
-	}
 	args := []string{
 		"--addr", host,
 		"--data", o.dataDir,
@@ -71,28 +68,40 @@ func startServer(o serverOptions) (*server, error) {
 		"--linger", o.linger.String(),
 		"--log-level", "warn",
 	}
-	cmd := exec.Command(o.bin, append(args, o.extra...)...)
+	return launch(o.bin, append(args, o.extra...), host, o.logPath, "/healthz")
+}
+
+// launch starts bin with args, its output in logPath, and waits up to 30 s
+// until GET http://host+health answers 2xx. host is where the process
+// serves HTTP (a NATS server's monitoring address, livemon's API).
+// The log is appended to, so a restarted process keeps its earlier log.
+func launch(bin string, args []string, host, logPath, health string) (*server, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", o.bin, err)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	s := &server{host: host, cmd: cmd, pid: cmd.Process.Pid, done: make(chan error, 1), log: logf}
 	go func() { s.done <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if err := s.get("/healthz", nil); err == nil {
+		if err := s.get(health, nil); err == nil {
 			return s, nil
 		}
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return nil, fmt.Errorf("server exited at start: %v (see %s)", err, o.logPath)
+			return nil, fmt.Errorf("%s exited at start: %v (see %s)", filepath.Base(bin), err, logPath)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("server not healthy within 30s (see %s)", o.logPath)
+			return nil, fmt.Errorf("%s not healthy within 30s (see %s)", filepath.Base(bin), logPath)
 		}
 	}
 }
@@ -125,6 +134,34 @@ func (s *server) stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// exited reports whether a process the bench started has ended.
+func (s *server) exited() bool {
+	if s.cmd == nil {
+		return false
+	}
+	if s.killed {
+		return true
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the process with SIGKILL (a crash) and waits for it; a later
+// stop does nothing.
+func (s *server) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	s.killed = true
+	s.stopOnce.Do(func() { <-s.done; s.log.Close() })
 }
 
 func (s *server) url(path string) string { return "http://" + s.host + path }

@@ -102,6 +102,9 @@ type viewerState struct {
 	first      sample // the first frame
 	samples    []sample
 	err        error // why the viewer stopped early, if it did
+	// ended is when the connection dropped under a viewer that was not
+	// closed (its read failed); zero otherwise.
+	ended time.Time
 }
 
 // viewer is one client.
@@ -143,9 +146,10 @@ func (v *viewer) start(first chan<- *viewer) {
 		default:
 			err = fmt.Errorf("unknown transport %q", v.cfg.transport)
 		}
+		ended := time.Now()
 		if !v.isClosed() {
 			v.smu.Lock()
-			v.st.err = err
+			v.st.err, v.st.ended = err, ended
 			v.smu.Unlock()
 		}
 		if v.gotFirst.CompareAndSwap(false, true) {
