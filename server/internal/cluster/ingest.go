@@ -27,6 +27,7 @@ type IngestDeps struct {
 	Conn    *nats.Conn
 	Cameras jetstream.KeyValue    // livemon-cameras
 	Owners  jetstream.KeyValue    // livemon-owners (TTL OwnerLeaseTTL)
+	Epochs  jetstream.KeyValue    // livemon-epochs (epoch floors of deleted cameras)
 	Videos  jetstream.ObjectStore // livemon-videos
 	Manager *camera.Manager       // runs the cameras this node holds
 	Store   *store.Store          // the manager's store (temp files for videos)
@@ -57,6 +58,14 @@ type Ingest struct {
 
 	wmu      sync.Mutex
 	handlers sync.WaitGroup // running request handlers
+
+	// pmu guards the placement subscriptions: create (SubjectAPICreate in
+	// the queue group) while this node has room for a camera, full
+	// (SubjectAPIFull) while it has none; see place.
+	pmu       sync.Mutex
+	createSub *nats.Subscription
+	fullSub   *nats.Subscription
+	unplaced  bool
 
 	mu      sync.Mutex
 	known   map[media.CameraID]struct{}  // keys of the cameras bucket
@@ -148,12 +157,12 @@ func (i *Ingest) Run(ctx context.Context) error {
 		return fmt.Errorf("watch owners: %w", err)
 	}
 	events, unsubscribe := i.d.Manager.Subscribe()
-	create, err := i.d.Conn.QueueSubscribe(SubjectAPICreate, QueueIngest, i.handleCreate)
-	if err != nil {
+	if err := i.place(); err != nil {
+		i.unplace()
 		unsubscribe()
 		_ = camW.Stop()
 		_ = ownW.Stop()
-		return fmt.Errorf("subscribe %s: %w", SubjectAPICreate, err)
+		return err
 	}
 
 	var wg sync.WaitGroup
@@ -172,7 +181,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 	run(func() { i.relayEvents(events) })
 
 	<-ctx.Done()
-	_ = create.Drain()
+	i.unplace()
 	i.handBack()
 	unsubscribe() // ends relayEvents
 	_ = camW.Stop()
@@ -180,6 +189,68 @@ func (i *Ingest) Run(ctx context.Context) error {
 	wg.Wait()
 	i.handlers.Wait()
 	return nil
+}
+
+// place keeps this node in the queue group of SubjectAPICreate while it
+// has room for another camera (Manager.Room) and on SubjectAPIFull while
+// it has none, so a create lands on an ingest with room and, when every
+// ingest is full, the edge can say so. It runs whenever the number of
+// cameras here may have changed and every LeaseRenew. The new
+// subscription is made before the old one ends, so an edge never finds
+// neither.
+func (i *Ingest) place() error {
+	full := i.d.Manager.Room() != nil
+	i.pmu.Lock()
+	defer i.pmu.Unlock()
+	if i.unplaced {
+		return nil
+	}
+	switch {
+	case !full && i.createSub == nil:
+		sub, err := i.d.Conn.QueueSubscribe(SubjectAPICreate, QueueIngest, i.handleCreate)
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", SubjectAPICreate, err)
+		}
+		i.createSub = sub
+		if i.fullSub != nil {
+			_ = i.fullSub.Unsubscribe()
+			i.fullSub = nil
+		}
+	case full && i.fullSub == nil:
+		sub, err := i.d.Conn.QueueSubscribe(SubjectAPIFull, QueueIngest, i.handleFull)
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", SubjectAPIFull, err)
+		}
+		i.fullSub = sub
+		if i.createSub != nil {
+			_ = i.createSub.Drain() // creates already here are answered
+			i.createSub = nil
+		}
+	}
+	return nil
+}
+
+// replace is place after a change, logging a failure (the next
+// LeaseRenew tries again).
+func (i *Ingest) replace() {
+	if err := i.place(); err != nil {
+		i.log.Warn("camera placement", "err", err)
+	}
+}
+
+// unplace leaves both placement subjects for good (Run is ending).
+func (i *Ingest) unplace() {
+	i.pmu.Lock()
+	defer i.pmu.Unlock()
+	i.unplaced = true
+	if i.createSub != nil {
+		_ = i.createSub.Drain()
+		i.createSub = nil
+	}
+	if i.fullSub != nil {
+		_ = i.fullSub.Unsubscribe()
+		i.fullSub = nil
+	}
 }
 
 // watch feeds a bucket watcher's entries to f until ctx ends or the
@@ -270,11 +341,15 @@ func (i *Ingest) adoptLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			i.replace()
 		case <-i.wake:
 		}
 		for _, id := range i.orphans() {
 			if ctx.Err() != nil {
 				return
+			}
+			if i.d.Manager.Room() != nil {
+				break // no room: the others take the rest
 			}
 			if err := i.adopt(ctx, id); err != nil {
 				i.log.Warn("adopt camera failed", "camera", id, "err", err)
@@ -310,6 +385,7 @@ func (i *Ingest) orphans() []media.CameraID {
 // adopt takes the camera's lease and, if it got it, runs the camera from
 // its record. Losing the race for the lease is no error.
 func (i *Ingest) adopt(ctx context.Context, id media.CameraID) error {
+	defer i.replace()
 	ok, err := i.leases.acquire(ctx, id)
 	if err != nil || !ok {
 		return err
@@ -385,6 +461,7 @@ func (i *Ingest) forget(id media.CameraID) {
 	i.unhold(id)
 	i.leases.drop(id)
 	i.releaseCamera(id)
+	i.replace()
 }
 
 // releaseCamera stops the camera here and forgets it locally.

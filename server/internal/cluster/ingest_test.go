@@ -39,6 +39,13 @@ const checkpointEvery = 250 * time.Millisecond
 
 func startIngest(t *testing.T, urls []string, name string) *ingestNode {
 	t.Helper()
+	return startIngestWith(t, urls, name, camera.Config{})
+}
+
+// startIngestWith starts an ingest whose manager has cfg (its
+// CheckpointEvery is checkpointEvery).
+func startIngestWith(t *testing.T, urls []string, name string, cfg camera.Config) *ingestNode {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()
@@ -55,13 +62,14 @@ func startIngest(t *testing.T, urls []string, name string) *ingestNode {
 	}
 	n.st = st
 	var ing *Ingest
-	n.m = camera.New(camera.Config{CheckpointEvery: checkpointEvery}, camera.Deps{
+	cfg.CheckpointEvery = checkpointEvery
+	n.m = camera.New(cfg, camera.Deps{
 		Store: st, Hub: hub.New(hub.WithLinger(time.Second)), Opener: synth.Opener{}, Prober: synth.Prober{},
 		Logger:       log,
 		OnCheckpoint: func(cp camera.Checkpoint) { ing.ObserveCheckpoint(cp) },
 	})
 	ing = NewIngest(IngestDeps{Node: name, Conn: n.conn.NATS(), Cameras: n.conn.Cameras, Owners: n.conn.Owners,
-		Videos: n.conn.Videos, Manager: n.m, Store: st, Logger: log})
+		Epochs: n.conn.Epochs, Videos: n.conn.Videos, Manager: n.m, Store: st, Logger: log})
 	n.ing = ing
 	ctx, cancel := context.WithCancel(context.Background())
 	mdone, idone := make(chan struct{}), make(chan struct{})
@@ -374,5 +382,72 @@ func TestOwnerAPI(t *testing.T) {
 	}
 	if _, err := client.NATS().Request(CamOpSubject("cam", OpStop), nil, time.Second); err == nil {
 		t.Fatal("a deleted camera's owner still answers")
+	}
+}
+
+// A camera deleted and created again with the same id on another ingest
+// starts above the deleted one's epoch: a viewer of the old one never
+// sees the epoch repeat.
+func TestEpochFloorAcrossIngests(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+	seen, _ := owner.running("cam")
+	if r := request(t, client, CamOpSubject("cam", OpDelete), nil); r.Error != nil {
+		t.Fatalf("delete: %+v", r.Error)
+	}
+	owner.stop() // the camera is created again on the other ingest
+	_, _ = createUploaded(t, client, "cam", other)
+	again, _ := other.running("cam")
+	if again.Epoch <= seen.Epoch {
+		t.Fatalf("camera created again on another ingest: epoch %d, the deleted one had %d", again.Epoch, seen.Epoch)
+	}
+}
+
+// Creates land on an ingest with room: one at its --max-cameras leaves
+// the create queue group, so every create goes to the other; with every
+// ingest full a create is a camera_limit, and a delete makes room again.
+func TestCreatePlacement(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngestWith(t, srv.URLs(), "ingest-a", camera.Config{MaxCameras: 1})
+	b := startIngestWith(t, srv.URLs(), "ingest-b", camera.Config{MaxCameras: 1})
+	client := connect(t, srv.URLs(), "edge")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	edge, err := NewEdgeCameras(ctx, client, hub.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edge.Close()
+	if _, err := edge.Create(ctx, "one", camera.Settings{}); err != nil {
+		t.Fatalf("first create: %v", err)
+	}
+	full := a
+	if len(b.ing.Held()) == 1 {
+		full = b
+	}
+	// Only the ingest with room answers: a request it cannot serve (a bad
+	// id) is refused as invalid every time, never as camera_limit.
+	for range 10 {
+		r := request(t, client, SubjectAPICreate, CreateRequest{ID: "bad id"})
+		if !media.IsKind(r.Err(), media.KindInvalid) {
+			t.Fatalf("create with %s full: %+v, want only the other ingest's invalid_argument", full.name, r.Error)
+		}
+	}
+	if _, err := edge.Create(ctx, "two", camera.Settings{}); err != nil {
+		t.Fatalf("second create, one ingest with room: %v", err)
+	}
+	if len(a.ing.Held()) != 1 || len(b.ing.Held()) != 1 {
+		t.Fatalf("held: a %v, b %v; want one each", a.ing.Held(), b.ing.Held())
+	}
+	if _, err := edge.Create(ctx, "three", camera.Settings{}); !media.IsKind(err, media.KindCameraLimit) {
+		t.Fatalf("create with every ingest full: %v, want camera_limit", err)
+	}
+	if err := edge.Delete(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edge.Create(ctx, "three", camera.Settings{}); err != nil {
+		t.Fatalf("create after a delete made room: %v", err)
 	}
 }
