@@ -110,6 +110,9 @@ func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 		if err := i.deleteCamera(ctx, id); err != nil {
 			r = Reply{Error: i.failure(err)}
 		}
+	case OpHeld:
+		i.respond(m, Reply{})
+		return
 	case OpUpload:
 		u, err := i.upload(ctx, id, req.Upload)
 		if err != nil {

@@ -93,7 +93,7 @@ func NewIngest(d IngestDeps) *Ingest {
 		d:      d,
 		log:    d.Logger.With("node", d.Node),
 		now:    time.Now,
-		leases: newLeases(d.Owners, d.Node),
+		leases: newLeases(d.Owners, d.Node, d.Conn.IsConnected),
 		wake:   make(chan struct{}, 1),
 		flush:  make(chan struct{}, 1),
 		known:  make(map[media.CameraID]struct{}),
@@ -382,19 +382,45 @@ func (i *Ingest) orphans() []media.CameraID {
 	return out
 }
 
+// heldTimeout bounds asking whether a camera's holder still runs it.
+const heldTimeout = time.Second
+
 // adopt takes the camera's lease and, if it got it, runs the camera from
-// its record. Losing the race for the lease is no error.
+// its record. Losing the race for the lease is no error. A camera whose
+// holder still answers for it is left alone, before and after taking the
+// lease: its lease lapsed while the bucket did not answer (a JetStream
+// leader election), and the holder takes it again (leases.renewOne).
 func (i *Ingest) adopt(ctx context.Context, id media.CameraID) error {
 	defer i.replace()
+	if i.answered(id) {
+		return nil
+	}
 	ok, err := i.leases.acquire(ctx, id)
 	if err != nil || !ok {
 		return err
+	}
+	if i.answered(id) {
+		i.releaseLease(id)
+		return nil
 	}
 	if err := i.adoptHeld(ctx, id); err != nil {
 		i.releaseLease(id)
 		return err
 	}
 	return nil
+}
+
+// answered reports whether some node answers for the camera
+// (livemon.cam.<camera>.held): its holder runs it, or may (no answer in
+// time, or no connection to ask, counts as an answer). Only "no
+// responders" says nobody runs it.
+func (i *Ingest) answered(id media.CameraID) bool {
+	_, err := i.d.Conn.Request(CamOpSubject(id, OpHeld), nil, heldTimeout)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	i.log.Info("camera's lease lapsed but its holder may still run it: leaving it", "camera", id, "err", err)
+	return true
 }
 
 // adoptHeld runs a camera whose lease this node has just taken.
@@ -559,6 +585,26 @@ func (i *Ingest) relayEvents(events <-chan camera.Event) {
 	}
 }
 
+// ownWrite returns the revision of the camera's record when its newest
+// write, past rev, is this node's own (one that committed while a leader
+// change lost its acknowledgement) and this node still holds the lease:
+// only the lease holder writes the record, and it names itself.
+func (i *Ingest) ownWrite(ctx context.Context, id media.CameraID, rev uint64) (uint64, bool) {
+	if !i.leases.holds(id) {
+		return 0, false
+	}
+	e, err := i.d.Cameras.Get(ctx, string(id))
+	if err != nil || e.Revision() <= rev {
+		return 0, false
+	}
+	var cur CameraRecord
+	if json.Unmarshal(e.Value(), &cur) != nil || cur.Owner != i.d.Node {
+		return 0, false
+	}
+	i.log.Info("camera record: our own write's acknowledgement was lost", "camera", id, "revision", e.Revision())
+	return e.Revision(), true
+}
+
 // errLost: a camera's record was written by another node.
 var errLost = errors.New("camera record written by another node")
 
@@ -603,6 +649,11 @@ func (i *Ingest) writeReleased(ctx context.Context, id media.CameraID, r camera.
 	}
 	rec := recordOf(r, v, video, i.d.Node)
 	newRev, err := i.d.Cameras.Update(ctx, string(id), mustJSON(rec), rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if ours, ok := i.ownWrite(ctx, id, rev); ok {
+			newRev, err = i.d.Cameras.Update(ctx, string(id), mustJSON(rec), ours)
+		}
+	}
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		return errLost
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +42,41 @@ func startIngest(t *testing.T, urls []string, name string) *ingestNode {
 	return startIngestWith(t, urls, name, camera.Config{})
 }
 
+// lockedBuffer is a log buffer written by many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// failureLog is a node's logger whose lines the test prints only if it
+// fails (takeovers, lost leases, NATS reconnects).
+func failureLog(t *testing.T, name string) *slog.Logger {
+	buf := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, nil))
+}
+
 // startIngestWith starts an ingest whose manager has cfg (its
 // CheckpointEvery is checkpointEvery).
 func startIngestWith(t *testing.T, urls []string, name string, cfg camera.Config) *ingestNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := failureLog(t, name)
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()
 	// Not connect: the node closes its connection itself, once (crash).
@@ -449,5 +479,71 @@ func TestCreatePlacement(t *testing.T) {
 	}
 	if _, err := edge.Create(ctx, "three", camera.Settings{}); err != nil {
 		t.Fatalf("create after a delete made room: %v", err)
+	}
+}
+
+// A lease that lapsed while its holder still runs the camera (as when the
+// owners bucket expires it during a JetStream leader election) is not
+// taken over: the other ingest asks first, the holder answers, and the
+// holder takes its lease again at its next renewal.
+func TestNoTakeoverWhileHolderAnswers(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Owners.Delete(ctx, "cam"); err != nil { // the lease lapses
+		t.Fatal(err)
+	}
+	deadline := time.After(3 * LeaseRenew)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-deadline:
+			done = true
+		case <-tick.C:
+			if _, ok := other.m.Get("cam"); ok == nil {
+				t.Fatalf("%s took the camera over while %s still ran it", other.name, owner.name)
+			}
+		}
+	}
+	if _, ok := owner.running("cam"); !ok {
+		t.Fatal("the holder stopped the camera")
+	}
+	until(t, 5*time.Second, "the holder's lease again", func() bool {
+		e, err := client.Owners.Get(ctx, "cam")
+		return err == nil && string(e.Value()) == owner.name
+	})
+}
+
+// A record write of the owner's own that committed without reaching it
+// (a leader change lost the acknowledgement) does not make the owner
+// think someone else took the camera.
+func TestRecordFindsItsOwnWrite(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngest(t, srv.URLs(), "ingest-a")
+	client := connect(t, srv.URLs(), "edge")
+	createUploaded(t, client, "cam", a)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := client.Cameras.Get(ctx, "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Cameras.Put(ctx, "cam", e.Value()); err != nil { // "a's" write, unacknowledged
+		t.Fatal(err)
+	}
+	var rec CameraRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	until(t, 5*time.Second, "the owner's checkpoints in the record again", func() bool {
+		now, ok := record(t, client, "cam")
+		return ok && now.Owner == a.name && now.Seq > rec.Seq+15
+	})
+	if _, ok := a.running("cam"); !ok {
+		t.Fatal("the owner stopped the camera")
 	}
 }

@@ -48,6 +48,10 @@ const (
 	OpStop    Op = "stop"
 	OpRestart Op = "restart"
 	OpUpload  Op = "upload"
+	// OpHeld asks whether some node runs the camera (any answer: yes). An
+	// ingest asks it before taking over a camera whose lease lapsed; edges
+	// never send it.
+	OpHeld Op = "held"
 )
 
 // FrameSubject is where the owner publishes (cam, r) frames.
@@ -116,7 +120,7 @@ func ParseCamOp(subject string) (media.CameraID, Op, error) {
 		return "", "", fmt.Errorf("subject %q: %w", subject, err)
 	}
 	switch op := Op(parts[3]); op {
-	case OpUpdate, OpDelete, OpStart, OpStop, OpRestart, OpUpload:
+	case OpUpdate, OpDelete, OpStart, OpStop, OpRestart, OpUpload, OpHeld:
 		return cam, op, nil
 	}
 	return "", "", fmt.Errorf("subject %q: unknown op %q", subject, parts[3])
