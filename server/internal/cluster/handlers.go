@@ -126,10 +126,10 @@ func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 			i.log.Warn("write camera record", "camera", id, "err", err)
 		}
 	}
-	i.respond(m, r)
 	if op == OpDelete {
-		i.replace()
+		i.replace() // before the answer: the edge's next create sees the room
 	}
+	i.respond(m, r)
 }
 
 // handleCreate answers livemon.api.create: it takes the new camera's lease
@@ -155,8 +155,8 @@ func (i *Ingest) handleCreate(m *nats.Msg) {
 	if err != nil {
 		r = Reply{Error: i.failure(err)}
 	}
+	i.replace() // before the answer: the edge's next create sees the change
 	i.respond(m, r)
-	i.replace()
 }
 
 // errAllFull answers SubjectAPIFull: an edge found no ingest with room.
