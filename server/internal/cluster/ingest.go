@@ -405,10 +405,18 @@ func (i *Ingest) adopt(ctx context.Context, id media.CameraID) error {
 	}
 	if err := i.adoptHeld(ctx, id); err != nil {
 		i.releaseLease(id)
+		if errors.Is(err, errDeleted) {
+			return nil
+		}
 		return err
 	}
 	return nil
 }
+
+// errDeleted: the camera to adopt was deleted meanwhile (its lease was
+// released after its record was deleted, and this node heard of the
+// lease first).
+var errDeleted = errors.New("camera deleted")
 
 // answered reports whether some node answers for the camera
 // (livemon.cam.<camera>.held): its holder runs it, or may (no answer in
@@ -427,7 +435,7 @@ func (i *Ingest) answered(id media.CameraID) bool {
 func (i *Ingest) adoptHeld(ctx context.Context, id media.CameraID) error {
 	e, err := i.d.Cameras.Get(ctx, string(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil // deleted meanwhile
+		return errDeleted
 	}
 	if err != nil {
 		return fmt.Errorf("read record: %w", err)

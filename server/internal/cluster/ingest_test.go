@@ -547,3 +547,23 @@ func TestRecordFindsItsOwnWrite(t *testing.T) {
 		t.Fatal("the owner stopped the camera")
 	}
 }
+
+// An orphan that turns out deleted (this node heard of its released
+// lease before of its deleted record) leaves no lease behind: a camera
+// created again with the id gets it.
+func TestAdoptDeletedLeavesNoLease(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngest(t, srv.URLs(), "ingest-a")
+	client := connect(t, srv.URLs(), "edge")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.ing.adopt(ctx, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := client.Owners.Get(ctx, "ghost"); err == nil {
+		t.Fatalf("lease on a camera without a record left to %q", e.Value())
+	}
+	if a.ing.leases.holds("ghost") {
+		t.Fatal("the node still renews the lease of a camera without a record")
+	}
+}
