@@ -51,7 +51,7 @@ func runIngest(ctx context.Context, cfg config, natsURLs []string, log *slog.Log
 	// No Load: the stored cameras of an earlier run belong to whoever
 	// holds them now; Adopt replaces a stale row.
 	ing = cluster.NewIngest(cluster.IngestDeps{Node: node, Conn: conn.NATS(), Cameras: conn.Cameras, Owners: conn.Owners,
-		Videos: conn.Videos, Manager: cams, Store: st, Logger: log})
+		Epochs: conn.Epochs, Videos: conn.Videos, Manager: cams, Store: st, Logger: log})
 	pub, err := cluster.NewPublisher(conn, h, cluster.PublisherOptions{Owns: ing.Owns, Logger: log})
 	if err != nil {
 		return err

@@ -295,6 +295,16 @@ func (m *Manager) reserveLocked(id media.CameraID) (*entry, error) {
 	return e, nil
 }
 
+// Room reports nil when one more camera fits under MaxCameras (counting
+// those being created), else the KindCameraLimit error creating one would
+// get. A cluster ingest answers creates and takes cameras over only while
+// it has room.
+func (m *Manager) Room() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.roomLocked()
+}
+
 // roomLocked reports a KindCameraLimit error when no camera can be added.
 // Manager.mu is held.
 func (m *Manager) roomLocked() error {

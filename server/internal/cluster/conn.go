@@ -57,11 +57,12 @@ type Conn struct {
 	name     string
 	replicas int
 
-	// Cameras, Owners and Sessions are the KV buckets, Videos the object
-	// store (see docs/architecture.md, "Cluster").
+	// Cameras, Owners, Sessions and Epochs are the KV buckets, Videos the
+	// object store (see docs/architecture.md, "Cluster").
 	Cameras  jetstream.KeyValue
 	Owners   jetstream.KeyValue
 	Sessions jetstream.KeyValue
+	Epochs   jetstream.KeyValue
 	Videos   jetstream.ObjectStore
 }
 
@@ -196,6 +197,9 @@ func (c *Conn) ensureOnce(ctx context.Context) error {
 		return err
 	}
 	if c.Sessions, err = kv(jetstream.KeyValueConfig{Bucket: BucketSessions, History: 1}); err != nil {
+		return err
+	}
+	if c.Epochs, err = kv(jetstream.KeyValueConfig{Bucket: BucketEpochs, History: 1}); err != nil {
 		return err
 	}
 	c.Videos, err = c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{

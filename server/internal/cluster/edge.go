@@ -56,6 +56,10 @@ type EdgeCameras struct {
 	eventSub *nats.Subscription
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// opTimeout and uploadOpTimeout bound forwarded writes (tests shorten
+	// them).
+	opTimeout, uploadOpTimeout time.Duration
 }
 
 type edgeCam struct {
@@ -76,6 +80,7 @@ func NewEdgeCameras(ctx context.Context, c *Conn, h *hub.Hub, log *slog.Logger) 
 	e := &EdgeCameras{
 		conn: c, hub: h, feed: NewFeeder(c, h, log), log: log,
 		cams: map[media.CameraID]*edgeCam{}, listeners: map[chan camera.Event]struct{}{},
+		opTimeout: requestTimeout, uploadOpTimeout: uploadTimeout,
 	}
 	var wctx context.Context
 	wctx, e.cancel = context.WithCancel(context.Background())
@@ -389,18 +394,20 @@ func (e *EdgeCameras) Stats() []camera.Stats {
 // Supervising reports whether the edge is connected to NATS.
 func (e *EdgeCameras) Supervising() bool { return e.conn.nc.IsConnected() }
 
-// request sends req to subject and decodes the reply. No responder is a
-// 503: no ingest node serves the camera (yet).
+// request sends req to subject and decodes the reply. No responder, or
+// none in time, is errUnavailable (503 camera_unavailable with
+// Retry-After): no ingest node serves the camera right now, as while it
+// moves to another one.
 func (e *EdgeCameras) request(ctx context.Context, subject string, req any, timeout time.Duration) (Reply, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m, err := e.conn.nc.RequestWithContext(ctx, subject, mustJSON(req))
+	m, err := e.conn.nc.RequestWithContext(rctx, subject, mustJSON(req))
 	if errors.Is(err, nats.ErrNoResponders) {
 		return Reply{}, errUnavailable
 	}
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return Reply{}, media.WrapError(media.KindOverCapacity, err, "the camera's ingest node did not answer in time; try again")
+		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return Reply{}, media.WrapError(media.KindCameraUnavailable, err, "the camera's ingest node did not answer in time; try again in a few seconds")
 		}
 		return Reply{}, fmt.Errorf("forward camera request: %w", err)
 	}
@@ -411,12 +418,11 @@ func (e *EdgeCameras) request(ctx context.Context, subject string, req any, time
 	return r, r.Err()
 }
 
-var errUnavailable = media.Errorf(media.KindOverCapacity, "no ingest node serves this camera right now; try again in a few seconds")
+var errUnavailable = media.Errorf(media.KindCameraUnavailable, "no ingest node serves this camera right now; try again in a few seconds")
 
-// viewOp forwards op on id and applies the returned view at once, so the
-// caller reads its own write on this edge.
-func (e *EdgeCameras) viewOp(ctx context.Context, subject string, req any) (camera.View, error) {
-	r, err := e.request(ctx, subject, req, requestTimeout)
+// viewOp forwards a request whose reply is a view and applies the view
+// at once, so the caller reads its own write on this edge.
+func (e *EdgeCameras) viewOp(r Reply, err error) (camera.View, error) {
 	if err != nil {
 		return camera.View{}, err
 	}
@@ -428,37 +434,72 @@ func (e *EdgeCameras) viewOp(ctx context.Context, subject string, req any) (came
 	return e.local(v), nil
 }
 
-// Create creates a camera on some ingest node.
+// camOp forwards op on id to the camera's owner. Nobody answering for a
+// camera this edge does not know is a 404, as on a single node.
+func (e *EdgeCameras) camOp(ctx context.Context, id media.CameraID, op Op, req CamRequest, timeout time.Duration) (Reply, error) {
+	r, err := e.request(ctx, CamOpSubject(id, op), req, timeout)
+	if errors.Is(err, errUnavailable) && !e.known(id) {
+		return r, errNoCamera(id)
+	}
+	return r, err
+}
+
+// createAttempts bounds how often a create is passed on after landing on
+// an ingest that filled up meanwhile (full ingests leave the queue group,
+// so this is a race, not the rule).
+const createAttempts = 4
+
+// create asks some ingest node with room to create the camera
+// (SubjectAPICreate, queue group QueueIngest, which only ingests below
+// their --max-cameras join). An ingest that answers camera_limit filled
+// up meanwhile: the request is passed on to another. Nobody in the queue
+// group: either every ingest is full (one answers SubjectAPIFull:
+// camera_limit) or none is there (camera_unavailable).
+func (e *EdgeCameras) create(ctx context.Context, req CreateRequest, timeout time.Duration) (Reply, error) {
+	var r Reply
+	var err error
+	for range createAttempts {
+		r, err = e.request(ctx, SubjectAPICreate, req, timeout)
+		if !media.IsKind(err, media.KindCameraLimit) {
+			break
+		}
+	}
+	if errors.Is(err, errUnavailable) {
+		if _, ferr := e.request(ctx, SubjectAPIFull, struct{}{}, e.opTimeout); media.IsKind(ferr, media.KindCameraLimit) {
+			return r, ferr
+		}
+	}
+	return r, err
+}
+
+// Create creates a camera on some ingest node with room.
 func (e *EdgeCameras) Create(ctx context.Context, id media.CameraID, s camera.Settings) (camera.View, error) {
-	return e.viewOp(ctx, SubjectAPICreate, CreateRequest{ID: id, Settings: s})
+	return e.viewOp(e.create(ctx, CreateRequest{ID: id, Settings: s}, e.opTimeout))
 }
 
 // Update changes a camera's settings on its owner.
 func (e *EdgeCameras) Update(ctx context.Context, id media.CameraID, s camera.Settings) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpUpdate), CamRequest{Settings: &s})
+	return e.viewOp(e.camOp(ctx, id, OpUpdate, CamRequest{Settings: &s}, e.opTimeout))
 }
 
 // Start starts a camera on its owner.
 func (e *EdgeCameras) Start(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpStart), CamRequest{})
+	return e.viewOp(e.camOp(ctx, id, OpStart, CamRequest{}, e.opTimeout))
 }
 
 // Stop stops a camera on its owner.
 func (e *EdgeCameras) Stop(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpStop), CamRequest{})
+	return e.viewOp(e.camOp(ctx, id, OpStop, CamRequest{}, e.opTimeout))
 }
 
 // Restart restarts a camera on its owner (a new epoch).
 func (e *EdgeCameras) Restart(ctx context.Context, id media.CameraID) (camera.View, error) {
-	return e.viewOp(ctx, CamOpSubject(id, OpRestart), CamRequest{})
+	return e.viewOp(e.camOp(ctx, id, OpRestart, CamRequest{}, e.opTimeout))
 }
 
 // Delete deletes a camera on its owner, then forgets it here.
 func (e *EdgeCameras) Delete(ctx context.Context, id media.CameraID) error {
-	if _, err := e.request(ctx, CamOpSubject(id, OpDelete), CamRequest{}, requestTimeout); err != nil {
-		if errors.Is(err, errUnavailable) && !e.known(id) {
-			return errNoCamera(id)
-		}
+	if _, err := e.camOp(ctx, id, OpDelete, CamRequest{}, e.opTimeout); err != nil {
 		return err
 	}
 	e.remove(id, true)
@@ -487,9 +528,9 @@ func (e *EdgeCameras) PublishUpload(ctx context.Context, id media.CameraID, tf *
 		return camera.Upload{}, fmt.Errorf("store upload in the cluster: %w", err)
 	}
 	up := &UploadRequest{Object: object, OriginalName: originalName, Size: int64(info.Size), Digest: info.Digest}
-	r, err := e.request(ctx, CamOpSubject(id, OpUpload), CamRequest{Upload: up}, uploadTimeout)
-	if errors.Is(err, errUnavailable) && !e.known(id) {
-		r, err = e.request(ctx, SubjectAPICreate, CreateRequest{ID: id, Upload: up}, uploadTimeout)
+	r, err := e.camOp(ctx, id, OpUpload, CamRequest{Upload: up}, e.uploadOpTimeout)
+	if media.IsKind(err, media.KindNotFound) && !e.known(id) {
+		r, err = e.create(ctx, CreateRequest{ID: id, Upload: up}, e.uploadOpTimeout)
 	}
 	if err == nil && r.Upload == nil {
 		err = errors.New("forward upload: reply without an upload")

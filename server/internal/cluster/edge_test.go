@@ -216,8 +216,8 @@ func fakeOwner(t *testing.T, c *Conn, fake *fakeCameras, st *store.Store) {
 // TestEdgeForwardsCameraAPI: an edge's writes reach the owner and return
 // its views and error kinds (so the same HTTP statuses), its read model
 // follows the owner's events, an upload arrives byte for byte through the
-// object store, and with no
-// ingest node at all a write is a 503.
+// object store, and with no ingest node at all (or none answering in
+// time) a write is a 503 camera_unavailable.
 func TestEdgeForwardsCameraAPI(t *testing.T) {
 	srv := natstest.Single(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -229,9 +229,23 @@ func TestEdgeForwardsCameraAPI(t *testing.T) {
 	}
 	defer edgeCams.Close()
 
-	if _, err := edgeCams.Create(ctx, "cam", camera.Settings{}); !media.IsKind(err, media.KindOverCapacity) {
-		t.Fatalf("create with no ingest: %v, want a 503 kind", err)
+	if _, err := edgeCams.Create(ctx, "cam", camera.Settings{}); !media.IsKind(err, media.KindCameraUnavailable) {
+		t.Fatalf("create with no ingest: %v, want camera_unavailable", err)
 	}
+	if _, err := edgeCams.Start(ctx, "nobody"); !media.IsKind(err, media.KindNotFound) {
+		t.Fatalf("start an unknown camera nobody serves: %v, want not_found", err)
+	}
+	// An owner that does not answer in time is camera_unavailable too.
+	silent, err := ec.NATS().Subscribe(CamOpSubject("slow", "*"), func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeCams.opTimeout = 200 * time.Millisecond
+	if _, err := edgeCams.Start(ctx, "slow"); !media.IsKind(err, media.KindCameraUnavailable) {
+		t.Fatalf("start with an owner that does not answer: %v, want camera_unavailable", err)
+	}
+	edgeCams.opTimeout = requestTimeout
+	_ = silent.Unsubscribe()
 
 	fake := newFakeCameras()
 	st, err := store.Open(ctx, t.TempDir())

@@ -25,6 +25,10 @@ const (
 	UploadTimeout = 60 * time.Second
 )
 
+// errMoving answers a camera request while this node hands its cameras
+// back: the camera will run on another ingest in a moment.
+var errMoving = media.Errorf(media.KindCameraUnavailable, "the camera is moving to another ingest node; try again in a few seconds")
+
 // begin registers a running handler; false once Run is handing back.
 func (i *Ingest) begin() bool {
 	i.mu.Lock()
@@ -64,7 +68,9 @@ func replyOf(v camera.View, err error) Reply {
 // holds.
 func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 	if !i.begin() {
-		return // the edge times out and retries on the camera's next owner
+		// Handing back: the camera is about to move.
+		i.respond(m, Reply{Error: errorReply(errMoving)})
+		return
 	}
 	defer i.handlers.Done()
 	cam, op, err := ParseCamOp(m.Subject)
@@ -104,6 +110,9 @@ func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 		if err := i.deleteCamera(ctx, id); err != nil {
 			r = Reply{Error: i.failure(err)}
 		}
+	case OpHeld:
+		i.respond(m, Reply{})
+		return
 	case OpUpload:
 		u, err := i.upload(ctx, id, req.Upload)
 		if err != nil {
@@ -116,6 +125,9 @@ func (i *Ingest) handleCam(id media.CameraID, m *nats.Msg) {
 		if err := i.mirror(ctx, id); err != nil {
 			i.log.Warn("write camera record", "camera", id, "err", err)
 		}
+	}
+	if op == OpDelete {
+		i.replace() // before the answer: the edge's next create sees the room
 	}
 	i.respond(m, r)
 }
@@ -143,10 +155,25 @@ func (i *Ingest) handleCreate(m *nats.Msg) {
 	if err != nil {
 		r = Reply{Error: i.failure(err)}
 	}
+	i.replace() // before the answer: the edge's next create sees the change
 	i.respond(m, r)
 }
 
+// errAllFull answers SubjectAPIFull: an edge found no ingest with room.
+var errAllFull = media.Errorf(media.KindCameraLimit,
+	"every ingest node has reached its limit of cameras: delete one first (or raise --max-cameras, or add an ingest node)")
+
+// handleFull answers SubjectAPIFull while this node has no room.
+func (i *Ingest) handleFull(m *nats.Msg) {
+	i.respond(m, Reply{Error: errorReply(errAllFull)})
+}
+
 func (i *Ingest) create(ctx context.Context, req CreateRequest) (Reply, error) {
+	// Full since the edge sent it: camera_limit, which the edge passes on
+	// to another ingest, before anything else.
+	if err := i.d.Manager.Room(); err != nil {
+		return Reply{}, err
+	}
 	id, err := media.ParseCameraID(string(req.ID))
 	if err != nil {
 		return Reply{}, err
@@ -158,6 +185,15 @@ func (i *Ingest) create(ctx context.Context, req CreateRequest) (Reply, error) {
 	}
 	if !ok {
 		return Reply{}, exists
+	}
+	// Above every epoch of a deleted camera with this id (epochs.go).
+	floor, _, err := epochFloor(ctx, i.d.Epochs, id)
+	if err == nil && floor > 0 {
+		err = i.d.Store.RaiseEpochFloor(ctx, id, floor)
+	}
+	if err != nil {
+		i.releaseLease(id)
+		return Reply{}, err
 	}
 	now := time.Now().UTC()
 	placeholder := CameraRecord{ID: id, Name: string(id), Loop: true, Speed: 1, CreatedAt: now, Owner: i.d.Node,
@@ -211,6 +247,16 @@ func (i *Ingest) undoCreate(id media.CameraID, rev uint64) {
 // Delete, heard by every Forgetter of this node), its record, its video
 // object and its lease. Edges forget it when they see the record go.
 func (i *Ingest) deleteCamera(ctx context.Context, id media.CameraID) error {
+	// The floor first: a camera created again with the id, anywhere,
+	// starts above this one's epoch (epochs.go). Requests on a camera are
+	// handled one at a time, so the epoch does not move meanwhile.
+	r, err := i.d.Manager.Record(id)
+	if err != nil {
+		return err
+	}
+	if err := raiseEpochFloor(ctx, i.d.Epochs, id, r.Camera.Epoch); err != nil {
+		return err
+	}
 	if err := i.d.Manager.Delete(ctx, id); err != nil {
 		return err
 	}

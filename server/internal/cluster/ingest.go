@@ -27,6 +27,7 @@ type IngestDeps struct {
 	Conn    *nats.Conn
 	Cameras jetstream.KeyValue    // livemon-cameras
 	Owners  jetstream.KeyValue    // livemon-owners (TTL OwnerLeaseTTL)
+	Epochs  jetstream.KeyValue    // livemon-epochs (epoch floors of deleted cameras)
 	Videos  jetstream.ObjectStore // livemon-videos
 	Manager *camera.Manager       // runs the cameras this node holds
 	Store   *store.Store          // the manager's store (temp files for videos)
@@ -58,6 +59,14 @@ type Ingest struct {
 	wmu      sync.Mutex
 	handlers sync.WaitGroup // running request handlers
 
+	// pmu guards the placement subscriptions: create (SubjectAPICreate in
+	// the queue group) while this node has room for a camera, full
+	// (SubjectAPIFull) while it has none; see place.
+	pmu       sync.Mutex
+	createSub *nats.Subscription
+	fullSub   *nats.Subscription
+	unplaced  bool
+
 	mu      sync.Mutex
 	known   map[media.CameraID]struct{}  // keys of the cameras bucket
 	owners  map[media.CameraID]time.Time // keys of the owners bucket: when last written
@@ -84,7 +93,7 @@ func NewIngest(d IngestDeps) *Ingest {
 		d:      d,
 		log:    d.Logger.With("node", d.Node),
 		now:    time.Now,
-		leases: newLeases(d.Owners, d.Node),
+		leases: newLeases(d.Owners, d.Node, d.Conn.IsConnected),
 		wake:   make(chan struct{}, 1),
 		flush:  make(chan struct{}, 1),
 		known:  make(map[media.CameraID]struct{}),
@@ -148,12 +157,12 @@ func (i *Ingest) Run(ctx context.Context) error {
 		return fmt.Errorf("watch owners: %w", err)
 	}
 	events, unsubscribe := i.d.Manager.Subscribe()
-	create, err := i.d.Conn.QueueSubscribe(SubjectAPICreate, QueueIngest, i.handleCreate)
-	if err != nil {
+	if err := i.place(); err != nil {
+		i.unplace()
 		unsubscribe()
 		_ = camW.Stop()
 		_ = ownW.Stop()
-		return fmt.Errorf("subscribe %s: %w", SubjectAPICreate, err)
+		return err
 	}
 
 	var wg sync.WaitGroup
@@ -172,7 +181,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 	run(func() { i.relayEvents(events) })
 
 	<-ctx.Done()
-	_ = create.Drain()
+	i.unplace()
 	i.handBack()
 	unsubscribe() // ends relayEvents
 	_ = camW.Stop()
@@ -180,6 +189,68 @@ func (i *Ingest) Run(ctx context.Context) error {
 	wg.Wait()
 	i.handlers.Wait()
 	return nil
+}
+
+// place keeps this node in the queue group of SubjectAPICreate while it
+// has room for another camera (Manager.Room) and on SubjectAPIFull while
+// it has none, so a create lands on an ingest with room and, when every
+// ingest is full, the edge can say so. It runs whenever the number of
+// cameras here may have changed and every LeaseRenew. The new
+// subscription is made before the old one ends, so an edge never finds
+// neither.
+func (i *Ingest) place() error {
+	full := i.d.Manager.Room() != nil
+	i.pmu.Lock()
+	defer i.pmu.Unlock()
+	if i.unplaced {
+		return nil
+	}
+	switch {
+	case !full && i.createSub == nil:
+		sub, err := i.d.Conn.QueueSubscribe(SubjectAPICreate, QueueIngest, i.handleCreate)
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", SubjectAPICreate, err)
+		}
+		i.createSub = sub
+		if i.fullSub != nil {
+			_ = i.fullSub.Unsubscribe()
+			i.fullSub = nil
+		}
+	case full && i.fullSub == nil:
+		sub, err := i.d.Conn.QueueSubscribe(SubjectAPIFull, QueueIngest, i.handleFull)
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", SubjectAPIFull, err)
+		}
+		i.fullSub = sub
+		if i.createSub != nil {
+			_ = i.createSub.Drain() // creates already here are answered
+			i.createSub = nil
+		}
+	}
+	return nil
+}
+
+// replace is place after a change, logging a failure (the next
+// LeaseRenew tries again).
+func (i *Ingest) replace() {
+	if err := i.place(); err != nil {
+		i.log.Warn("camera placement", "err", err)
+	}
+}
+
+// unplace leaves both placement subjects for good (Run is ending).
+func (i *Ingest) unplace() {
+	i.pmu.Lock()
+	defer i.pmu.Unlock()
+	i.unplaced = true
+	if i.createSub != nil {
+		_ = i.createSub.Drain()
+		i.createSub = nil
+	}
+	if i.fullSub != nil {
+		_ = i.fullSub.Unsubscribe()
+		i.fullSub = nil
+	}
 }
 
 // watch feeds a bucket watcher's entries to f until ctx ends or the
@@ -270,11 +341,15 @@ func (i *Ingest) adoptLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			i.replace()
 		case <-i.wake:
 		}
 		for _, id := range i.orphans() {
 			if ctx.Err() != nil {
 				return
+			}
+			if i.d.Manager.Room() != nil {
+				break // no room: the others take the rest
 			}
 			if err := i.adopt(ctx, id); err != nil {
 				i.log.Warn("adopt camera failed", "camera", id, "err", err)
@@ -307,25 +382,60 @@ func (i *Ingest) orphans() []media.CameraID {
 	return out
 }
 
+// heldTimeout bounds asking whether a camera's holder still runs it.
+const heldTimeout = time.Second
+
 // adopt takes the camera's lease and, if it got it, runs the camera from
-// its record. Losing the race for the lease is no error.
+// its record. Losing the race for the lease is no error. A camera whose
+// holder still answers for it is left alone, before and after taking the
+// lease: its lease lapsed while the bucket did not answer (a JetStream
+// leader election), and the holder takes it again (leases.renewOne).
 func (i *Ingest) adopt(ctx context.Context, id media.CameraID) error {
+	defer i.replace()
+	if i.answered(id) {
+		return nil
+	}
 	ok, err := i.leases.acquire(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
+	if i.answered(id) {
+		i.releaseLease(id)
+		return nil
+	}
 	if err := i.adoptHeld(ctx, id); err != nil {
 		i.releaseLease(id)
+		if errors.Is(err, errDeleted) {
+			return nil
+		}
 		return err
 	}
 	return nil
+}
+
+// errDeleted: the camera to adopt was deleted meanwhile (its lease was
+// released after its record was deleted, and this node heard of the
+// lease first).
+var errDeleted = errors.New("camera deleted")
+
+// answered reports whether some node answers for the camera
+// (livemon.cam.<camera>.held): its holder runs it, or may (no answer in
+// time, or no connection to ask, counts as an answer). Only "no
+// responders" says nobody runs it.
+func (i *Ingest) answered(id media.CameraID) bool {
+	_, err := i.d.Conn.Request(CamOpSubject(id, OpHeld), nil, heldTimeout)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	i.log.Info("camera's lease lapsed but its holder may still run it: leaving it", "camera", id, "err", err)
+	return true
 }
 
 // adoptHeld runs a camera whose lease this node has just taken.
 func (i *Ingest) adoptHeld(ctx context.Context, id media.CameraID) error {
 	e, err := i.d.Cameras.Get(ctx, string(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil // deleted meanwhile
+		return errDeleted
 	}
 	if err != nil {
 		return fmt.Errorf("read record: %w", err)
@@ -385,6 +495,7 @@ func (i *Ingest) forget(id media.CameraID) {
 	i.unhold(id)
 	i.leases.drop(id)
 	i.releaseCamera(id)
+	i.replace()
 }
 
 // releaseCamera stops the camera here and forgets it locally.
@@ -482,6 +593,26 @@ func (i *Ingest) relayEvents(events <-chan camera.Event) {
 	}
 }
 
+// ownWrite returns the revision of the camera's record when its newest
+// write, past rev, is this node's own (one that committed while a leader
+// change lost its acknowledgement) and this node still holds the lease:
+// only the lease holder writes the record, and it names itself.
+func (i *Ingest) ownWrite(ctx context.Context, id media.CameraID, rev uint64) (uint64, bool) {
+	if !i.leases.holds(id) {
+		return 0, false
+	}
+	e, err := i.d.Cameras.Get(ctx, string(id))
+	if err != nil || e.Revision() <= rev {
+		return 0, false
+	}
+	var cur CameraRecord
+	if json.Unmarshal(e.Value(), &cur) != nil || cur.Owner != i.d.Node {
+		return 0, false
+	}
+	i.log.Info("camera record: our own write's acknowledgement was lost", "camera", id, "revision", e.Revision())
+	return e.Revision(), true
+}
+
 // errLost: a camera's record was written by another node.
 var errLost = errors.New("camera record written by another node")
 
@@ -526,6 +657,11 @@ func (i *Ingest) writeReleased(ctx context.Context, id media.CameraID, r camera.
 	}
 	rec := recordOf(r, v, video, i.d.Node)
 	newRev, err := i.d.Cameras.Update(ctx, string(id), mustJSON(rec), rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if ours, ok := i.ownWrite(ctx, id, rev); ok {
+			newRev, err = i.d.Cameras.Update(ctx, string(id), mustJSON(rec), ours)
+		}
+	}
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		return errLost
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +39,44 @@ const checkpointEvery = 250 * time.Millisecond
 
 func startIngest(t *testing.T, urls []string, name string) *ingestNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startIngestWith(t, urls, name, camera.Config{})
+}
+
+// lockedBuffer is a log buffer written by many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// failureLog is a node's logger whose lines the test prints only if it
+// fails (takeovers, lost leases, NATS reconnects).
+func failureLog(t *testing.T, name string) *slog.Logger {
+	buf := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, nil))
+}
+
+// startIngestWith starts an ingest whose manager has cfg (its
+// CheckpointEvery is checkpointEvery).
+func startIngestWith(t *testing.T, urls []string, name string, cfg camera.Config) *ingestNode {
+	t.Helper()
+	log := failureLog(t, name)
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()
 	// Not connect: the node closes its connection itself, once (crash).
@@ -55,13 +92,14 @@ func startIngest(t *testing.T, urls []string, name string) *ingestNode {
 	}
 	n.st = st
 	var ing *Ingest
-	n.m = camera.New(camera.Config{CheckpointEvery: checkpointEvery}, camera.Deps{
+	cfg.CheckpointEvery = checkpointEvery
+	n.m = camera.New(cfg, camera.Deps{
 		Store: st, Hub: hub.New(hub.WithLinger(time.Second)), Opener: synth.Opener{}, Prober: synth.Prober{},
 		Logger:       log,
 		OnCheckpoint: func(cp camera.Checkpoint) { ing.ObserveCheckpoint(cp) },
 	})
 	ing = NewIngest(IngestDeps{Node: name, Conn: n.conn.NATS(), Cameras: n.conn.Cameras, Owners: n.conn.Owners,
-		Videos: n.conn.Videos, Manager: n.m, Store: st, Logger: log})
+		Epochs: n.conn.Epochs, Videos: n.conn.Videos, Manager: n.m, Store: st, Logger: log})
 	n.ing = ing
 	ctx, cancel := context.WithCancel(context.Background())
 	mdone, idone := make(chan struct{}), make(chan struct{})
@@ -374,5 +412,158 @@ func TestOwnerAPI(t *testing.T) {
 	}
 	if _, err := client.NATS().Request(CamOpSubject("cam", OpStop), nil, time.Second); err == nil {
 		t.Fatal("a deleted camera's owner still answers")
+	}
+}
+
+// A camera deleted and created again with the same id on another ingest
+// starts above the deleted one's epoch: a viewer of the old one never
+// sees the epoch repeat.
+func TestEpochFloorAcrossIngests(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+	seen, _ := owner.running("cam")
+	if r := request(t, client, CamOpSubject("cam", OpDelete), nil); r.Error != nil {
+		t.Fatalf("delete: %+v", r.Error)
+	}
+	owner.stop() // the camera is created again on the other ingest
+	_, _ = createUploaded(t, client, "cam", other)
+	again, _ := other.running("cam")
+	if again.Epoch <= seen.Epoch {
+		t.Fatalf("camera created again on another ingest: epoch %d, the deleted one had %d", again.Epoch, seen.Epoch)
+	}
+}
+
+// Creates land on an ingest with room: one at its --max-cameras leaves
+// the create queue group, so every create goes to the other; with every
+// ingest full a create is a camera_limit, and a delete makes room again.
+func TestCreatePlacement(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngestWith(t, srv.URLs(), "ingest-a", camera.Config{MaxCameras: 1})
+	b := startIngestWith(t, srv.URLs(), "ingest-b", camera.Config{MaxCameras: 1})
+	client := connect(t, srv.URLs(), "edge")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	edge, err := NewEdgeCameras(ctx, client, hub.New(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edge.Close()
+	if _, err := edge.Create(ctx, "one", camera.Settings{}); err != nil {
+		t.Fatalf("first create: %v", err)
+	}
+	full := a
+	if len(b.ing.Held()) == 1 {
+		full = b
+	}
+	// Only the ingest with room answers: a request it cannot serve (a bad
+	// id) is refused as invalid every time, never as camera_limit.
+	for range 10 {
+		r := request(t, client, SubjectAPICreate, CreateRequest{ID: "bad id"})
+		if !media.IsKind(r.Err(), media.KindInvalid) {
+			t.Fatalf("create with %s full: %+v, want only the other ingest's invalid_argument", full.name, r.Error)
+		}
+	}
+	if _, err := edge.Create(ctx, "two", camera.Settings{}); err != nil {
+		t.Fatalf("second create, one ingest with room: %v", err)
+	}
+	if len(a.ing.Held()) != 1 || len(b.ing.Held()) != 1 {
+		t.Fatalf("held: a %v, b %v; want one each", a.ing.Held(), b.ing.Held())
+	}
+	if _, err := edge.Create(ctx, "three", camera.Settings{}); !media.IsKind(err, media.KindCameraLimit) {
+		t.Fatalf("create with every ingest full: %v, want camera_limit", err)
+	}
+	if err := edge.Delete(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := edge.Create(ctx, "three", camera.Settings{}); err != nil {
+		t.Fatalf("create after a delete made room: %v", err)
+	}
+}
+
+// A lease that lapsed while its holder still runs the camera (as when the
+// owners bucket expires it during a JetStream leader election) is not
+// taken over: the other ingest asks first, the holder answers, and the
+// holder takes its lease again at its next renewal.
+func TestNoTakeoverWhileHolderAnswers(t *testing.T) {
+	srv := natstest.Single(t)
+	a, b := startIngest(t, srv.URLs(), "ingest-a"), startIngest(t, srv.URLs(), "ingest-b")
+	client := connect(t, srv.URLs(), "edge")
+	owner, other := createUploaded(t, client, "cam", a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Owners.Delete(ctx, "cam"); err != nil { // the lease lapses
+		t.Fatal(err)
+	}
+	deadline := time.After(3 * LeaseRenew)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-deadline:
+			done = true
+		case <-tick.C:
+			if _, ok := other.m.Get("cam"); ok == nil {
+				t.Fatalf("%s took the camera over while %s still ran it", other.name, owner.name)
+			}
+		}
+	}
+	if _, ok := owner.running("cam"); !ok {
+		t.Fatal("the holder stopped the camera")
+	}
+	until(t, 5*time.Second, "the holder's lease again", func() bool {
+		e, err := client.Owners.Get(ctx, "cam")
+		return err == nil && string(e.Value()) == owner.name
+	})
+}
+
+// A record write of the owner's own that committed without reaching it
+// (a leader change lost the acknowledgement) does not make the owner
+// think someone else took the camera.
+func TestRecordFindsItsOwnWrite(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngest(t, srv.URLs(), "ingest-a")
+	client := connect(t, srv.URLs(), "edge")
+	createUploaded(t, client, "cam", a)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := client.Cameras.Get(ctx, "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Cameras.Put(ctx, "cam", e.Value()); err != nil { // "a's" write, unacknowledged
+		t.Fatal(err)
+	}
+	var rec CameraRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	until(t, 5*time.Second, "the owner's checkpoints in the record again", func() bool {
+		now, ok := record(t, client, "cam")
+		return ok && now.Owner == a.name && now.Seq > rec.Seq+15
+	})
+	if _, ok := a.running("cam"); !ok {
+		t.Fatal("the owner stopped the camera")
+	}
+}
+
+// An orphan that turns out deleted (this node heard of its released
+// lease before of its deleted record) leaves no lease behind: a camera
+// created again with the id gets it.
+func TestAdoptDeletedLeavesNoLease(t *testing.T) {
+	srv := natstest.Single(t)
+	a := startIngest(t, srv.URLs(), "ingest-a")
+	client := connect(t, srv.URLs(), "edge")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.ing.adopt(ctx, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := client.Owners.Get(ctx, "ghost"); err == nil {
+		t.Fatalf("lease on a camera without a record left to %q", e.Value())
+	}
+	if a.ing.leases.holds("ghost") {
+		t.Fatal("the node still renews the lease of a camera without a record")
 	}
 }

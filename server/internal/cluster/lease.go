@@ -13,13 +13,28 @@ import (
 )
 
 // Lease timings: a lease lives OwnerLeaseTTL after its last renewal (the
-// owners bucket's TTL) and its holder renews it every LeaseRenew. A holder
-// that has not renewed for leaseFence gives the camera up on its own,
-// before the lease can expire and another ingest take the camera: two
-// ingests never run one camera, even when the holder is cut off from NATS.
+// owners bucket's TTL) and its holder renews it every LeaseRenew.
+//
+// A holder gives a camera up on its own (the fence) when it cannot be
+// sure it still holds the lease:
+//   - at once when the bucket answers that the key is someone else's;
+//   - after leaseFence without a renewal while it is cut off from NATS
+//     (its frames flow nowhere, and nobody can reach its handlers, so
+//     another ingest may take the camera once the lease expires: the
+//     fence comes first);
+//   - after leaseOutage without a renewal while connected (the bucket
+//     does not answer: a JetStream leader election, which must not move
+//     or stop cameras, lasts seconds, not this long).
+//
+// A renewal that finds the key gone (it expired while the bucket did not
+// answer) takes it again with Create, which fails if anybody else took it
+// meanwhile. Ingest.adopt takes no camera whose holder still answers for
+// it, so nobody takes a lease its holder still runs (docs/architecture.md,
+// "Leases and JetStream elections").
 const (
-	LeaseRenew = time.Second
-	leaseFence = OwnerLeaseTTL - 1500*time.Millisecond
+	LeaseRenew  = time.Second
+	leaseFence  = OwnerLeaseTTL - 1500*time.Millisecond
+	leaseOutage = 30 * time.Second
 )
 
 // leases are this node's leases on cameras: keys of the owners bucket
@@ -28,9 +43,10 @@ const (
 //
 // Safe for use by any goroutine; no method holds mu across NATS I/O.
 type leases struct {
-	kv   jetstream.KeyValue
-	node string
-	now  func() time.Time
+	kv        jetstream.KeyValue
+	node      string
+	now       func() time.Time
+	connected func() bool // the NATS connection is up
 
 	mu   sync.Mutex
 	held map[media.CameraID]lease
@@ -41,8 +57,8 @@ type lease struct {
 	renewed time.Time // when that write was acknowledged
 }
 
-func newLeases(kv jetstream.KeyValue, node string) *leases {
-	return &leases{kv: kv, node: node, now: time.Now, held: make(map[media.CameraID]lease)}
+func newLeases(kv jetstream.KeyValue, node string, connected func() bool) *leases {
+	return &leases{kv: kv, node: node, now: time.Now, connected: connected, held: make(map[media.CameraID]lease)}
 }
 
 // acquire takes the camera's lease if nobody holds it. It reports false,
@@ -86,9 +102,8 @@ func (l *leases) ids() []media.CameraID {
 
 // renew renews every held lease once, all within one LeaseRenew (so a
 // NATS outage cannot stretch a round past the fence), and returns those
-// that are lost: another node wrote the key (or it expired, so the
-// revision moved on), or no renewal succeeded for leaseFence. A lost
-// lease is forgotten here; the caller stops its camera at once.
+// that are lost (see the fence above). A lost lease is forgotten here;
+// the caller stops its camera at once.
 func (l *leases) renew(ctx context.Context) []media.CameraID {
 	rctx, cancel := context.WithTimeout(ctx, LeaseRenew)
 	defer cancel()
@@ -100,24 +115,52 @@ func (l *leases) renew(ctx context.Context) []media.CameraID {
 		if !ok {
 			continue
 		}
-		var rev uint64
-		err := rctx.Err()
-		if err == nil {
-			rev, err = l.kv.Update(rctx, string(id), []byte(l.node), cur.rev)
-		}
+		rev, err := l.renewOne(rctx, id, cur.rev)
 		l.mu.Lock()
 		if now, gone := l.now(), l.held[id] != cur; gone {
 			// Released (or released and taken again) while we renewed.
 		} else if err == nil {
 			l.held[id] = lease{rev: rev, renewed: now}
-		} else if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) ||
-			now.Sub(cur.renewed) >= leaseFence {
+		} else if errors.Is(err, errNotOurs) || now.Sub(cur.renewed) >= leaseOutage ||
+			(now.Sub(cur.renewed) >= leaseFence && !l.connected()) {
 			delete(l.held, id)
 			lost = append(lost, id)
 		}
 		l.mu.Unlock()
 	}
 	return lost
+}
+
+// errNotOurs: the bucket says another node holds the lease.
+var errNotOurs = errors.New("lease held by another node")
+
+// renewOne renews one lease written at rev and returns the new revision.
+// A key that is gone (expired while the bucket did not answer, or
+// deleted) is taken again if nobody else has; errNotOurs if somebody has.
+// Other errors mean the bucket did not answer.
+func (l *leases) renewOne(ctx context.Context, id media.CameraID, rev uint64) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	newRev, err := l.kv.Update(ctx, string(id), []byte(l.node), rev)
+	if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return newRev, err
+	}
+	// Someone else's write, our own whose answer we missed (a leader
+	// change), or no key: Create, then the value, tell them apart. Only
+	// this node writes its own id.
+	newRev, err = l.kv.Create(ctx, string(id), []byte(l.node))
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return newRev, err
+	}
+	e, err := l.kv.Get(ctx, string(id))
+	if err != nil {
+		return 0, err
+	}
+	if string(e.Value()) != l.node {
+		return 0, errNotOurs
+	}
+	return e.Revision(), nil
 }
 
 // release gives the camera's lease up, so another node can take it at

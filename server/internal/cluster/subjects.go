@@ -15,7 +15,13 @@ const (
 	// some ingest node (queue group QueueIngest).
 	SubjectAPICreate = "livemon.api.create"
 	// QueueIngest is the queue group of the ingest nodes' API handlers.
+	// Only ingests with room for another camera (below --max-cameras)
+	// are in it on SubjectAPICreate.
 	QueueIngest = "livemon-ingest"
+	// SubjectAPIFull is answered (camera_limit) by the ingest nodes at
+	// their --max-cameras (queue group QueueIngest), so an edge whose
+	// create found nobody tells "every ingest is full" from "no ingest".
+	SubjectAPIFull = "livemon.api.full"
 )
 
 // Bucket names.
@@ -23,7 +29,11 @@ const (
 	BucketCameras  = "livemon-cameras"
 	BucketOwners   = "livemon-owners"
 	BucketSessions = "livemon-sessions"
-	BucketVideos   = "livemon-videos"
+	// BucketEpochs keeps each deleted camera id's last epoch (its epoch
+	// floor), so a camera created again with the id, on any ingest,
+	// starts above every epoch a viewer saw for it.
+	BucketEpochs = "livemon-epochs"
+	BucketVideos = "livemon-videos"
 )
 
 // Op is a camera operation forwarded to the camera's owner on
@@ -38,6 +48,10 @@ const (
 	OpStop    Op = "stop"
 	OpRestart Op = "restart"
 	OpUpload  Op = "upload"
+	// OpHeld asks whether some node runs the camera (any answer: yes). An
+	// ingest asks it before taking over a camera whose lease lapsed; edges
+	// never send it.
+	OpHeld Op = "held"
 )
 
 // FrameSubject is where the owner publishes (cam, r) frames.
@@ -106,7 +120,7 @@ func ParseCamOp(subject string) (media.CameraID, Op, error) {
 		return "", "", fmt.Errorf("subject %q: %w", subject, err)
 	}
 	switch op := Op(parts[3]); op {
-	case OpUpdate, OpDelete, OpStart, OpStop, OpRestart, OpUpload:
+	case OpUpdate, OpDelete, OpStart, OpStop, OpRestart, OpUpload, OpHeld:
 		return cam, op, nil
 	}
 	return "", "", fmt.Errorf("subject %q: unknown op %q", subject, parts[3])

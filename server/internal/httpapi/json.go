@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/livemon/livemon/server/internal/media"
 )
@@ -70,12 +71,34 @@ func errorCode(err error) (int, string, string) {
 	return http.StatusInternalServerError, "internal", "internal server error"
 }
 
+// Retry-After of the 503s that pass by themselves: an upload slot frees
+// when one finishes; a camera without a node is taken over within a
+// second of its lease being released or expiring (cluster leases).
+const (
+	uploadRetryAfter      = 5
+	unavailableRetryAfter = 2
+)
+
+// retryAfter is the Retry-After (seconds) to send with err, 0 for none.
+func retryAfter(err error) int {
+	switch {
+	case media.IsKind(err, media.KindUploadLimit):
+		return uploadRetryAfter
+	case media.IsKind(err, media.KindCameraUnavailable):
+		return unavailableRetryAfter
+	}
+	return 0
+}
+
 // writeError writes err as the API's error body, logging internal errors
 // once, here at the edge.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, code, msg := errorCode(err)
 	if media.IsKind(err, media.KindTimeout) {
 		w.Header().Set("Connection", "close") // the body was not read to its end
+	}
+	if secs := retryAfter(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)

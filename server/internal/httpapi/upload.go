@@ -129,9 +129,6 @@ func (s *Server) handleUpload(from cameraFrom, answer func(*http.Request, upload
 				_ = http.NewResponseController(w).EnableFullDuplex()
 				defer lingerDrain(w, body)
 			}
-			if media.IsKind(err, media.KindUploadLimit) {
-				w.Header().Set("Retry-After", "5")
-			}
 			_, code, _ := errorCode(err)
 			s.deps.Metrics.Upload(code, size)
 			log.Info("upload rejected", "outcome", code, "bytes", size, "duration", time.Since(start).Round(time.Millisecond), "err", err)

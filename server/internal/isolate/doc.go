@@ -93,7 +93,9 @@
 // exits with status ExitCPULimit (the parent reports "reached its
 // CPU-time limit" and retries after its backoff); one that stays within
 // it plays for as long as it is watched, however much CPU that adds up to.
-// Before a child playing a file reaches its memory limit, it is replaced:
+// Before a child playing a file reaches its memory limit, it is replaced
+// (a stream's child is worn the same way; package live reconnects it in a
+// fresh child):
 // once its resident memory passes Limits.RecycleMemory (default three
 // quarters of the limit, 3 GiB; read from /proc at most once a second)
 // and a spare is ready, its source reports itself worn

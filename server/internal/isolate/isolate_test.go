@@ -576,6 +576,27 @@ func TestOpenStream(t *testing.T) {
 	}
 }
 
+// A stream's child is worn like a file's once its resident memory passes
+// RecycleMemory (here 1 byte), so package live replaces it.
+func TestStreamChildWears(t *testing.T) {
+	o := isolate.Opener{Limits: isolate.Limits{RecycleMemory: 1, RecycleCheck: 10 * time.Millisecond}}
+	src, err := o.OpenStream(t.Context(), media.StreamSpec{URL: "rtsp://cam.local/live", Transport: media.RTSPTCP, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r, ok := src.(decoder.Recycler)
+	if !ok {
+		t.Fatal("a stream source is no decoder.Recycler")
+	}
+	waitFor(t, "the stream's child worn", func() bool {
+		if _, err := src.(decoder.GrabEncoder).GrabEncode(80); err != nil {
+			t.Fatal(err)
+		}
+		return r.Worn()
+	})
+}
+
 // syncBuffer is a bytes.Buffer safe for the child's stderr copier and the
 // test to share.
 type syncBuffer struct {

@@ -103,10 +103,10 @@ func (o Opener) attach(ctx context.Context, c *process, op byte, payload []byte)
 		timeout = decoder.StallTimeout
 	}
 	s := bind(ctx, c, timeout)
-	if op == opOpen { // a stream's decoder (package live) does not recycle
-		s.recycleAt, s.recycleCheck, s.spares = o.Limits.recycleAt(), o.Limits.recycleCheck(), o.Spares
-		s.nextCheck = time.Now().Add(s.recycleCheck)
-	}
+	// Files and streams alike: a file's decoder reopens it at the same
+	// position in a fresh child, a stream's (package live) reconnects.
+	s.recycleAt, s.recycleCheck, s.spares = o.Limits.recycleAt(), o.Limits.recycleCheck(), o.Spares
+	s.nextCheck = time.Now().Add(s.recycleCheck)
 	body, err := s.call(op, payload, false)
 	if err == nil {
 		s.info, err = decodeInfo(body)

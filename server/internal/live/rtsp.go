@@ -24,6 +24,10 @@ import (
 // publishes each decoded frame as a JPEG until an error, ctx's end, or
 // (with once, or when nobody watches any more) after one frame.
 //
+// A decode child that reports itself worn (decoder.Recycler: near its
+// memory limit) ends the session after a frame; the next one reconnects
+// in a fresh child at once, in the same epoch.
+//
 // A stream that sends nothing for FrameTimeout is offline ("no frames for
 // 5 s"): the child's reads time out then, and a watchdog kills the child
 // should it not answer. Why an open failed is asked of the camera itself
@@ -77,6 +81,12 @@ func (r *Runner) rtspSession(ctx context.Context, once bool) (int, error) {
 		}
 		n++
 		if once || !r.watched() {
+			return n, nil
+		}
+		if w, ok := src.(decoder.Recycler); ok && w.Worn() {
+			// Near its memory limit: reconnect in a fresh child (the
+			// caller's next session), same epoch, seqs going on.
+			r.log.Info("replacing a worn stream decoder")
 			return n, nil
 		}
 	}

@@ -29,6 +29,9 @@ type fakeStreams struct {
 	stalled bool
 	openErr error
 	specs   []media.StreamSpec
+	// wornAfter: a source is worn (decoder.Recycler) after this many
+	// frames; 0: never.
+	wornAfter int
 }
 
 func newFakeStreams(t *testing.T) *fakeStreams {
@@ -68,6 +71,13 @@ type fakeStream struct {
 	ctx     context.Context
 	timeout time.Duration
 	closed  bool
+	frames  int
+}
+
+func (s *fakeStream) Worn() bool {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.f.wornAfter > 0 && s.frames >= s.f.wornAfter
 }
 
 func (s *fakeStream) Info() media.VideoInfo { return media.VideoInfo{Width: 32, Height: 16} }
@@ -100,6 +110,9 @@ func (s *fakeStream) GrabEncode(int) ([]byte, error) {
 		return nil, errors.Join(decoder.ErrSourceBroken, s.ctx.Err())
 	case <-time.After(10 * time.Millisecond):
 	}
+	s.f.mu.Lock()
+	s.frames++
+	s.f.mu.Unlock()
 	return bytes.Clone(s.f.jpeg), nil
 }
 
@@ -190,6 +203,30 @@ func TestRTSPStallAndBack(t *testing.T) {
 	waitFor(t, 5*time.Second, "frames again", func() bool { return rec.count() > n+3 })
 	if st := r.Status(); st.State != media.StateRunning || st.Epoch != 2 {
 		t.Fatalf("after the stall: %+v", st)
+	}
+}
+
+// A worn decode child (near its memory limit) is replaced by a fresh one
+// that reconnects: no error or offline state, one epoch, seqs going on,
+// every replaced child closed.
+func TestRTSPWornChildReplaced(t *testing.T) {
+	fs := newFakeStreams(t)
+	fs.wornAfter = 5
+	r, rec := startRTSP(t, "rtsp://"+listener(t)+"/live", fs, nil, fast)
+	waitFor(t, 5*time.Second, "three children", func() bool {
+		opens, _ := fs.counts()
+		return opens >= 3 && rec.count() >= 12
+	})
+	if st := r.Status(); st.State != media.StateRunning || st.Err != "" {
+		t.Fatalf("state %s (%q) while children were replaced", st.State, st.Err)
+	}
+	for i, f := range rec.all() {
+		if f.Epoch != 2 || f.Seq != uint64(11+i) {
+			t.Fatalf("frame %d: epoch %d seq %d", i, f.Epoch, f.Seq)
+		}
+	}
+	if opens, open := fs.counts(); open > 1 {
+		t.Fatalf("%d of %d children still open", open, opens)
 	}
 }
 

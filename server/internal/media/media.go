@@ -123,6 +123,7 @@ const (
 	KindSubscriptionLimit             // 503 subscription_limit: per-connection subscription cap
 	KindDecoderLimit                  // 503 decoder_limit: cap on concurrently decoding cameras
 	KindUploadLimit                   // 503 upload_limit: too many uploads at once
+	KindCameraUnavailable             // 503 camera_unavailable: no node serves the camera right now (cluster)
 	kindEnd
 )
 
@@ -148,6 +149,7 @@ var kindTable = [kindEnd]struct {
 	KindSubscriptionLimit: {503, "subscription_limit"},
 	KindDecoderLimit:      {503, "decoder_limit"},
 	KindUploadLimit:       {503, "upload_limit"},
+	KindCameraUnavailable: {503, "camera_unavailable"},
 }
 
 // Kinds lists every error kind.

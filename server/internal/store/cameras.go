@@ -296,6 +296,21 @@ func (s *Store) DeleteCamera(ctx context.Context, id media.CameraID) ([]Upload, 
 	return ups, errors.Join(errs...)
 }
 
+// RaiseEpochFloor raises the id's epoch floor to at least epoch (a floor
+// kept elsewhere: a cluster's, for a camera deleted on another node), so
+// a camera created with the id afterwards starts its epochs there.
+func (s *Store) RaiseEpochFloor(ctx context.Context, id media.CameraID, epoch uint64) error {
+	if _, err := media.ParseCameraID(string(id)); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO epoch_floors (id, epoch) VALUES (?, ?)
+		ON CONFLICT(id) DO UPDATE SET epoch = max(epoch, excluded.epoch)`, id, int64(epoch))
+	if err != nil {
+		return mapDiskFull(fmt.Errorf("raise epoch floor of %q: %w", id, err))
+	}
+	return nil
+}
+
 // epochFloor is the last epoch of a deleted camera with this id, or 0. A
 // camera created with the id starts its epochs there, so a viewer that
 // watched the old one never sees the epoch go backwards.

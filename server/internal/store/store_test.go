@@ -510,6 +510,24 @@ func TestEpochFloorAfterDelete(t *testing.T) {
 	}
 }
 
+// A floor raised from outside (a cluster's) is where a camera created
+// with the id starts; raising it lower keeps the higher one.
+func TestRaiseEpochFloor(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	for _, e := range []uint64{7, 3} {
+		if err := s.RaiseEpochFloor(ctx, "cam", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := s.CreateCamera(ctx, Camera{ID: "cam"}); err != nil || c.Epoch != 7 {
+		t.Fatalf("camera created above a raised floor: epoch %d, err %v; want 7", c.Epoch, err)
+	}
+	if err := s.RaiseEpochFloor(ctx, "bad id", 1); err == nil {
+		t.Fatal("a floor for an invalid id was accepted")
+	}
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

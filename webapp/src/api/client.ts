@@ -34,6 +34,7 @@ export const SERVER_ERROR_CODES = [
   'subscription_limit',
   'decoder_limit',
   'upload_limit',
+  'camera_unavailable',
 ] as const
 
 /** Codes this client makes itself when no server answer explains the failure. */

@@ -187,6 +187,7 @@ export const en = {
   'error.subscription_limit': 'This tab already shows as many cameras as the server allows. Close other views to watch this one.',
   'error.decoder_limit': 'The server is already playing as many cameras as it can. Stop another camera and try again.',
   'error.upload_limit': 'Too many uploads are running right now. Try again when one has finished.',
+  'error.camera_unavailable': 'No server is running this camera right now (it is moving to another one).',
   'error.bad_response': 'The server sent an answer this app does not understand.',
   'error.unknown': 'Something went wrong: {message}',
   'upload.keepsPlaying': 'The camera keeps playing its previous video.',

@@ -182,6 +182,7 @@ export const ko: Record<MessageKey, string> = {
   'error.subscription_limit': '이 탭은 서버가 허용하는 최대 개수의 카메라를 이미 보여 주고 있습니다. 이 카메라를 보려면 다른 화면을 닫으세요.',
   'error.decoder_limit': '서버가 이미 재생할 수 있는 최대 개수의 카메라를 재생하고 있습니다. 다른 카메라를 멈춘 뒤 다시 시도하세요.',
   'error.upload_limit': '지금 진행 중인 업로드가 너무 많습니다. 하나가 끝난 뒤 다시 시도하세요.',
+  'error.camera_unavailable': '지금 이 카메라를 실행 중인 서버가 없습니다(다른 서버로 옮겨지는 중입니다).',
   'error.bad_response': '서버가 이 앱이 이해할 수 없는 응답을 보냈습니다.',
   'error.unknown': '문제가 발생했습니다: {message}',
   'upload.keepsPlaying': '카메라는 이전 동영상을 계속 재생합니다.',
