@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/livemon/livemon/server/internal/cluster"
@@ -44,6 +46,46 @@ func (c *config) parseRole(natsURLs string) error {
 	return fmt.Errorf("--role must be all, ingest or edge (got %q)", c.Role)
 }
 
+// parsePublicURL checks --public-url and gives an edge its default,
+// http://<--addr>, which needs a host in --addr: an edge listening on every
+// interface cannot know the name browsers use for it.
+func (c *config) parsePublicURL() error {
+	if c.Role != roleEdge {
+		if c.PublicURL != "" {
+			return errors.New("--public-url is only for --role edge")
+		}
+		return nil
+	}
+	raw := c.PublicURL
+	if raw == "" {
+		host, _, err := net.SplitHostPort(c.Addr)
+		if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+			return fmt.Errorf("--role edge listening on every interface (--addr %s) needs --public-url http(s)://host[:port], the URL browsers reach it at", c.Addr)
+		}
+		raw = "http://" + c.Addr
+	}
+	u, err := cluster.ParsePublicURL(raw)
+	if err != nil {
+		return fmt.Errorf("--public-url: %w", err)
+	}
+	c.PublicURL = u
+	return nil
+}
+
+// publicURLName is the host name of an edge's public URL ("" for none or
+// an IP address): the edge answers to it (Host check) like to its --addr
+// name.
+func publicURLName(publicURL string) string {
+	if publicURL == "" {
+		return ""
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return listenName(net.JoinHostPort(u.Hostname(), "0"))
+}
+
 func connectCluster(ctx context.Context, cfg config, log *slog.Logger) (*cluster.Conn, error) {
 	conn, err := cluster.Connect(ctx, cluster.Options{URLs: cfg.NATS, Name: nodeName(cfg.Role, cfg.Addr), Logger: log})
 	if err != nil {
@@ -66,8 +108,14 @@ func runEdge(ctx context.Context, cfg config, log *slog.Logger, st *store.Store,
 		return fmt.Errorf("--role edge: %w", err)
 	}
 	defer cams.Close() // after serve: its listeners are the WebSockets
+	edges, err := cluster.StartEdges(ctx, conn, cfg.PublicURL, log)
+	if err != nil {
+		return fmt.Errorf("--role edge: %w", err)
+	}
+	defer edges.Close() // after serve: leaves the edge list as it stops
+	log.Info("in the edge list", "public_url", cfg.PublicURL)
 	sessions := session.New(cluster.NewSessionStore(conn), cfg.SessionTTL, time.Now, session.WithSharedStore())
-	api := newAPI(cfg, log, cams, h, st, sessions, mets)
+	api := newAPI(cfg, log, cams, h, st, sessions, mets, edges)
 	cams.AddForgetter(sessions)
 	cams.AddForgetter(mets)
 	cams.AddForgetter(api)

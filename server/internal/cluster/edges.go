@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The edge list (docs/architecture.md, "Cluster: the edge list"): every
+// edge announces its public base URL in the KV bucket BucketEdges and
+// follows the others', so the web app can fail over to another edge.
+const (
+	// BucketEdges holds one key per live edge: its public URL.
+	BucketEdges = "livemon-edges"
+	// EdgeRenew is how often an edge writes its entry again.
+	EdgeRenew = time.Second
+	// EdgeStale is how long an edge stays listed after its last write
+	// was heard (a killed edge leaves the list this long after it died; a
+	// stopped one leaves at once).
+	EdgeStale = 3 * time.Second
+	// edgeBucketTTL removes entries of dead edges from the bucket.
+	edgeBucketTTL = 10 * time.Second
+)
+
+// ParsePublicURL reads an edge's public base URL (--public-url): http or
+// https, a host, nothing after it. It returns the URL as an origin,
+// scheme://host[:port] in lower case, which is also how browsers send it
+// in the Origin header.
+func ParsePublicURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("public URL %q: want http(s)://host[:port] with nothing after it", s)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// edgeRecord is the value of an edge's key in BucketEdges.
+type edgeRecord struct {
+	URL  string `json:"url"`
+	Node string `json:"node"`
+}
+
+type edgeSeen struct {
+	url   string
+	heard time.Time // local clock: writes are heard once a second while the edge lives
+}
+
+// Edges is this edge's entry in the edge list and its view of the others.
+// Start it with StartEdges; List may be called from any goroutine; Close
+// removes the entry and stops both goroutines (the renewer and the
+// watcher), waiting for them.
+type Edges struct {
+	kv   jetstream.KeyValue
+	self string
+	key  string
+	val  []byte
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]edgeSeen
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// edgeKey is the bucket key of a public URL (KV keys allow fewer
+// characters than URLs have).
+func edgeKey(publicURL string) string {
+	sum := sha256.Sum256([]byte(publicURL))
+	return "e" + hex.EncodeToString(sum[:12])
+}
+
+// StartEdges creates the bucket if needed, announces publicURL (as
+// returned by ParsePublicURL) and follows the edge list until Close.
+func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger) (*Edges, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketEdges, History: 1, TTL: edgeBucketTTL,
+		Replicas: c.replicas, Storage: jetstream.MemoryStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", BucketEdges, err)
+	}
+	val, err := json.Marshal(edgeRecord{URL: publicURL, Node: c.name})
+	if err != nil {
+		return nil, err
+	}
+	e := &Edges{
+		kv: kv, self: publicURL, key: edgeKey(publicURL), val: val, log: log,
+		now: time.Now, seen: map[string]edgeSeen{},
+	}
+	if _, err := kv.Put(ctx, e.key, val); err != nil {
+		return nil, fmt.Errorf("announce edge %s: %w", publicURL, err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	w, err := kv.WatchAll(wctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watch %s: %w", BucketEdges, err)
+	}
+	e.wg.Add(2)
+	go func() {
+		defer e.wg.Done()
+		for ent := range w.Updates() {
+			if ent != nil {
+				e.heard(ent)
+			}
+		}
+	}()
+	go func() {
+		defer e.wg.Done()
+		defer func() { _ = w.Stop() }()
+		e.renew(wctx)
+	}()
+	return e, nil
+}
+
+// heard records a write or a delete of an edge's entry.
+func (e *Edges) heard(ent jetstream.KeyValueEntry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ent.Operation() != jetstream.KeyValuePut {
+		delete(e.seen, ent.Key())
+		return
+	}
+	var rec edgeRecord
+	u, err := "", json.Unmarshal(ent.Value(), &rec)
+	if err == nil {
+		u, err = ParsePublicURL(rec.URL)
+	}
+	if err != nil {
+		e.log.Warn("ignoring edge list entry", "key", ent.Key(), "err", err)
+		return
+	}
+	e.seen[ent.Key()] = edgeSeen{url: u, heard: e.now()}
+}
+
+// renew writes this edge's entry every EdgeRenew until ctx ends.
+func (e *Edges) renew(ctx context.Context) {
+	t := time.NewTicker(EdgeRenew)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, EdgeRenew)
+		_, err := e.kv.Put(pctx, e.key, e.val)
+		cancel()
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			failing = true
+			e.log.Warn("edge list: renewing this edge's entry failed", "err", err)
+		case err == nil && failing:
+			failing = false
+			e.log.Info("edge list: this edge's entry renewed again")
+		}
+	}
+}
+
+// Self is this edge's public URL.
+func (e *Edges) Self() string { return e.self }
+
+// List returns the public URLs of the live edges, this one included,
+// sorted.
+func (e *Edges) List() []string {
+	now := e.now()
+	e.mu.Lock()
+	out := []string{e.self}
+	for _, s := range e.seen {
+		if now.Sub(s.heard) <= EdgeStale && !slices.Contains(out, s.url) {
+			out = append(out, s.url)
+		}
+	}
+	e.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+// Allows reports whether origin (scheme://host[:port], as ParsePublicURL
+// returns) is a live edge's.
+func (e *Edges) Allows(origin string) bool {
+	return slices.Contains(e.List(), origin)
+}
+
+// Close removes this edge from the list (so viewers stop trying it at
+// once), stops following the list and waits.
+func (e *Edges) Close() {
+	e.closeOnce.Do(func() {
+		e.cancel()
+		e.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := e.kv.Delete(ctx, e.key); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			e.log.Warn("edge list: removing this edge's entry", "err", err)
+		}
+	})
+}
