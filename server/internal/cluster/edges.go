@@ -17,11 +17,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The edge list (docs/architecture.md, "Cluster: the edge list"): every
-// edge announces its public base URL in the KV bucket BucketEdges and
-// follows the others', so the web app can fail over to another edge.
+// The edge list (docs/architecture.md, "The edge list"): every edge
+// announces its public base URL in the KV bucket BucketEdges and follows
+// the others', so the web app can fail over to another edge.
 const (
-	// BucketEdges holds one key per live edge: its public URL.
+	// BucketEdges holds one key per edge (public URL): live, stopped, or
+	// dead and not yet expired.
 	BucketEdges = "livemon-edges"
 	// EdgeRenew is how often an edge writes its entry again.
 	EdgeRenew = time.Second
@@ -29,8 +30,10 @@ const (
 	// was heard (a killed edge leaves the list this long after it died; a
 	// stopped one leaves at once).
 	EdgeStale = 3 * time.Second
-	// edgeBucketTTL removes entries of dead edges from the bucket.
-	edgeBucketTTL = 10 * time.Second
+	// EdgeKnown is how long an edge's entry stays in the bucket after its
+	// last write: pages loaded from it are accepted by the others this
+	// long (it is the one that went away when they fail over).
+	EdgeKnown = 24 * time.Hour
 )
 
 // ParsePublicURL reads an edge's public base URL (--public-url): http or
@@ -50,11 +53,16 @@ func ParsePublicURL(s string) (string, error) {
 type edgeRecord struct {
 	URL  string `json:"url"`
 	Node string `json:"node"`
+	// Stopped is the last write of an edge that stopped.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 type edgeSeen struct {
-	url   string
-	heard time.Time // local clock: writes are heard once a second while the edge lives
+	url string
+	// heard is when a write of a running edge was heard (local clock:
+	// once a second while it lives); zero: not live (stopped, or only
+	// read at start).
+	heard time.Time
 }
 
 // Edges is this edge's entry in the edge list and its view of the others.
@@ -64,6 +72,7 @@ type edgeSeen struct {
 type Edges struct {
 	kv   jetstream.KeyValue
 	self string
+	node string
 	key  string
 	val  []byte
 	log  *slog.Logger
@@ -91,7 +100,7 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 		log = slog.Default()
 	}
 	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketEdges, History: 1, TTL: edgeBucketTTL,
+		Bucket: BucketEdges, History: 1, TTL: EdgeKnown,
 		Replicas: c.replicas, Storage: jetstream.MemoryStorage,
 	})
 	if err != nil {
@@ -102,7 +111,7 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 		return nil, err
 	}
 	e := &Edges{
-		kv: kv, self: publicURL, key: edgeKey(publicURL), val: val, log: log,
+		kv: kv, self: publicURL, node: c.name, key: edgeKey(publicURL), val: val, log: log,
 		now: time.Now, seen: map[string]edgeSeen{},
 	}
 	if _, err := kv.Put(ctx, e.key, val); err != nil {
@@ -118,10 +127,16 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
+		// The entries there were at start end with a nil entry: they say
+		// which edges exist, not which are live now (a live one writes
+		// again within a second).
+		initial := true
 		for ent := range w.Updates() {
-			if ent != nil {
-				e.heard(ent)
+			if ent == nil {
+				initial = false
+				continue
 			}
+			e.heard(ent, initial)
 		}
 	}()
 	go func() {
@@ -133,7 +148,7 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 }
 
 // heard records a write or a delete of an edge's entry.
-func (e *Edges) heard(ent jetstream.KeyValueEntry) {
+func (e *Edges) heard(ent jetstream.KeyValueEntry, initial bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ent.Operation() != jetstream.KeyValuePut {
@@ -149,7 +164,11 @@ func (e *Edges) heard(ent jetstream.KeyValueEntry) {
 		e.log.Warn("ignoring edge list entry", "key", ent.Key(), "err", err)
 		return
 	}
-	e.seen[ent.Key()] = edgeSeen{url: u, heard: e.now()}
+	seen := edgeSeen{url: u}
+	if !initial && !rec.Stopped {
+		seen.heard = e.now()
+	}
+	e.seen[ent.Key()] = seen
 }
 
 // renew writes this edge's entry every EdgeRenew until ctx ends.
@@ -187,7 +206,7 @@ func (e *Edges) List() []string {
 	e.mu.Lock()
 	out := []string{e.self}
 	for _, s := range e.seen {
-		if now.Sub(s.heard) <= EdgeStale && !slices.Contains(out, s.url) {
+		if !s.heard.IsZero() && now.Sub(s.heard) <= EdgeStale && !slices.Contains(out, s.url) {
 			out = append(out, s.url)
 		}
 	}
@@ -197,21 +216,33 @@ func (e *Edges) List() []string {
 }
 
 // Allows reports whether origin (scheme://host[:port], as ParsePublicURL
-// returns) is a live edge's.
+// returns) is an edge's of this cluster: live, stopped or dead, written
+// within EdgeKnown. A page failing over comes from an edge that went away.
 func (e *Edges) Allows(origin string) bool {
-	return slices.Contains(e.List(), origin)
+	if origin == e.self {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.seen {
+		if s.url == origin {
+			return true
+		}
+	}
+	return false
 }
 
-// Close removes this edge from the list (so viewers stop trying it at
-// once), stops following the list and waits.
+// Close marks this edge stopped (so the others stop listing it at once
+// but still take its pages), stops following the list and waits.
 func (e *Edges) Close() {
 	e.closeOnce.Do(func() {
 		e.cancel()
 		e.wg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := e.kv.Delete(ctx, e.key); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			e.log.Warn("edge list: removing this edge's entry", "err", err)
+		val, _ := json.Marshal(edgeRecord{URL: e.self, Node: e.node, Stopped: true})
+		if _, err := e.kv.Put(ctx, e.key, val); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			e.log.Warn("edge list: marking this edge stopped", "err", err)
 		}
 	})
 }

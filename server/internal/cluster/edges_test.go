@@ -61,11 +61,13 @@ func waitList(t *testing.T, e *Edges, within time.Duration, want ...string) time
 }
 
 // Edges list each other; a stopped edge leaves the others' lists at once,
-// a dead one (its NATS connection gone, no goodbye) after EdgeStale.
+// a dead one (its NATS connection gone, no goodbye) after EdgeStale. Both
+// stay known: pages loaded from them are still accepted, also by an edge
+// that started after they went away.
 func TestEdgeList(t *testing.T) {
 	srv := natstest.Single(t)
 	urls := srv.URLs()
-	const a, b, c = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003"
+	const a, b, c, d = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003", "http://127.0.0.1:8004"
 	ea := startEdges(t, connect(t, urls, "edge-a"), a)
 	eb := startEdges(t, connect(t, urls, "edge-b"), b)
 	connC := connect(t, urls, "edge-c")
@@ -73,8 +75,8 @@ func TestEdgeList(t *testing.T) {
 	for _, e := range []*Edges{ea, eb, ec} {
 		waitList(t, e, 5*time.Second, a, b, c)
 	}
-	if !ea.Allows(b) || ea.Allows("http://127.0.0.1:9") {
-		t.Fatalf("Allows: %v, %v", ea.Allows(b), ea.Allows("http://127.0.0.1:9"))
+	if !ea.Allows(b) || !ea.Allows(a) || ea.Allows(d) {
+		t.Fatalf("Allows: %v %v %v", ea.Allows(b), ea.Allows(a), ea.Allows(d))
 	}
 
 	// Edge B stops: it says goodbye.
@@ -87,8 +89,16 @@ func TestEdgeList(t *testing.T) {
 	if took := waitList(t, ea, EdgeStale+3*time.Second, a); took < EdgeStale-EdgeRenew {
 		t.Fatalf("a dead edge left the list after %v, before it went stale", took)
 	}
-	// B comes back.
+	if !ea.Allows(b) || !ea.Allows(c) {
+		t.Fatalf("edges that went away are no longer allowed: b %v, c %v", ea.Allows(b), ea.Allows(c))
+	}
+	// A new edge knows them without listing them; B comes back.
+	ed := startEdges(t, connect(t, urls, "edge-d"), d)
+	waitList(t, ed, 5*time.Second, a, d)
+	if !ed.Allows(b) || !ed.Allows(c) {
+		t.Fatalf("a new edge does not know the edges that went away: b %v, c %v", ed.Allows(b), ed.Allows(c))
+	}
 	eb2 := startEdges(t, connect(t, urls, "edge-b2"), b)
-	waitList(t, ea, 5*time.Second, a, b)
-	waitList(t, eb2, 5*time.Second, a, b)
+	waitList(t, ea, 5*time.Second, a, b, d)
+	waitList(t, eb2, 5*time.Second, a, b, d)
 }

@@ -49,7 +49,8 @@ func TestEdgesSingleNode(t *testing.T) {
 }
 
 // An edge lists the live edges, lets their pages connect (CSP) and open
-// WebSockets and write (origin check), and stops when an edge leaves.
+// WebSockets and write (origin check), and refuses them once the list
+// does not allow them.
 func TestEdgesCluster(t *testing.T) {
 	edges := &fakeEdges{}
 	e := newEnv(t, envOptions{edges: edges})
@@ -76,11 +77,11 @@ func TestEdgesCluster(t *testing.T) {
 		t.Fatalf("POST from a live edge's page: %d %s", resp.StatusCode, data)
 	}
 
-	edges.set(self) // the other edge left
+	edges.set(self) // the list no longer allows the other edge
 	if _, resp, err := e.dial(t, fromOther); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("WebSocket from an edge that left: %v %v, want 403", err, resp)
+		t.Fatalf("WebSocket from an origin no longer allowed: %v %v, want 403", err, resp)
 	}
 	if resp, _ := e.send(t, http.MethodPost, "/api/cameras", `{"id":"fromgone","name":"x"}`, fromOther); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("POST from an edge that left: %d, want 403", resp.StatusCode)
+		t.Fatalf("POST from an origin no longer allowed: %d, want 403", resp.StatusCode)
 	}
 }
