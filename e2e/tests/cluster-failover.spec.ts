@@ -30,7 +30,13 @@ test.beforeAll(async ({ playwright }) => {
     const request = await playwright.request.newContext({ baseURL: edgeA.url })
     const api = new Api(request, edgeA.url)
     await api.createCamera({ id, name: id })
-    await api.upload(id, mediaPath('long.avi'))
+    // Set-up, not what this spec tests: an upload through an edge right
+    // after the cluster started has been seen to answer 500 once on a
+    // loaded machine (the ingest not finding the object yet); one retry.
+    await api.upload(id, mediaPath('long.avi')).catch(async (err: unknown) => {
+      console.warn(`cluster-failover: upload retried after: ${String(err)}\n${cluster.logs()}`)
+      return api.upload(id, mediaPath('long.avi'))
+    })
     await api.waitRunning(id, 20_000)
     await request.dispose()
   } catch (err) {

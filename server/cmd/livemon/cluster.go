@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livemon/livemon/server/internal/cluster"
+	"github.com/livemon/livemon/server/internal/httpapi"
 	"github.com/livemon/livemon/server/internal/hub"
 	"github.com/livemon/livemon/server/internal/metrics"
 	"github.com/livemon/livemon/server/internal/session"
@@ -47,8 +48,9 @@ func (c *config) parseRole(natsURLs string) error {
 }
 
 // parsePublicURL checks --public-url and gives an edge its default,
-// http://<--addr>, which needs a host in --addr: an edge listening on every
-// interface cannot know the name browsers use for it.
+// http://<--addr>. An edge listening on every interface cannot know the
+// name browsers use for it: without --public-url it stays out of the edge
+// list (PublicURL ""), as behind a load balancer.
 func (c *config) parsePublicURL() error {
 	if c.Role != roleEdge {
 		if c.PublicURL != "" {
@@ -60,7 +62,7 @@ func (c *config) parsePublicURL() error {
 	if raw == "" {
 		host, _, err := net.SplitHostPort(c.Addr)
 		if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
-			return fmt.Errorf("--role edge listening on every interface (--addr %s) needs --public-url http(s)://host[:port], the URL browsers reach it at", c.Addr)
+			return nil
 		}
 		raw = "http://" + c.Addr
 	}
@@ -108,12 +110,18 @@ func runEdge(ctx context.Context, cfg config, log *slog.Logger, st *store.Store,
 		return fmt.Errorf("--role edge: %w", err)
 	}
 	defer cams.Close() // after serve: its listeners are the WebSockets
-	edges, err := cluster.StartEdges(ctx, conn, cfg.PublicURL, log)
-	if err != nil {
-		return fmt.Errorf("--role edge: %w", err)
+	var edges httpapi.Edges // nil: not in the edge list
+	if cfg.PublicURL == "" {
+		log.Info("not in the edge list: --addr binds every interface and no --public-url was given; viewers fail over only through a load balancer", "addr", cfg.Addr)
+	} else {
+		e, err := cluster.StartEdges(ctx, conn, cfg.PublicURL, log)
+		if err != nil {
+			return fmt.Errorf("--role edge: %w", err)
+		}
+		defer e.Close() // after serve: marks this edge stopped as it stops
+		log.Info("in the edge list", "public_url", cfg.PublicURL)
+		edges = e
 	}
-	defer edges.Close() // after serve: leaves the edge list as it stops
-	log.Info("in the edge list", "public_url", cfg.PublicURL)
 	sessions := session.New(cluster.NewSessionStore(conn), cfg.SessionTTL, time.Now, session.WithSharedStore())
 	api := newAPI(cfg, log, cams, h, st, sessions, mets, edges)
 	cams.AddForgetter(sessions)

@@ -208,7 +208,7 @@ export const en = {
   'status.websocket': 'WebSocket',
   'status.connection': 'Connection',
   'status.session': 'Session ID',
-  'status.endpoint': 'Server',
+  'status.endpoint': 'Connected to',
   'status.noSession': 'None yet',
   'status.cameras': 'Cameras',
   'status.camera': 'Camera',

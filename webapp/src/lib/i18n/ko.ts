@@ -203,7 +203,7 @@ export const ko: Record<MessageKey, string> = {
   'status.websocket': 'WebSocket',
   'status.connection': '연결',
   'status.session': '세션 ID',
-  'status.endpoint': '서버',
+  'status.endpoint': '연결된 서버',
   'status.noSession': '아직 없음',
   'status.cameras': '카메라',
   'status.camera': '카메라',
