@@ -109,7 +109,7 @@ func runEdge(ctx context.Context, cfg config, log *slog.Logger, st *store.Store,
 	if err != nil {
 		return fmt.Errorf("--role edge: %w", err)
 	}
-	defer cams.Close() // after serve: its listeners are the WebSockets
+	defer cams.Close()      // after serve: its listeners are the WebSockets
 	var edges httpapi.Edges // nil: not in the edge list
 	if cfg.PublicURL == "" {
 		log.Info("not in the edge list: --addr binds every interface and no --public-url was given; viewers fail over only through a load balancer", "addr", cfg.Addr)
