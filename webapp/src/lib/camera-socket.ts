@@ -165,7 +165,8 @@ export class CameraSocket {
   private readonly window: number
   private readonly switchDelayMs: number
   private readonly openTimeoutMs: number
-  private readonly spread: number
+  /** opts.spread, or drawn when the first other edge arrives (a single server draws nothing). */
+  private spread: number | null
 
   /** Socket URLs to connect to: the page's own first, then the other edges. */
   private endpoints: string[]
@@ -234,7 +235,7 @@ export class CameraSocket {
     this.window = opts.window ?? 1
     this.switchDelayMs = opts.switchDelayMs ?? 250
     this.openTimeoutMs = opts.openTimeoutMs ?? 5000
-    this.spread = Math.min(Math.max(opts.spread ?? this.random(), 0), 0.999999)
+    this.spread = opts.spread ?? null
     this.endpoints = [this.url]
     this.currentUrl = this.url
     this.nextUrl = this.url
@@ -286,7 +287,8 @@ export class CameraSocket {
       if (u && u !== this.url && !others.includes(u)) others.push(u)
     }
     others.sort()
-    const k = Math.floor(this.spread * others.length)
+    if (others.length > 0) this.spread ??= this.random()
+    const k = Math.floor(Math.min(Math.max(this.spread ?? 0, 0), 0.999999) * others.length)
     const list = [this.url, ...others.slice(k), ...others.slice(0, k)]
     this.endpoints = list
     if (!list.includes(this.nextUrl)) this.nextUrl = this.url
