@@ -36,13 +36,20 @@ export function CameraSocketProvider({ socket, options, children }: ProviderProp
   useEffect(() => {
     if (instance === socket) return
     instance.connect()
-    // In a cluster, the other edges to fail over to (docs/scaling.md).
-    const stopEdges = followEdges({
-      load: (signal) => listEdges({ signal }),
-      apply: (edges) => instance.setEndpoints(edges),
+    // In a cluster, the other edges to fail over to (docs/operations.md,
+    // "Edge failover"); asked once the socket is live, so the first frame
+    // never waits behind it.
+    let stopEdges: (() => void) | null = null
+    const offState = instance.onStateChange((s) => {
+      if (stopEdges || s.state !== 'live') return
+      stopEdges = followEdges({
+        load: (signal) => listEdges({ signal }),
+        apply: (edges) => instance.setEndpoints(edges),
+      })
     })
     return () => {
-      stopEdges()
+      offState()
+      stopEdges?.()
       instance.close()
     }
   }, [instance, socket])
