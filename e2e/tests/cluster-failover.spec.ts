@@ -21,7 +21,8 @@ let edgeB: Node
 const id = uniqueId('edge')
 
 test.beforeAll(async ({ playwright }) => {
-  test.setTimeout(60_000)
+  // About 12 s on an idle machine; generous for a loaded one.
+  test.setTimeout(90_000)
   cluster = new Cluster()
   try {
     await cluster.startNATS(3)
@@ -68,6 +69,7 @@ async function lastPaintBefore(page: Page, t: number): Promise<Painted> {
  */
 async function expectResumed(page: Page, session: string, goneAt: number, last: Painted): Promise<Painted> {
   const first = await firstPaintAfter(page, id, goneAt, 10_000)
+  test.info().annotations.push({ type: 'resumed after (ms)', description: (first.t - goneAt).toFixed(0) })
   await expectLive(page, id, 10_000)
   expect(await sessionId(page), 'same session').toBe(session)
   expect(first.video).toBe(VIDEO_LONG.id)

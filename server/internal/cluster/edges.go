@@ -99,23 +99,30 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketEdges, History: 1, TTL: EdgeKnown,
-		Replicas: c.replicas, Storage: jetstream.MemoryStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", BucketEdges, err)
-	}
 	val, err := json.Marshal(edgeRecord{URL: publicURL, Node: c.name})
 	if err != nil {
 		return nil, err
 	}
-	e := &Edges{
-		kv: kv, self: publicURL, node: c.name, key: edgeKey(publicURL), val: val, log: log,
-		now: time.Now, seen: map[string]edgeSeen{},
+	key := edgeKey(publicURL)
+	// Like Conn.ensure: on a busy or new cluster a JetStream request may
+	// get no answer; try again until ensureTimeout.
+	var kv jetstream.KeyValue
+	ectx, cancel := context.WithTimeout(ctx, ensureTimeout)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		if kv, err = announceEdge(ectx, c, key, val); err == nil {
+			break
+		}
+		log.Debug("edge list bucket not ready", "err", err)
+		select {
+		case <-ectx.Done():
+			return nil, fmt.Errorf("announce edge %s in %s: %w", publicURL, BucketEdges, err)
+		case <-time.After(wait):
+		}
 	}
-	if _, err := kv.Put(ctx, e.key, val); err != nil {
-		return nil, fmt.Errorf("announce edge %s: %w", publicURL, err)
+	e := &Edges{
+		kv: kv, self: publicURL, node: c.name, key: key, val: val, log: log,
+		now: time.Now, seen: map[string]edgeSeen{},
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -145,6 +152,24 @@ func StartEdges(ctx context.Context, c *Conn, publicURL string, log *slog.Logger
 		e.renew(wctx)
 	}()
 	return e, nil
+}
+
+// announceEdge creates the bucket if needed and writes val at key, in one
+// attempt of at most ensureAttempt.
+func announceEdge(ctx context.Context, c *Conn, key string, val []byte) (jetstream.KeyValue, error) {
+	actx, cancel := context.WithTimeout(ctx, ensureAttempt)
+	defer cancel()
+	kv, err := c.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
+		Bucket: BucketEdges, History: 1, TTL: EdgeKnown,
+		Replicas: c.replicas, Storage: jetstream.MemoryStorage,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kv.Put(actx, key, val); err != nil {
+		return nil, err
+	}
+	return kv, nil
 }
 
 // heard records a write or a delete of an edge's entry.
