@@ -48,6 +48,7 @@ test-web: deps ## web app type check, lint and unit tests
 	npm run test:web
 
 test-e2e: build ## Playwright end-to-end tests in Chromium
+	go build -o bin/nats-server github.com/nats-io/nats-server/v2 # the cluster failover spec
 	npm test -w e2e
 
 bench: build ## performance benchmark (see docs/performance.md)

@@ -53,6 +53,9 @@ type config struct {
 	// (issue 16); NATS are the servers of the non-default roles.
 	Role string
 	NATS []string
+	// PublicURL is the base URL browsers reach this edge at, announced in
+	// the cluster's edge list (--public-url; --role edge only).
+	PublicURL string
 }
 
 // parseConfig reads flags; every flag also has an environment variable
@@ -99,10 +102,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var natsURLs string
 	fs.StringVar(&c.Role, "role", env("role", roleAll), "all: one process, no NATS; ingest: runs the cameras and publishes their frames on NATS; edge: serves viewers from NATS (both need --nats)")
 	fs.StringVar(&natsURLs, "nats", env("nats", ""), "NATS servers of a cluster, comma-separated (nats://host:4222,...); only with --role ingest or edge")
+	fs.StringVar(&c.PublicURL, "public-url", env("public-url", ""), "--role edge: the base URL browsers reach this edge at (http(s)://host[:port]), announced to the other edges so viewers can fail over to it (default: http://<--addr>; behind a load balancer, the balancer's URL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if err := c.parseRole(natsURLs); err != nil {
+		return c, err
+	}
+	if err := c.parsePublicURL(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -122,6 +129,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	if name := listenName(c.Addr); name != "" {
+		c.AllowedHosts = append(c.AllowedHosts, name)
+	}
+	if name := publicURLName(c.PublicURL); name != "" {
 		c.AllowedHosts = append(c.AllowedHosts, name)
 	}
 	if c.Quality < 1 || c.Quality > media.MaxJPEGQuality {

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	sessions := session.New(st, cfg.SessionTTL, time.Now)
-	api := newAPI(cfg, log, cams, h, st, sessions, mets)
+	api := newAPI(cfg, log, cams, h, st, sessions, mets, nil)
 	// Deleting a camera is one call (camera.Manager.Delete) that these
 	// hear, besides the hub.
 	cams.AddForgetter(sessions)
@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // newAPI builds the HTTP handler of any role.
-func newAPI(cfg config, log *slog.Logger, cams httpapi.Cameras, h *hub.Hub, st *store.Store, sessions *session.Manager, mets *metrics.Metrics) *httpapi.Server {
+func newAPI(cfg config, log *slog.Logger, cams httpapi.Cameras, h *hub.Hub, st *store.Store, sessions *session.Manager, mets *metrics.Metrics, edges httpapi.Edges) *httpapi.Server {
 	return httpapi.NewServer(httpapi.Deps{
 		Config: httpapi.Config{
 			MaxUpload:           cfg.MaxUpload,
@@ -110,6 +110,7 @@ func newAPI(cfg config, log *slog.Logger, cams httpapi.Cameras, h *hub.Hub, st *
 		Logger:   log,
 		WebUI:    webui.FS(),
 		Metrics:  mets,
+		Edges:    edges,
 	})
 }
 

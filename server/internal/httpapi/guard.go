@@ -25,11 +25,33 @@ import (
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// contentSecurityPolicy is the CSP of a response: on a cluster edge the
+// page may also connect (fetch and WebSocket) to the edges live now, so it
+// can fail over to them; a page keeps the CSP it was loaded with, so an
+// edge that joined later is reachable after a reload.
+func (s *Server) contentSecurityPolicy() string {
+	if s.deps.Edges == nil {
+		return contentSecurityPolicy
+	}
+	var b strings.Builder
+	b.WriteString(contentSecurityPolicy)
+	b.WriteString("; connect-src 'self'")
+	for _, e := range s.deps.Edges.List() {
+		b.WriteString(" " + e)
+		// A host source with scheme http matches http(s) only: name the
+		// WebSocket scheme too.
+		if ws, ok := strings.CutPrefix(e, "http"); ok {
+			b.WriteString(" ws" + ws)
+		}
+	}
+	return b.String()
+}
+
 // securityHeaders sets the headers every response carries.
-func securityHeaders(next http.Handler) http.Handler {
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", s.contentSecurityPolicy())
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
@@ -170,8 +192,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	_, ok := s.origins[n]
-	return ok
+	if _, ok := s.origins[n]; ok {
+		return true
+	}
+	// A cluster edge takes pages of the other live edges (failover).
+	return s.deps.Edges != nil && s.deps.Edges.Allows(n)
 }
 
 func requestScheme(r *http.Request) string {

@@ -52,6 +52,8 @@ type envOptions struct {
 	sendBuffer int
 	// maxDecoders, if set, caps decoding cameras (decoder.Limit).
 	maxDecoders int
+	// edges, if set, makes the server a cluster edge with this edge list.
+	edges Edges
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -106,6 +108,7 @@ func newEnvAt(t *testing.T, dir string, o envOptions, configure func(*Config)) *
 		Sessions: sessions,
 		Logger:   log,
 		Metrics:  mets,
+		Edges:    o.edges,
 	})
 	cams.AddForgetter(sessions)
 	cams.AddForgetter(mets)

@@ -32,6 +32,7 @@ func (s *Server) routes(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/api/cameras/:id/mjpeg", s.handleMJPEG(pathCamera, false))
 	r.Handler(http.MethodGet, "/api/cameras/:id/snapshot.jpg", s.handleSnapshot())
 	r.Handler(http.MethodGet, "/api/stats", s.handleStats())
+	r.Handler(http.MethodGet, "/api/edges", s.handleEdges())
 	r.Handler(http.MethodGet, "/api/ws", s.handleWebSocket())
 
 	// Legacy routes of the earlier prototype's client.

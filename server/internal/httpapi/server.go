@@ -70,6 +70,19 @@ type Deps struct {
 	// Metrics records server-wide figures and serves /metrics; nil
 	// disables both.
 	Metrics *metrics.Metrics
+	// Edges is the cluster's edge list on an edge (nil on a single node):
+	// GET /api/edges lists it, and pages of the other live edges may open
+	// WebSockets and call the API here (origin check, CSP connect-src).
+	Edges Edges
+}
+
+// Edges is the live edge list of a cluster (cluster.Edges).
+type Edges interface {
+	// List returns the live edges' public URLs (scheme://host[:port],
+	// lower case), this edge's included.
+	List() []string
+	// Allows reports whether origin is a live edge's.
+	Allows(origin string) bool
 }
 
 // Cameras is what the HTTP layer needs of the cameras: *camera.Manager on
@@ -156,7 +169,7 @@ func NewServer(deps Deps) *Server {
 		s.log.Warn("ignoring allowed origin", "origin", o, "err", err)
 	})
 	s.routes(router)
-	s.handler = securityHeaders(s.checkHost(s.checkOrigin(s.requireToken(s.bodyIdle(router)))))
+	s.handler = s.securityHeaders(s.checkHost(s.checkOrigin(s.requireToken(s.bodyIdle(router)))))
 	return s
 }
 

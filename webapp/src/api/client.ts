@@ -3,6 +3,7 @@ import type {
   Camera,
   CameraList,
   CreateCameraInput,
+  EdgeList,
   Health,
   Stats,
   UpdateCameraInput,
@@ -185,6 +186,19 @@ const cam = (id: string) => `/api/cameras/${encodeURIComponent(id)}`
 
 export const getHealth = (o?: RequestOptions) => request<Health>('GET', '/healthz', undefined, o)
 export const getStats = (o?: RequestOptions) => request<Stats>('GET', '/api/stats', undefined, o)
+
+/** The cluster's live edges (base URLs); empty from a single server. */
+export async function listEdges(o?: RequestOptions): Promise<string[]> {
+  let res: EdgeList
+  try {
+    res = await request<EdgeList>('GET', '/api/edges', undefined, o)
+  } catch (err) {
+    // A server from before clusters: one server.
+    if (err instanceof ApiError && err.status === 404) return []
+    throw err
+  }
+  return Array.isArray(res?.edges) ? res.edges.filter((e) => typeof e === 'string') : []
+}
 
 export async function listCameras(o?: RequestOptions): Promise<Camera[]> {
   const res = await request<CameraList>('GET', '/api/cameras', undefined, o)

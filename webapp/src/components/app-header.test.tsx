@@ -2,7 +2,9 @@ import { screen } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { LANG_KEY } from '@/lib/i18n'
-import { renderWithProviders } from '@/test/render'
+import { connectedTestSocket, renderWithProviders } from '@/test/render'
+import { CameraSocket } from '@/lib/camera-socket'
+import { fakeSocketFactory, memoryStorage } from '@/test/fake-websocket'
 import { AppHeader } from '@/components/app-header'
 
 describe('AppHeader', () => {
@@ -34,5 +36,31 @@ describe('AppHeader', () => {
     await user.click(screen.getByLabelText('Force MJPEG'))
     expect(screen.getByLabelText('Force MJPEG')).toBeChecked()
     expect(localStorage.getItem('livemon.forceMjpeg')).toBe('1')
+  })
+
+  it('says which edge the socket is on when it is not the page’s own server (en, ko)', () => {
+    const { socket } = connectedTestSocket() // ws://test: another host than the page's
+    const { unmount } = renderWithProviders(<AppHeader />, { socket })
+    expect(screen.getByText('via test')).toHaveAttribute('data-endpoint', 'test')
+    unmount()
+    renderWithProviders(<AppHeader />, { socket, lang: 'ko' })
+    expect(screen.getByText('test 경유')).toBeInTheDocument()
+  })
+
+  it('shows no edge while the socket is on the page’s own server', () => {
+    const factory = fakeSocketFactory()
+    const socket = new CameraSocket({
+      url: `ws://${location.host}/api/ws`,
+      createWebSocket: factory.create,
+      storage: memoryStorage(),
+      windowTarget: null,
+      documentTarget: null,
+    })
+    socket.connect()
+    factory.last.open()
+    factory.last.receive({ type: 'welcome', session: '0123456789abcdef0123456789abcdef', resumed: false, subscriptions: [] })
+    renderWithProviders(<AppHeader />, { socket })
+    expect(screen.getByText('Connected')).toBeInTheDocument()
+    expect(document.querySelector('.conn-via')).toBeNull()
   })
 })

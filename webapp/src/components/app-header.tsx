@@ -9,6 +9,8 @@ export function AppHeader() {
   const { forceMjpeg, setForceMjpeg, forceFull, setForceFull } = useSettings()
   const socket = useSocketStatus()
   const connText = t(`conn.${socket.state}`, { n: socket.attempt })
+  // In a cluster the socket may be on another edge than the page's own.
+  const via = socket.endpoint && socket.endpoint !== globalThis.location?.host ? socket.endpoint : null
 
   return (
     <header className="app-header">
@@ -38,6 +40,11 @@ export function AppHeader() {
         >
           <span className="conn-dot" aria-hidden="true" />
           <span className="conn-text">{connText}</span>
+          {via && (
+            <span className="conn-via" data-endpoint={via} title={t('conn.viaHelp', { host: via })}>
+              {t('conn.via', { host: via })}
+            </span>
+          )}
         </span>
         <label className="check">
           <input type="checkbox" checked={forceMjpeg} onChange={(e) => setForceMjpeg(e.target.checked)} />

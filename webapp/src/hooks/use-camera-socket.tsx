@@ -7,6 +7,8 @@ import {
   type ReactNode,
 } from 'react'
 import { CameraSocket, type CameraSocketOptions, type SocketSnapshot } from '@/lib/camera-socket'
+import { followEdges } from '@/lib/edge-list'
+import { listEdges } from '@/api/client'
 
 // One socket per tab, shared by every tile and page. The provider connects
 // it while mounted and closes it when unmounted (the sign-in form replaced
@@ -34,7 +36,22 @@ export function CameraSocketProvider({ socket, options, children }: ProviderProp
   useEffect(() => {
     if (instance === socket) return
     instance.connect()
-    return () => instance.close()
+    // In a cluster, the other edges to fail over to (docs/operations.md,
+    // "Edge failover"); asked once the socket is live, so the first frame
+    // never waits behind it.
+    let stopEdges: (() => void) | null = null
+    const offState = instance.onStateChange((s) => {
+      if (stopEdges || s.state !== 'live') return
+      stopEdges = followEdges({
+        load: (signal) => listEdges({ signal }),
+        apply: (edges) => instance.setEndpoints(edges),
+      })
+    })
+    return () => {
+      offState()
+      stopEdges?.()
+      instance.close()
+    }
   }, [instance, socket])
   return <SocketContext.Provider value={instance}>{children}</SocketContext.Provider>
 }

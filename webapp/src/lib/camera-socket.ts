@@ -1,5 +1,6 @@
 // CameraSocket owns the tab's one WebSocket to /api/ws (docs/protocol.md):
-// session resume, subscriptions and reconnects with backoff. The wire format
+// session resume, subscriptions and reconnects with backoff, to the page's
+// own server or, in a cluster, to the next of several edges (endpoints). The wire format
 // is in camera-protocol.ts, the receive figures in receive-stats.ts. It
 // knows nothing about React.
 import {
@@ -22,6 +23,11 @@ export interface SocketSnapshot {
   /** Consecutive failed connection attempts; 0 once a welcome arrived. */
   attempt: number
   sessionId: string | null
+  /**
+   * host[:port] of the server the last welcome came from; null before the
+   * first. In a cluster it may be another edge than the page's own.
+   */
+  endpoint?: string | null
 }
 
 export type WebSocketLike = Pick<
@@ -57,6 +63,23 @@ export interface CameraSocketOptions {
   /** Close and retry when no welcome arrives this long after open. */
   welcomeTimeoutMs?: number
   /**
+   * Other servers of a cluster (edges) to fail over to, as base URLs
+   * (http(s)://host[:port]); see setEndpoints. Default: the list kept in
+   * storage (key `livemon.edges`), so it survives while the page's own
+   * server is down.
+   */
+  endpoints?: readonly string[]
+  /** With several endpoints: the longest random wait before trying the next one. */
+  switchDelayMs?: number
+  /** With several endpoints: give up on a connection that has not opened this long. */
+  openTimeoutMs?: number
+  /**
+   * 0 to 1, default random: where this tab starts in the list of the other
+   * edges (rotated by it), so the viewers of a dead edge spread over the
+   * others instead of all moving to the same one.
+   */
+  spread?: number
+  /**
    * Flow control (docs/protocol.md): how many frames per channel may be on
    * their way to the screen unacknowledged. Default 1; 0 asks for none
    * (the server then sends every frame as soon as the socket takes it).
@@ -79,12 +102,34 @@ export interface CameraError {
 export const SESSION_KEY = 'livemon.session'
 /** Storage key that turns ack pacing off when it holds `off`. */
 export const PACE_KEY = 'livemon.pace'
+/** Where the cluster's edge list is kept (JSON array of base URLs). */
+export const EDGES_KEY = 'livemon.edges'
 const SESSION_RE = /^[0-9a-f]{32}$/
 
 function defaultUrl(): string {
   const loc = globalThis.location
   const proto = loc?.protocol === 'https:' ? 'wss:' : 'ws:'
   return `${proto}//${loc?.host ?? 'localhost'}/api/ws`
+}
+
+/** ws(s)://host[:port]/api/ws of an http(s) base URL; null when it is not one. */
+export function socketUrlOf(base: string): string | null {
+  let u: URL
+  try {
+    u = new URL(base)
+  } catch {
+    return null
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host) return null
+  return `${u.protocol === 'https:' ? 'wss:' : 'ws:'}//${u.host}/api/ws`
+}
+
+function hostOf(socketUrl: string): string {
+  try {
+    return new URL(socketUrl).host
+  } catch {
+    return socketUrl
+  }
 }
 
 function safeStorage(): Storage | null {
@@ -127,6 +172,21 @@ export class CameraSocket {
   private readonly hiddenUnsubscribeMs: number
   private readonly welcomeTimeoutMs: number
   private readonly window: number
+  private readonly switchDelayMs: number
+  private readonly openTimeoutMs: number
+  /** opts.spread, or drawn when the first other edge arrives (a single server draws nothing). */
+  private spread: number | null
+
+  /** Socket URLs to connect to: the page's own first, then the other edges. */
+  private endpoints: string[]
+  /** The endpoint of the current (or last) connection. */
+  private currentUrl: string
+  /** Where the next attempt goes. */
+  private nextUrl: string
+  /** Endpoints that failed since the last welcome or backoff. */
+  private readonly tried = new Set<string>()
+  /** Whole rounds of endpoints that failed in a row: their backoff. */
+  private roundsFailed = 0
 
   private ws: WebSocketLike | null = null
   private started = false
@@ -194,7 +254,14 @@ export class CameraSocket {
             now: this.now,
             timers: this.timers,
           })
-    this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession() }
+    this.switchDelayMs = opts.switchDelayMs ?? 250
+    this.openTimeoutMs = opts.openTimeoutMs ?? 5000
+    this.spread = opts.spread ?? null
+    this.endpoints = [this.url]
+    this.currentUrl = this.url
+    this.nextUrl = this.url
+    this.applyEndpoints(opts.endpoints ?? this.readStoredEndpoints())
+    this.snapshot = { state: 'connecting', attempt: 0, sessionId: this.readStoredSession(), endpoint: null }
   }
 
   // ---- public API ----------------------------------------------------------
@@ -211,6 +278,51 @@ export class CameraSocket {
     if (this.documentTarget?.visibilityState === 'hidden') this.armHiddenTimer()
     this.setSnapshot({ state: 'connecting', attempt: 0 })
     this.open()
+  }
+
+  /**
+   * The cluster's edges as base URLs (http(s)://host[:port], GET
+   * /api/edges), kept in storage. The page's own server always comes
+   * first; an empty list (a single server) means only it, as before
+   * clusters. Takes effect at the next reconnect: a live connection stays.
+   */
+  setEndpoints(bases: readonly string[]): void {
+    this.applyEndpoints(bases)
+    try {
+      if (this.endpoints.length > 1) this.storage?.setItem(EDGES_KEY, JSON.stringify(bases))
+      else this.storage?.removeItem(EDGES_KEY)
+    } catch {
+      // not kept: the list still applies to this page
+    }
+  }
+
+  /** The socket URLs this client connects to, its own first. */
+  getEndpoints(): readonly string[] {
+    return this.endpoints
+  }
+
+  private applyEndpoints(bases: readonly string[]): void {
+    const others: string[] = []
+    for (const b of bases) {
+      const u = socketUrlOf(b)
+      if (u && u !== this.url && !others.includes(u)) others.push(u)
+    }
+    others.sort()
+    if (others.length > 0) this.spread ??= this.random()
+    const k = Math.floor(Math.min(Math.max(this.spread ?? 0, 0), 0.999999) * others.length)
+    const list = [this.url, ...others.slice(k), ...others.slice(0, k)]
+    this.endpoints = list
+    if (!list.includes(this.nextUrl)) this.nextUrl = this.url
+  }
+
+  private readStoredEndpoints(): string[] {
+    try {
+      const raw = this.storage?.getItem(EDGES_KEY)
+      const v: unknown = raw ? JSON.parse(raw) : []
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+    } catch {
+      return []
+    }
   }
 
   /** Closes the socket for good. */
@@ -352,14 +464,23 @@ export class CameraSocket {
 
   private open(): void {
     let ws: WebSocketLike
+    const url = this.nextUrl
+    this.currentUrl = url
     try {
-      ws = this.createWebSocket(this.url)
+      ws = this.createWebSocket(url)
     } catch {
       this.failed()
       return
     }
     this.ws = ws
     ws.binaryType = 'arraybuffer'
+    if (this.endpoints.length > 1) {
+      // A dead host may take a long time to refuse: try the next one.
+      this.welcomeTimer = this.timers.setTimeout(() => {
+        this.welcomeTimer = null
+        if (ws === this.ws && !this.welcomed) ws.close(4000, 'not opened')
+      }, this.openTimeoutMs)
+    }
     ws.onopen = () => {
       if (ws !== this.ws) return
       const session = this.readStoredSession()
@@ -386,6 +507,13 @@ export class CameraSocket {
     }
   }
 
+  /**
+   * After a failed attempt or a lost connection. One endpoint: back off and
+   * retry it. Several: try the ones that have not failed yet in turn (the
+   * page's own server first), each after a short random wait; when all
+   * have, back off and start over, with another endpoint than the one that
+   * just failed.
+   */
   private failed(): void {
     this.failures++
     this.setSnapshot({ state: 'reconnecting', attempt: this.failures })
@@ -393,7 +521,22 @@ export class CameraSocket {
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = null
       if (this.started && !this.ws) this.open()
-    }, this.backoffDelay(this.failures))
+    }, this.nextDelay())
+  }
+
+  private nextDelay(): number {
+    if (this.endpoints.length <= 1) return this.backoffDelay(this.failures)
+    const failedUrl = this.currentUrl
+    this.tried.add(failedUrl)
+    const untried = this.endpoints.find((u) => !this.tried.has(u))
+    if (untried !== undefined) {
+      this.nextUrl = untried
+      return Math.round(this.switchDelayMs * this.random())
+    }
+    this.tried.clear()
+    this.roundsFailed++
+    this.nextUrl = this.endpoints.find((u) => u !== failedUrl) ?? failedUrl
+    return this.backoffDelay(this.roundsFailed)
   }
 
   private resetConnection(): void {
@@ -546,6 +689,8 @@ export class CameraSocket {
     if (typeof msg.server_time === 'number') this.learnClock(msg.server_time)
     this.clearTimer('welcomeTimer')
     this.failures = 0
+    this.tried.clear()
+    this.roundsFailed = 0
     if (typeof msg.session === 'string' && msg.session) {
       try {
         this.storage?.setItem(SESSION_KEY, msg.session)
@@ -565,7 +710,12 @@ export class CameraSocket {
         this.stats.resetBaseline(sub.camera, sub.epoch)
       }
     }
-    this.setSnapshot({ state: 'live', attempt: 0, sessionId: msg.session || this.snapshot.sessionId })
+    this.setSnapshot({
+      state: 'live',
+      attempt: 0,
+      sessionId: msg.session || this.snapshot.sessionId,
+      endpoint: hostOf(this.currentUrl),
+    })
     this.sync()
   }
 
@@ -639,7 +789,14 @@ export class CameraSocket {
   private setSnapshot(patch: Partial<SocketSnapshot>): void {
     const next = { ...this.snapshot, ...patch }
     const cur = this.snapshot
-    if (next.state === cur.state && next.attempt === cur.attempt && next.sessionId === cur.sessionId) return
+    if (
+      next.state === cur.state &&
+      next.attempt === cur.attempt &&
+      next.sessionId === cur.sessionId &&
+      next.endpoint === cur.endpoint
+    ) {
+      return
+    }
     this.snapshot = next
     for (const l of [...this.stateListeners]) {
       try {

@@ -54,6 +54,10 @@ export function StatusPage() {
           <dl className="info">
             <dt>{t('status.connection')}</dt>
             <dd data-connection={socket.state}>{t(`conn.${socket.state}`, { n: socket.attempt })}</dd>
+            <dt>{t('status.endpoint')}</dt>
+            <dd>
+              <code data-testid="socket-endpoint">{socket.endpoint ?? '—'}</code>
+            </dd>
             <dt>{t('status.session')}</dt>
             <dd>
               <code data-testid="session-id">{socket.sessionId ?? t('status.noSession')}</code>

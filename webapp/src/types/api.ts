@@ -142,3 +142,8 @@ export interface Stats {
 export interface Health {
   status: string
 }
+
+/** GET /api/edges: a cluster's live edges (base URLs); empty on a single server. */
+export interface EdgeList {
+  edges: string[]
+}

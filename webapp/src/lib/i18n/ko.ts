@@ -27,6 +27,8 @@ export const ko: Record<MessageKey, string> = {
   'conn.live': '연결됨',
   'conn.reconnecting': '재연결 중 (시도 {n})',
   'conn.closed': '연결 끊김',
+  'conn.via': '{host} 경유',
+  'conn.viaHelp': '이 페이지의 서버에 연결할 수 없어 클러스터의 다른 서버 {host}에서 영상을 받고 있습니다',
   'skip.main': '본문으로 건너뛰기',
 
   'state.live': '실시간',
@@ -202,6 +204,7 @@ export const ko: Record<MessageKey, string> = {
   'status.websocket': 'WebSocket',
   'status.connection': '연결',
   'status.session': '세션 ID',
+  'status.endpoint': '연결된 서버',
   'status.noSession': '아직 없음',
   'status.cameras': '카메라',
   'status.camera': '카메라',
