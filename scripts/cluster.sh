@@ -4,8 +4,10 @@
 # Starts three NATS servers clustered with JetStream, two ingest nodes
 # (sources and decoders) and two edge nodes (web app, API, WebSocket,
 # MJPEG), uploads a demo video through an edge, prints the edge URLs and
-# stops everything on Ctrl-C (or when any node exits), waiting for each
-# process it started. Everything lives in a temp dir, removed at the end.
+# the nodes' process ids, and stops everything on Ctrl-C, waiting for each
+# process it started. A node that exits (try `kill -9` on edge 1 under an
+# open page, or on an ingest) is reported and the rest keep running, so
+# failover can be watched; the script ends when every node has exited. Everything lives in a temp dir, removed at the end.
 #
 # nats-server is built from the Go module pinned in go.mod (a `tool`
 # directive), never downloaded as a binary. Ports: NATS clients
@@ -137,12 +139,22 @@ echo "  edge 2: http://127.0.0.1:8002/"
 echo "  ingests: http://127.0.0.1:8101/metrics, http://127.0.0.1:8102/metrics"
 echo "Ctrl-C stops everything."
 
-# Wait until Ctrl-C or until one node exits on its own.
+# Wait until Ctrl-C; report each node that exits on its own meanwhile.
+echo "Process ids (kill one to watch the failover):"
+for i in "${!pids[@]}"; do echo "  ${names[$i]}: ${pids[$i]}"; done
 set +e
-wait -n "${pids[@]}"
-for i in "${!pids[@]}"; do
-  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-    echo "cluster: ${names[$i]} exited; its log:"
-    tail -n 20 "$dir/${names[$i]}.log"
-  fi
+declare -A reported=()
+while :; do
+  alive=0
+  for i in "${!pids[@]}"; do
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+      alive=$((alive + 1))
+    elif [[ -z "${reported[$i]:-}" ]]; then
+      reported[$i]=1
+      echo "cluster: ${names[$i]} exited; the others keep running. Its log:"
+      tail -n 20 "$dir/${names[$i]}.log"
+    fi
+  done
+  ((alive > 0)) || break
+  wait -n "${pids[@]}" 2>/dev/null || sleep 1
 done
