@@ -79,15 +79,23 @@ export function useCameraFrames(
     painterRef.current?.canvas.setAttribute('aria-label', label)
   }, [label, camera, enabled])
 
+  // What the state says, carried from one run of the effect below to the
+  // next: a rendition switch re-subscribes, and the tile stays live
+  // through it (its cleanup must not say "not receiving" for good).
+  const shownReceiving = useRef(receiving)
   useEffect(() => {
     if (!enabled) return
-    let isReceiving = socket.isReceiving(camera, STALE_FRAME_MS)
+    const set = (on: boolean) => {
+      shownReceiving.current = { camera, on }
+      setReceiving(shownReceiving.current)
+    }
+    let isReceiving = shownReceiving.current.camera === camera && shownReceiving.current.on
     const unsubscribe = socket.subscribe(
       camera,
       (frame) => {
         if (!isReceiving) {
           isReceiving = true
-          setReceiving({ camera, on: true })
+          set(true)
         }
         const painter = painterRef.current
         if (painter) painter.offer(frame)
@@ -98,13 +106,12 @@ export function useCameraFrames(
     const stopTicks = everySecond(() => {
       if (isReceiving && !socket.isReceiving(camera, STALE_FRAME_MS)) {
         isReceiving = false
-        setReceiving({ camera, on: false })
+        set(false)
       }
     })
     return () => {
       stopTicks()
       unsubscribe()
-      if (isReceiving) setReceiving({ camera, on: false })
     }
   }, [socket, camera, enabled, rendition])
 
