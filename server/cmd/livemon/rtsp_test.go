@@ -93,7 +93,9 @@ func stateIs(s string) func(map[string]any) bool {
 // readMarkedFrames reads n frames with a valid marker from an MJPEG URL,
 // after at most skip frames without one: FFmpeg's HEVC decoder conceals
 // the pictures that arrive before the first key frame after a connect
-// (grey, no marker), where its H.264 decoder waits for one.
+// (grey, no marker), where its H.264 decoder waits for one. The first
+// part may be the camera's kept frame from before that connect: grey
+// pictures right after it start the count again.
 func readMarkedFrames(t *testing.T, url string, n, skip int) []part {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -104,7 +106,7 @@ func readMarkedFrames(t *testing.T, url string, n, skip int) []part {
 	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	mr := multipart.NewReader(resp.Body, params["boundary"])
 	var out []part
-	for len(out) < n {
+	for parts := 0; len(out) < n; parts++ {
 		p, err := mr.NextPart()
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +116,11 @@ func readMarkedFrames(t *testing.T, url string, n, skip int) []part {
 			t.Fatal(err)
 		}
 		v, f, ok := marker.Read(img)
+		if !ok && parts == 1 && len(out) == 1 && skip > 0 {
+			// The first part was the camera's kept frame; the stream's
+			// connect for this viewer starts with grey pictures (H.265).
+			out = out[:0]
+		}
 		if !ok {
 			if len(out) > 0 || skip == 0 {
 				t.Fatalf("frame without marker after %d with one", len(out))
