@@ -11,7 +11,7 @@ DATA     ?= ./data
 WEB_DIST := server/internal/webui/dist/index.html
 WEB_SRC  := $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera cluster soak crash
+.PHONY: help deps build web run dev test test-go test-web test-e2e bench fuzz lint fmt clean fake-camera cluster soak crash nats-server
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,16 +47,17 @@ test-web: deps ## web app type check, lint and unit tests
 	npm run lint
 	npm run test:web
 
-test-e2e: build ## Playwright end-to-end tests in Chromium
-	go build -o bin/nats-server github.com/nats-io/nats-server/v2 # the cluster failover spec
+test-e2e: build nats-server ## Playwright end-to-end tests in Chromium (the cluster failover spec runs bin/nats-server)
 	npm test -w e2e
 
-bench: build ## performance benchmark (see docs/performance.md)
+bench: build nats-server ## performance benchmark (see docs/performance.md)
 	go build -o bin/livemon-bench ./server/cmd/livemon-bench
-	go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	./bin/livemon-bench --server $(BIN) --out bench/results $(BENCH_FLAGS)
 
-cluster: build ## on loopback: 3 clustered NATS servers (JetStream), 2 ingest and 2 edge nodes; prints the edge URLs, Ctrl-C stops all (docs/scaling.md)
+nats-server: ## build bin/nats-server from the version pinned in go.mod (a tool directive; never downloaded)
+	go build -o bin/nats-server github.com/nats-io/nats-server/v2
+
+cluster: build nats-server ## on loopback: 3 clustered NATS servers (JetStream), 2 ingest and 2 edge nodes; prints the edge URLs, Ctrl-C stops all (docs/scaling.md)
 	@scripts/cluster.sh
 
 SOAK       ?= 60m

@@ -22,8 +22,7 @@ KEEP=${CLUSTER_KEEP:-}  # set to keep the temp dir (logs, data) after stopping
 NATS_BIN=bin/nats-server
 LIVEMON_BIN=${LIVEMON_BIN:-bin/livemon}
 
-echo "cluster: building nats-server (go.mod's version) and livemon"
-go build -o "$NATS_BIN" github.com/nats-io/nats-server/v2
+[ -x "$NATS_BIN" ] || { echo "cluster: $NATS_BIN missing (make nats-server)"; exit 1; }
 [ -x "$LIVEMON_BIN" ] || { echo "cluster: $LIVEMON_BIN missing (make build)"; exit 1; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/livemon-cluster.XXXXXX")

@@ -113,6 +113,21 @@ export async function recordFor(page: Page, camera: string, sinceT: number, span
   return paintedFrames(page, camera, sinceT)
 }
 
+/**
+ * The first frame painted after a reconnect (`first`) continues the run
+ * the tile showed before (`last`): the same video and epoch, the frame not
+ * more than 2 s earlier (the server checkpoints positions) and not ahead
+ * of real time. Never back at the start. The seq is the caller's to check
+ * (a resume may repeat the last frame; a restart skips ahead).
+ */
+export function expectContinues(first: Painted, last: Painted, video: number, fps: number): void {
+  expect(first.video).toBe(video)
+  expect(first.epoch, 'same run of the video').toBe(last.epoch)
+  const elapsed = (first.t - last.t) / 1000
+  expect(first.frame, `frame ${first.frame} after ${last.frame}`).toBeGreaterThanOrEqual(last.frame - 2 * fps)
+  expect(first.frame).toBeLessThanOrEqual(last.frame + elapsed * fps + fps)
+}
+
 /** Waits for the first frame of `camera` painted at or after page time `sinceT`. */
 export async function firstPaintAfter(page: Page, camera: string, sinceT: number, timeout: number): Promise<Painted> {
   let first: Painted | undefined
