@@ -1,15 +1,28 @@
 // The throttled wall, side by side: a 16-tile grid in Chromium with its CPU
-// throttled 6x through CDP, the painted frame's age with ack pacing on and
-// off (docs/architecture.md, "Flow control"), alternating in one run so both
-// see the same machine. node scripts/wall-lag.mjs [rounds] [seconds]
-// (after make build; defaults 3 rounds of 20 s per mode). Loopback only.
-// Prints one line per measurement and a summary; docs/performance.md
-// ("Flow control") records the figures.
+// throttled 6x through CDP, the painted frame's age under different client
+// settings, alternating in one run so all see the same machine.
+//   node scripts/wall-lag.mjs [rounds] [seconds] [modes]
+// (run from e2e/ after make build; defaults 3 rounds of 20 s per mode, modes
+// "main,worker"). Modes: worker (the default app: the paint worker owns the
+// canvases, acks paced), main (frames drawn on the page's main thread,
+// `livemon.paint` = main), pace-off (drawn on the main thread, acks not
+// paced: the client before ack pacing). Loopback only. Prints one line per
+// measurement and a summary; docs/performance.md ("Flow control") records
+// the figures.
 import { chromium } from '@playwright/test'
 import { chromiumOptions, startServer } from './lib/server.mjs'
 
 const rounds = Math.min(20, Math.max(1, Number(process.argv[2] ?? 3)))
 const seconds = Math.min(120, Math.max(5, Number(process.argv[3] ?? 20)))
+/** localStorage entries per mode. */
+const MODES = {
+  worker: {},
+  main: { 'livemon.paint': 'main' },
+  'pace-off': { 'livemon.paint': 'main', 'livemon.pace': 'off' },
+  'worker-pace-off': { 'livemon.pace': 'off' },
+}
+const modes = (process.argv[4] ?? 'main,worker').split(',')
+for (const m of modes) if (!(m in MODES)) throw new Error(`unknown mode ${m}; modes: ${Object.keys(MODES).join(', ')}`)
 const TILES = 16
 const THROTTLE = 6
 
@@ -40,10 +53,12 @@ function timerLag(page, n) {
   )
 }
 
-async function measure(browser, base, pace) {
+async function measure(browser, base, mode) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   try {
-    await context.addInitScript((p) => localStorage.setItem('livemon.pace', p), pace)
+    await context.addInitScript((entries) => {
+      for (const [k, v] of Object.entries(entries)) localStorage.setItem(k, v)
+    }, MODES[mode])
     const page = await context.newPage()
     await page.goto(base + '/')
     const painted = () => page.locator('canvas[data-frame-age-ms]').count()
@@ -53,19 +68,32 @@ async function measure(browser, base, pace) {
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE })
     await page.waitForTimeout(5000) // settle under throttling
     const ages = []
+    const shown = [] // how old the picture on a tile is when sampled
+    await page.evaluate(() => {
+      window.__paints = 0
+      new MutationObserver((rs) => (window.__paints += rs.length)).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-seq'] })
+    })
     const lagsPromise = timerLag(page, seconds * 10)
     for (let i = 0; i < seconds; i++) {
       await page.waitForTimeout(1000)
-      ages.push(...(await page.evaluate(() => [...document.querySelectorAll('canvas[data-frame-age-ms]')].map((el) => Number(el.dataset.frameAgeMs)))))
+      const now = await page.evaluate(() => [...document.querySelectorAll('canvas[data-frame-age-ms]')].map((el) => ({ age: Number(el.dataset.frameAgeMs), at: Number(el.dataset.paintedAt) })))
+      const t = Date.now()
+      ages.push(...now.map((x) => x.age))
+      shown.push(...now.map((x) => x.age + t - x.at))
     }
     const lags = await lagsPromise
+    const paints = await page.evaluate(() => window.__paints)
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 })
     return {
-      pace,
+      mode,
       tiles: await painted(),
       lagBefore: Math.round(lagBefore),
       ageP50: quantile(ages, 0.5),
       ageP99: quantile(ages, 0.99),
+      shownP50: Math.round(quantile(shown, 0.5)),
+      shownP99: Math.round(quantile(shown, 0.99)),
+      // frames painted per tile per second over the window
+      tileFps: Math.round((10 * paints) / TILES / seconds) / 10,
       lagP50: Math.round(quantile(lags, 0.5)),
       lagP99: Math.round(quantile(lags, 0.99)),
     }
@@ -82,16 +110,19 @@ try {
   }
   const results = []
   for (let r = 0; r < rounds; r++) {
-    for (const pace of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-      const m = await measure(browser, server.base, pace)
+    for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) {
+      const m = await measure(browser, server.base, mode)
       results.push(m)
       console.log(JSON.stringify({ round: r + 1, ...m }))
     }
   }
-  for (const pace of ['off', 'on']) {
-    const rs = results.filter((m) => m.pace === pace)
+  for (const mode of modes) {
+    const rs = results.filter((m) => m.mode === mode)
     const range = (k) => `${Math.min(...rs.map((m) => m[k]))}-${Math.max(...rs.map((m) => m[k]))}`
-    console.log(`pacing ${pace}: painted age p50 ${range('ageP50')} ms, p99 ${range('ageP99')} ms; throttled timer lag p50 ${range('lagP50')} ms (${rs.length} runs)`)
+    console.log(
+      `${mode}: painted age p50 ${range('ageP50')} ms, p99 ${range('ageP99')} ms; shown age p50 ${range('shownP50')} ms, p99 ${range('shownP99')} ms; ` +
+        `${range('tileFps')} paints per tile per second; throttled timer lag p50 ${range('lagP50')} ms, p99 ${range('lagP99')} ms (${rs.length} runs)`,
+    )
   }
 } finally {
   await browser.close()

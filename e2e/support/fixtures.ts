@@ -12,15 +12,35 @@ import { startFakeCamera, type FakeCamera, type FakeCameraOptions } from './fake
 export const LANG_KEY = 'livemon.lang'
 /** Key of the WebSocket session id in localStorage (webapp/src/lib/camera-socket.ts). */
 export const SESSION_KEY = 'livemon.session'
+/** Key of the paint path in localStorage (webapp/src/lib/frame-decoder.ts): `main` draws on the page. */
+export const PAINT_KEY = 'livemon.paint'
+
+/**
+ * Where the app draws frames in a test's pages. The app's default is its
+ * paint worker (the canvas handed to it with transferControlToOffscreen);
+ * but a canvas whose worker paints it is read back (drawImage, the marker
+ * reader) from its placeholder image, which Chromium updates when the page's
+ * main thread gets to it and may show the previous picture for a moment
+ * after the worker's paint was reported (what is on screen does not lag).
+ * Specs that pair a paint's data-seq with the pixels read back therefore run
+ * with `main` (the same decode worker, the page draws), the default here;
+ * specs about the worker path say `test.use({ paint: 'worker' })`.
+ */
+export type PaintPath = 'main' | 'worker'
 
 const INIT_SCRIPT = `
 try { if (!localStorage.getItem(${JSON.stringify(LANG_KEY)})) localStorage.setItem(${JSON.stringify(LANG_KEY)}, 'en') } catch (e) {}
 ${MARKER_READER_SCRIPT}
 `
 
-/** English UI and the marker reader in every page of the context. */
-export async function prepareContext(context: BrowserContext): Promise<void> {
+/** English UI, the marker reader and the paint path in every page of the context. */
+export async function prepareContext(context: BrowserContext, paint: PaintPath = 'main'): Promise<void> {
   await context.addInitScript({ content: INIT_SCRIPT })
+  const setPaint =
+    paint === 'main'
+      ? `try { localStorage.setItem(${JSON.stringify(PAINT_KEY)}, 'main') } catch (e) {}`
+      : `try { localStorage.removeItem(${JSON.stringify(PAINT_KEY)}) } catch (e) {}`
+  await context.addInitScript({ content: setPaint })
 }
 
 /** A camera id that no other test uses. */
@@ -70,6 +90,8 @@ export interface FakeCameras {
 }
 
 interface Fixtures {
+  /** Where the app draws frames (see PaintPath). */
+  paint: PaintPath
   api: Api
   cameras: Cameras
   ownServer: OwnServer
@@ -78,8 +100,10 @@ interface Fixtures {
 }
 
 export const test = base.extend<Fixtures>({
-  context: async ({ context }, use) => {
-    await prepareContext(context)
+  paint: ['main', { option: true }],
+
+  context: async ({ context, paint }, use) => {
+    await prepareContext(context, paint)
     await use(context)
   },
 
@@ -107,13 +131,13 @@ export const test = base.extend<Fixtures>({
     for (const id of ids) await api.deleteCamera(id).catch(() => undefined)
   },
 
-  viewers: async ({ browser, baseURL, locale, viewport }, use, testInfo) => {
+  viewers: async ({ browser, baseURL, locale, viewport, paint }, use, testInfo) => {
     const contexts: BrowserContext[] = []
     await use({
       async open(url) {
         const ctx = await browser.newContext({ baseURL, locale, viewport })
         contexts.push(ctx)
-        await prepareContext(ctx)
+        await prepareContext(ctx, paint)
         const page = await ctx.newPage()
         await page.goto(url)
         return page

@@ -51,10 +51,18 @@ export function readMarkerInPage(el: Element): { video: number; frame: number } 
   const rowsH = Math.min(h, Math.ceil((2 * h) / ROWS) + 1)
   let data: Uint8ClampedArray
   // A painted canvas (data-seq set) with a 2d context is read directly; the
-  // app's canvases use a bitmaprenderer context (getContext('2d') is null
-  // then) and are drawn into a scratch canvas below. Never create a context
-  // on a canvas the app has not drawn on.
-  const own = el instanceof HTMLCanvasElement && el.hasAttribute('data-seq') ? el.getContext('2d') : null
+  // app's canvases are painted by its worker (getContext throws on a canvas
+  // handed to one) or with a bitmaprenderer context (getContext('2d') is
+  // null then), and are drawn into a scratch canvas below. Never create a
+  // context on a canvas the app has not drawn on.
+  let own: CanvasRenderingContext2D | null = null
+  if (el instanceof HTMLCanvasElement && el.hasAttribute('data-seq')) {
+    try {
+      own = el.getContext('2d')
+    } catch {
+      own = null // its control went to the app's paint worker
+    }
+  }
   if (own) {
     data = own.getImageData(0, 0, w, rowsH).data
   } else {

@@ -97,76 +97,84 @@ interface SwitchSample {
   state: string
 }
 
-test('opening the focused view from the grid and going back never shows an empty frame', async ({ page, cameras }) => {
-  test.setTimeout(90_000)
-  const cam = await cameras.create({ prefix: 'switch', video: mediaPath('a.avi') })
-  const id = cam.id
-  // A window narrow enough that the lone tile is no wider than the grid
-  // rendition (a wider tile asks for full: the next test).
-  await page.setViewportSize({ width: 520, height: 720 })
-  await page.goto('/')
-  const badge = () => tile(page, id).getByTestId(`rendition-${id}`)
-  await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 20_000 })
-  await expect.poll(async () => (await readTile(page, id))?.video, { timeout: 10_000 }).toBe(VIDEO_A.id)
+// Both paint paths: the page drawing, and the paint worker owning the canvas
+// (the canvas a tile keeps across views is then a placeholder of the
+// worker's; e2e/support/fixtures.ts, PaintPath).
+for (const paint of ['main', 'worker'] as const) {
+  test.describe(`painted by ${paint === 'main' ? 'the page' : 'the paint worker'}`, () => {
+    test.use({ paint })
+    test('opening the focused view from the grid and going back never shows an empty frame', async ({ page, cameras }) => {
+      test.setTimeout(90_000)
+      const cam = await cameras.create({ prefix: 'switch', video: mediaPath('a.avi') })
+      const id = cam.id
+      // A window narrow enough that the lone tile is no wider than the grid
+      // rendition (a wider tile asks for full: the next test).
+      await page.setViewportSize({ width: 520, height: 720 })
+      await page.goto('/')
+      const badge = () => tile(page, id).getByTestId(`rendition-${id}`)
+      await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 20_000 })
+      await expect.poll(async () => (await readTile(page, id))?.video, { timeout: 10_000 }).toBe(VIDEO_A.id)
 
-  // From now on, every animation frame: is the canvas there, and does it
-  // show the video (its marker), and is the tile live?
-  await page.evaluate((camera) => {
-    type W = Window & {
-      __livemonReadMarker?: (e: Element) => { video: number } | null
-      __switch?: { samples: SwitchSample[]; stop: () => void }
-    }
-    const w = window as W
-    const samples: SwitchSample[] = []
-    let on = true
-    const look = () => {
-      if (!on) return
-      const el = document.querySelector(`[data-testid="frame-${CSS.escape(camera)}"]`) as HTMLCanvasElement | null
-      const present = !!el?.isConnected
-      const marker = present && w.__livemonReadMarker ? w.__livemonReadMarker(el!) : null
-      const status = document.querySelector(`[data-camera="${CSS.escape(camera)}"] [role="status"]`)
-      samples.push({
-        path: location.pathname,
-        present,
-        width: el?.width ?? 0,
-        video: marker ? marker.video : -1,
-        state: status?.getAttribute('data-state') ?? '',
+      // From now on, every animation frame: is the canvas there, and does it
+      // show the video (its marker), and is the tile live?
+      await page.evaluate((camera) => {
+        type W = Window & {
+          __livemonReadMarker?: (e: Element) => { video: number } | null
+          __switch?: { samples: SwitchSample[]; stop: () => void }
+        }
+        const w = window as W
+        const samples: SwitchSample[] = []
+        let on = true
+        const look = () => {
+          if (!on) return
+          const el = document.querySelector(`[data-testid="frame-${CSS.escape(camera)}"]`) as HTMLCanvasElement | null
+          const present = !!el?.isConnected
+          const marker = present && w.__livemonReadMarker ? w.__livemonReadMarker(el!) : null
+          const status = document.querySelector(`[data-camera="${CSS.escape(camera)}"] [role="status"]`)
+          samples.push({
+            path: location.pathname,
+            present,
+            width: el?.width ?? 0,
+            video: marker ? marker.video : -1,
+            state: status?.getAttribute('data-state') ?? '',
+          })
+          if (samples.length < 20_000) requestAnimationFrame(look)
+        }
+        requestAnimationFrame(look)
+        w.__switch = { samples, stop: () => (on = false) }
+      }, id)
+
+      // Grid -> focused view: the full rendition's frames arrive (640 px, "full").
+      await tile(page, id).getByRole('link', { name: `Open ${cam.name}` }).click()
+      await expect(page).toHaveURL(new RegExp(`/cameras/${id}$`))
+      await expect(badge()).toHaveText('full', { timeout: 15_000 })
+      await expect.poll(() => tileFrame(page, id).evaluate((c) => (c as HTMLCanvasElement).width)).toBe(VIDEO_A.width)
+      // Focused view -> grid again: back to 480 px grid frames.
+      await page.getByRole('link', { name: 'All cameras' }).click()
+      await expect(page).toHaveURL(/\/$/)
+      await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 15_000 })
+      await expect.poll(() => tileFrame(page, id).evaluate((c) => (c as HTMLCanvasElement).width)).toBe(GRID_WIDTH)
+
+      const samples = await page.evaluate(() => {
+        const w = window as Window & { __switch?: { samples: SwitchSample[]; stop: () => void } }
+        w.__switch!.stop()
+        return w.__switch!.samples
       })
-      if (samples.length < 20_000) requestAnimationFrame(look)
-    }
-    requestAnimationFrame(look)
-    w.__switch = { samples, stop: () => (on = false) }
-  }, id)
-
-  // Grid -> focused view: the full rendition's frames arrive (640 px, "full").
-  await tile(page, id).getByRole('link', { name: `Open ${cam.name}` }).click()
-  await expect(page).toHaveURL(new RegExp(`/cameras/${id}$`))
-  await expect(badge()).toHaveText('full', { timeout: 15_000 })
-  await expect.poll(() => tileFrame(page, id).evaluate((c) => (c as HTMLCanvasElement).width)).toBe(VIDEO_A.width)
-  // Focused view -> grid again: back to 480 px grid frames.
-  await page.getByRole('link', { name: 'All cameras' }).click()
-  await expect(page).toHaveURL(/\/$/)
-  await expect(badge()).toHaveText(`grid ${GRID_WIDTH} px`, { timeout: 15_000 })
-  await expect.poll(() => tileFrame(page, id).evaluate((c) => (c as HTMLCanvasElement).width)).toBe(GRID_WIDTH)
-
-  const samples = await page.evaluate(() => {
-    const w = window as Window & { __switch?: { samples: SwitchSample[]; stop: () => void } }
-    w.__switch!.stop()
-    return w.__switch!.samples
+      const focusedPath = `/cameras/${id}`
+      expect(samples.filter((s) => s.path === focusedPath).length, 'animation frames sampled in the focused view').toBeGreaterThan(5)
+      expect(samples.at(-1)?.path).toBe('/')
+      // Never an empty frame: in every animation frame the canvas was there and showed the video.
+      const gaps = samples.filter((s) => !s.present || s.video !== VIDEO_A.id)
+      expect(gaps.slice(0, 5), `${gaps.length} of ${samples.length} animation frames without a picture`).toEqual([])
+      // And the tile never fell back to "Connecting" during the switches.
+      expect(samples.filter((s) => s.state !== 'live').slice(0, 5)).toEqual([])
+      // The canvas went from grid to full size and back.
+      expect(samples[0]?.width).toBe(GRID_WIDTH)
+      expect(samples.some((s) => s.path === focusedPath && s.width === VIDEO_A.width)).toBe(true)
+      expect(samples.at(-1)?.width).toBe(GRID_WIDTH)
+    })
   })
-  const focusedPath = `/cameras/${id}`
-  expect(samples.filter((s) => s.path === focusedPath).length, 'animation frames sampled in the focused view').toBeGreaterThan(5)
-  expect(samples.at(-1)?.path).toBe('/')
-  // Never an empty frame: in every animation frame the canvas was there and showed the video.
-  const gaps = samples.filter((s) => !s.present || s.video !== VIDEO_A.id)
-  expect(gaps.slice(0, 5), `${gaps.length} of ${samples.length} animation frames without a picture`).toEqual([])
-  // And the tile never fell back to "Connecting" during the switches.
-  expect(samples.filter((s) => s.state !== 'live').slice(0, 5)).toEqual([])
-  // The canvas went from grid to full size and back.
-  expect(samples[0]?.width).toBe(GRID_WIDTH)
-  expect(samples.some((s) => s.path === focusedPath && s.width === VIDEO_A.width)).toBe(true)
-  expect(samples.at(-1)?.width).toBe(GRID_WIDTH)
-})
+}
 
 test('a grid tile shown much wider than the grid rendition asks for full, and for grid again when narrowed', async ({ page, cameras }) => {
   test.setTimeout(60_000)

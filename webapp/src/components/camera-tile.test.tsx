@@ -13,6 +13,9 @@ const bitmapClose = vi.fn()
 
 beforeEach(() => {
   bitmapClose.mockClear()
+  // A picture counts as painted at the next animation frame; jsdom's are
+  // timers these tests do not run, so the next frame is now (lib/next-frame.ts).
+  vi.stubGlobal('requestAnimationFrame', undefined)
   vi.stubGlobal(
     'createImageBitmap',
     vi.fn(async () => ({ width: 320, height: 180, close: bitmapClose })),

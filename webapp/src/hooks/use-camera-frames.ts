@@ -29,8 +29,10 @@ function canvasPool(socket: CameraSocket): CanvasPool {
 /**
  * Subscribes `camera` in `rendition` on the shared socket and paints its
  * frames into the camera's canvas, which it puts into `hostRef`'s element
- * (lib/canvas-painter.ts): decoded off the main thread, painted with a
- * `bitmaprenderer` context, acknowledged right after the paint. The canvas
+ * (lib/canvas-painter.ts): decoded and drawn by the paint worker, which
+ * owns the canvas (where the browser cannot hand a canvas over: decoded
+ * there, drawn here with a `bitmaprenderer` context), acknowledged once on
+ * screen. The canvas
  * outlives the tile for a while and the camera's next tile takes it over
  * with its picture, so opening the focused view from the grid (or going
  * back) never shows an empty frame; meanwhile the old rendition's frames go
@@ -70,7 +72,8 @@ export function useCameraFrames(
     painterRef.current = painter
     return () => {
       painterRef.current = null
-      if (canvas.parentNode === host) host.removeChild(canvas)
+      // painter.canvas: a new element if the paint worker died meanwhile.
+      if (painter.canvas.parentNode === host) host.removeChild(painter.canvas)
       pool.release(camera, painter)
     }
   }, [pool, camera, enabled, hostRef])

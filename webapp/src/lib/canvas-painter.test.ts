@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import type { CameraFrame } from '@/lib/camera-protocol'
 import { CanvasPainter, CanvasPool, type PaintSink } from '@/lib/canvas-painter'
 import type { FrameDecoder } from '@/lib/frame-decoder'
+import { TargetLost, type Painted } from '@/lib/paint-target'
 
 function frame(seq: number, over: Partial<CameraFrame> = {}): CameraFrame {
   return {
@@ -60,32 +61,37 @@ function setup() {
     now: () => 5000,
     nextFrame: (fn) => frames.push(fn),
   })
-  const animationFrame = () => frames.splice(0).forEach((f) => f())
+  /** Starts the animation frame and lets the paints it ends finish. */
+  const animationFrame = async () => {
+    frames.splice(0).forEach((f) => f())
+    await new Promise((r) => setTimeout(r, 0))
+  }
   return { ...d, log, canvas, painter, onShownChange, animationFrame }
 }
 
 describe('CanvasPainter', () => {
-  it('paints a frame, and counts it painted (acknowledged) when its animation frame starts', async () => {
+  it('paints a frame, and counts it painted (acknowledged, data-* set) when its animation frame starts', async () => {
     const { painter, canvas, finish, log, animationFrame, closed, onShownChange } = setup()
     painter.offer(frame(7))
     await finish(480)
     expect(canvas.width).toBe(480)
     expect(canvas.height).toBe(270)
+    expect(closed).toEqual([7])
+    expect(log).toEqual([]) // drawn, not on screen yet
+    expect(canvas.dataset.seq).toBeUndefined()
+    expect(painter.shown).toBeNull()
+    await animationFrame()
+    expect(log).toEqual(['painted 7 at 5000'])
     expect(canvas.dataset.seq).toBe('7')
     expect(canvas.dataset.epoch).toBe('3')
     expect(canvas.dataset.rendition).toBe('grid')
-    expect(closed).toEqual([7])
-    expect(painter.shown).toEqual({ rendition: 'grid', width: 480 })
-    expect(onShownChange).toHaveBeenCalledTimes(1)
-    expect(log).toEqual([]) // drawn, not on screen yet
-    expect(canvas.dataset.frameAgeMs).toBeUndefined()
-    animationFrame()
-    expect(log).toEqual(['painted 7 at 5000'])
     expect(canvas.dataset.frameAgeMs).toBe(String(5000 - 1007))
     expect(canvas.dataset.paintedAt).toBe('5000')
+    expect(painter.shown).toEqual({ rendition: 'grid', width: 480 })
+    expect(onShownChange).toHaveBeenCalledTimes(1)
   })
 
-  it('decodes one frame at a time; the newest waiting frame wins and each replaced one is given up at once', async () => {
+  it('paints one frame at a time; the newest waiting frame wins and each replaced one is given up at once', async () => {
     const { painter, waiting, finish, log, animationFrame, canvas } = setup()
     painter.offer(frame(1))
     painter.offer(frame(2))
@@ -93,10 +99,11 @@ describe('CanvasPainter', () => {
     expect(waiting).toHaveLength(1)
     expect(log).toEqual(['done 2'])
     await finish()
-    animationFrame()
+    expect(waiting).toHaveLength(0) // frame 1 waits for its animation frame
+    await animationFrame()
     expect(waiting).toHaveLength(1) // frame 3, now
     await finish()
-    animationFrame()
+    await animationFrame()
     expect(log).toEqual(['done 2', 'painted 1 at 5000', 'painted 3 at 5000'])
     expect(canvas.dataset.seq).toBe('3')
   })
@@ -105,7 +112,7 @@ describe('CanvasPainter', () => {
     const { painter, finish, log, animationFrame, canvas } = setup()
     painter.offer(frame(1))
     await finish()
-    animationFrame()
+    await animationFrame()
     painter.offer(frame(2))
     await finish(null)
     expect(log).toEqual(['painted 1 at 5000', 'done 2'])
@@ -113,28 +120,80 @@ describe('CanvasPainter', () => {
   })
 
   it('tells a changed rendition or width, and only then', async () => {
-    const { painter, finish, onShownChange } = setup()
+    const { painter, finish, onShownChange, animationFrame } = setup()
     painter.offer(frame(1))
     await finish(480)
+    await animationFrame()
     painter.offer(frame(2))
     await finish(480)
+    await animationFrame()
     expect(onShownChange).toHaveBeenCalledTimes(1)
     painter.offer(frame(3, { rendition: 'full' }))
     await finish(640)
+    await animationFrame()
     expect(onShownChange).toHaveBeenCalledTimes(2)
     expect(painter.shown).toEqual({ rendition: 'full', width: 640 })
   })
 
   it('after dispose paints nothing and gives up every frame', async () => {
-    const { painter, finish, log, canvas } = setup()
+    const { painter, finish, log, canvas, animationFrame } = setup()
     painter.offer(frame(1))
     painter.offer(frame(2))
     painter.dispose()
     expect(log).toEqual(['done 2'])
     await finish()
+    await animationFrame()
     painter.offer(frame(3))
     expect(log).toEqual(['done 2', 'done 1', 'done 3'])
     expect(canvas.dataset.seq).toBeUndefined()
+  })
+
+  it('paints through the target the decoder attaches, and paints a fresh canvas itself when that target is lost', async () => {
+    const d = manualDecoder()
+    const { sink, log } = recordingSink()
+    const paints: { jpeg: Uint8Array; ok: (p: Painted) => void; fail: (e: Error) => void }[] = []
+    const closeTarget = vi.fn()
+    const attached: HTMLCanvasElement[] = []
+    const decoder: FrameDecoder = {
+      decode: d.decoder.decode,
+      attach: (c) => {
+        attached.push(c)
+        return { paint: (jpeg) => new Promise((ok, fail) => paints.push({ jpeg, ok, fail })), close: closeTarget }
+      },
+    }
+    const host = document.createElement('div')
+    const canvas = document.createElement('canvas')
+    canvas.setAttribute('data-testid', 'frame-demo')
+    canvas.width = 640
+    host.appendChild(canvas)
+    const painter = new CanvasPainter({ canvas, decoder, sink, now: () => 5000, nextFrame: (fn) => fn() })
+    expect(attached).toEqual([canvas])
+    painter.offer(frame(1))
+    expect(d.waiting).toHaveLength(0) // the target decodes, not the page
+    paints.shift()!.ok({ at: 4000, width: 480, height: 270 })
+    await new Promise((r) => setTimeout(r, 0))
+    expect(log).toEqual(['painted 1 at 4000'])
+    expect(canvas.dataset.frameAgeMs).toBe(String(4000 - 1001))
+    expect(painter.shown).toEqual({ rendition: 'grid', width: 480 })
+
+    painter.offer(frame(2))
+    paints.shift()!.fail(new TargetLost())
+    await new Promise((r) => setTimeout(r, 0))
+    expect(log).toEqual(['painted 1 at 4000', 'done 2'])
+    const fresh = painter.canvas
+    expect(fresh).not.toBe(canvas)
+    expect(fresh.parentNode).toBe(host)
+    expect(canvas.parentNode).toBeNull()
+    expect(fresh.getAttribute('data-testid')).toBe('frame-demo')
+    expect(fresh.width).toBe(300) // a new canvas's default size: the old one's picture is gone
+
+    painter.offer(frame(3))
+    expect(d.waiting).toHaveLength(1) // decoded for the page now
+    await d.finish(320)
+    expect(log).toEqual(['painted 1 at 4000', 'done 2', 'painted 3 at 5000'])
+    expect(fresh.dataset.seq).toBe('3')
+    painter.dispose()
+    expect(closeTarget).not.toHaveBeenCalled() // the lost target is not the one in use
   })
 })
 

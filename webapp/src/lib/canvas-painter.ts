@@ -5,6 +5,8 @@
 // frame. No React here; hooks/use-camera-frames.ts binds it to tiles.
 import type { CameraFrame, Rendition } from '@/lib/camera-protocol'
 import type { FrameDecoder } from '@/lib/frame-decoder'
+import type { NextFrame } from '@/lib/next-frame'
+import { TargetLost, localPaintTarget, type PaintTarget, type Painted } from '@/lib/paint-target'
 
 /** What a painter reports about frames: the socket (acks, receive figures, clock). */
 export interface PaintSink {
@@ -22,36 +24,6 @@ export interface PaintedRendition {
   width: number
 }
 
-/** Runs a callback when the next frame is put on screen. */
-export type NextFrame = (fn: () => void) => void
-
-let frameQueue: (() => void)[] = []
-
-/**
- * The default NextFrame: one requestAnimationFrame for every painter with a
- * paint in this frame (the callbacks of a frame run in one task). Without
- * requestAnimationFrame (tests, workers) the callback runs at once.
- */
-export const nextAnimationFrame: NextFrame = (fn) => {
-  if (typeof globalThis.requestAnimationFrame !== 'function') {
-    fn()
-    return
-  }
-  frameQueue.push(fn)
-  if (frameQueue.length > 1) return
-  globalThis.requestAnimationFrame(() => {
-    const queue = frameQueue
-    frameQueue = []
-    for (const f of queue) {
-      try {
-        f()
-      } catch (err) {
-        console.error(err)
-      }
-    }
-  })
-}
-
 export interface PainterOptions {
   canvas: HTMLCanvasElement
   decoder: FrameDecoder
@@ -65,39 +37,49 @@ export interface PainterOptions {
 }
 
 /**
- * One canvas and the frames on their way into it. At most one decode runs at
- * a time; frames that arrive meanwhile replace each other in a one-frame slot
- * (newest wins) and every replaced one is given up at once, so the server
- * may send its channel's next frame. A decoded frame is put on the canvas in
- * the task that receives the bitmap (`bitmaprenderer`: the bitmap is handed
- * over, not copied); it counts as painted, and is acknowledged, when the
- * next animation frame starts: the one that puts it on screen. So a tab
- * that renders slowly asks for frames only as fast as it shows them.
+ * One canvas and the frames on their way into it. At most one paint runs at
+ * a time; frames that arrive meanwhile replace each other in a one-frame
+ * slot (newest wins) and every replaced one is given up at once, so the
+ * server may send its channel's next frame. The paint (decode, draw, and
+ * the wait for the animation frame that puts the picture on screen) runs
+ * in the paint worker, which owns the canvas, where the browser allows it
+ * (`decoder.attach`), else on this thread with a `bitmaprenderer` context
+ * (lib/paint-target.ts). A frame counts as painted, and is acknowledged,
+ * when its animation frame starts, so a tab that shows frames slowly asks
+ * for them only as fast as it shows them. If the worker dies, the painter
+ * puts a fresh canvas in the old one's place and paints it itself.
  *
- * The canvas carries what tests read: data-seq / data-epoch /
- * data-rendition of the picture on it (set with the picture), data-painted,
- * data-frame-age-ms (the frame's age when its animation frame started, in
- * the server's clock) and data-painted-at (Date.now() then).
+ * The canvas carries what tests read, all set when a picture is on
+ * screen: data-seq / data-epoch / data-rendition of the picture,
+ * data-painted, data-frame-age-ms (the frame's age when its animation frame
+ * started, in the server's clock) and data-painted-at (Date.now() then).
  */
 export class CanvasPainter {
   private busy = false
   private pending: CameraFrame | null = null
   private disposed = false
   private shownValue: PaintedRendition | null = null
-  readonly canvas: HTMLCanvasElement
+  private canvasValue: HTMLCanvasElement
+  private target: PaintTarget
   private readonly decoder: FrameDecoder
   private readonly sink: PaintSink
   private readonly onShownChange: () => void
   private readonly now: () => number
-  private readonly nextFrame: NextFrame
+  private readonly nextFrame: NextFrame | undefined
 
   constructor(opts: PainterOptions) {
-    this.canvas = opts.canvas
+    this.canvasValue = opts.canvas
     this.decoder = opts.decoder
     this.sink = opts.sink
     this.onShownChange = opts.onShownChange ?? (() => {})
     this.now = opts.now ?? Date.now
-    this.nextFrame = opts.nextFrame ?? nextAnimationFrame
+    this.nextFrame = opts.nextFrame
+    this.target = this.decoder.attach?.(opts.canvas) ?? this.localTarget(opts.canvas)
+  }
+
+  /** The canvas (a new element if the paint worker died: see the class doc). */
+  get canvas(): HTMLCanvasElement {
+    return this.canvasValue
   }
 
   /** The rendition and width on the canvas; null before the first paint. The same object until it changes. */
@@ -105,7 +87,7 @@ export class CanvasPainter {
     return this.shownValue
   }
 
-  /** Paints `frame` as soon as the decode before it is done; a newer offer replaces it. */
+  /** Paints `frame` as soon as the paint before it is done; a newer offer replaces it. */
   offer(frame: CameraFrame): void {
     if (this.disposed) {
       this.sink.frameDone(frame)
@@ -119,28 +101,31 @@ export class CanvasPainter {
     void this.paint(frame)
   }
 
-  /** Gives up the waiting frame and paints nothing more; a decode still running is acknowledged when it ends. */
+  /** Gives up the waiting frame and paints nothing more; a paint still running is acknowledged when it ends. */
   dispose(): void {
+    if (this.disposed) return
     this.disposed = true
     if (this.pending) this.sink.frameDone(this.pending)
     this.pending = null
+    this.target.close()
+  }
+
+  private localTarget(canvas: HTMLCanvasElement): PaintTarget {
+    return localPaintTarget(canvas, this.decoder, this.nextFrame, this.now)
   }
 
   private async paint(frame: CameraFrame): Promise<void> {
     this.busy = true
     let painted = false
     try {
-      const bitmap = await this.decoder.decode(frame.jpeg)
-      try {
-        if (!this.disposed) {
-          this.draw(frame, bitmap)
-          painted = true
-        }
-      } finally {
-        bitmap.close()
+      const shown = await this.target.paint(frame.jpeg)
+      if (!this.disposed) {
+        this.show(frame, shown)
+        painted = true
       }
-    } catch {
-      // an undecodable frame is skipped
+    } catch (err) {
+      if (err instanceof TargetLost) this.replaceCanvas()
+      // else an undecodable frame is skipped
     } finally {
       this.busy = false
       if (!painted) this.sink.frameDone(frame)
@@ -150,31 +135,29 @@ export class CanvasPainter {
     if (next) this.offer(next)
   }
 
-  private draw(frame: CameraFrame, bitmap: ImageBitmap): void {
-    const canvas = this.canvas
-    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-      canvas.width = bitmap.width
-      canvas.height = bitmap.height
+  /** The worker that owned the canvas died: a fresh canvas, same attributes and place, painted here. */
+  private replaceCanvas(): void {
+    const old = this.canvasValue
+    const fresh = old.ownerDocument.createElement('canvas')
+    for (const a of [...old.attributes]) {
+      if (a.name !== 'width' && a.name !== 'height') fresh.setAttribute(a.name, a.value)
     }
-    // Opaque: the compositor need not draw what lies under a JPEG.
-    const renderer = canvas.getContext('bitmaprenderer', { alpha: false }) as ImageBitmapRenderingContext | null
-    if (renderer && typeof renderer.transferFromImageBitmap === 'function') renderer.transferFromImageBitmap(bitmap)
-    else canvas.getContext('2d')?.drawImage(bitmap, 0, 0)
-    const d = canvas.dataset
+    old.replaceWith(fresh)
+    this.canvasValue = fresh
+    this.target = this.localTarget(fresh)
+  }
+
+  private show(frame: CameraFrame, shown: Painted): void {
+    const d = this.canvasValue.dataset
     d.seq = String(frame.seq)
     d.epoch = String(frame.epoch)
     d.rendition = frame.rendition
     d.painted = 'true'
-    this.nextFrame(() => {
-      const at = this.now()
-      if (d.seq === String(frame.seq) && d.epoch === String(frame.epoch)) {
-        d.frameAgeMs = String(Math.round(this.sink.frameAgeMs(frame, at)))
-        d.paintedAt = String(at)
-      }
-      this.sink.markPainted(frame, at)
-    })
-    if (this.shownValue?.rendition !== frame.rendition || this.shownValue.width !== canvas.width) {
-      this.shownValue = { rendition: frame.rendition, width: canvas.width }
+    d.frameAgeMs = String(Math.round(this.sink.frameAgeMs(frame, shown.at)))
+    d.paintedAt = String(shown.at)
+    this.sink.markPainted(frame, shown.at)
+    if (this.shownValue?.rendition !== frame.rendition || this.shownValue.width !== shown.width) {
+      this.shownValue = { rendition: frame.rendition, width: shown.width }
       this.onShownChange()
     }
   }

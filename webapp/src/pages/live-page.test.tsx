@@ -9,6 +9,9 @@ import { LivePage } from '@/pages/live-page'
 const liveCam: Camera = { ...liveCamera, seq: 1, last_frame_age_ms: 20 }
 
 beforeEach(() => {
+  // A picture counts as painted at the next animation frame; jsdom's are
+  // timers these tests do not run, so the next frame is now (lib/next-frame.ts).
+  vi.stubGlobal('requestAnimationFrame', undefined)
   vi.stubGlobal(
     'createImageBitmap',
     vi.fn(async () => ({ width: 320, height: 180, close: () => {} })),
