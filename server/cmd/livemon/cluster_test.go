@@ -182,6 +182,12 @@ func TestClusterEdgeFailover(t *testing.T) {
 	waitRunning(t, addrA, "demo")
 	waitRunning(t, addrB, "demo")
 
+	// Each node's log when the test fails, for what it did.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("edge A:\n%s\nedge B:\n%s\ningest:\n%s", edgeA.logs, edgeB.logs, ingest.logs)
+		}
+	})
 	ws, w := hello(t, addrA, "")
 	if err := ws.WriteJSON(map[string]any{"type": "subscribe", "camera": "demo"}); err != nil {
 		t.Fatal(err)
