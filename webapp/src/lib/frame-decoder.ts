@@ -6,7 +6,7 @@
 // bitmap in the worker for the page to draw. Without workers (or if the
 // worker fails) it decodes on the main thread with createImageBitmap.
 import type { PaintWorkerRequest, PaintWorkerResponse } from '@/lib/paint-worker'
-import { TargetLost, type PaintTarget, type Painted } from '@/lib/paint-target'
+import { TargetLost, decodeJpeg, type PaintTarget, type Painted } from '@/lib/paint-target'
 import { readSetting } from '@/lib/storage'
 
 export interface FrameDecoder {
@@ -21,9 +21,7 @@ export interface FrameDecoder {
 }
 
 /** Decodes on the calling thread. */
-export const mainThreadDecoder: FrameDecoder = {
-  decode: (jpeg) => createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })),
-}
+export const mainThreadDecoder: FrameDecoder = { decode: decodeJpeg }
 
 /** What the worker decoder needs of a Worker (a fake in tests). */
 export type WorkerLike = Pick<Worker, 'postMessage' | 'terminate' | 'onmessage' | 'onerror'>

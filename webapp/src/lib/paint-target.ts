@@ -52,6 +52,33 @@ export function drawBitmap(canvas: HTMLCanvasElement | OffscreenCanvas, bitmap: 
   ctx?.drawImage(bitmap, 0, 0)
 }
 
+/** Decodes a JPEG on the calling thread (the page or a worker). Rejects when undecodable. */
+export function decodeJpeg(jpeg: Uint8Array): Promise<ImageBitmap> {
+  return createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }))
+}
+
+/**
+ * Decodes `jpeg` with `decode`, puts it on `canvas` and resolves when the
+ * animation frame that shows it starts: the one paint, on the page
+ * (localPaintTarget) and in the paint worker.
+ */
+export async function paintJpeg(
+  canvas: HTMLCanvasElement | OffscreenCanvas,
+  jpeg: Uint8Array,
+  decode: (jpeg: Uint8Array) => Promise<ImageBitmap>,
+  nextFrame: NextFrame = nextAnimationFrame,
+  now: () => number = Date.now,
+): Promise<Painted> {
+  const bitmap = await decode(jpeg)
+  const { width, height } = bitmap
+  try {
+    drawBitmap(canvas, bitmap)
+  } finally {
+    bitmap.close()
+  }
+  return new Promise<Painted>((resolve) => nextFrame(() => resolve({ at: now(), width, height })))
+}
+
 /** Paints on the calling thread: `decoder` decodes (in a worker where it can), the page draws. */
 export function localPaintTarget(
   canvas: HTMLCanvasElement,
@@ -60,16 +87,7 @@ export function localPaintTarget(
   now: () => number = Date.now,
 ): PaintTarget {
   return {
-    async paint(jpeg) {
-      const bitmap = await decoder.decode(jpeg)
-      const { width, height } = bitmap
-      try {
-        drawBitmap(canvas, bitmap)
-      } finally {
-        bitmap.close()
-      }
-      return new Promise<Painted>((resolve) => nextFrame(() => resolve({ at: now(), width, height })))
-    },
+    paint: (jpeg) => paintJpeg(canvas, jpeg, (j) => decoder.decode(j), nextFrame, now),
     close() {},
   }
 }

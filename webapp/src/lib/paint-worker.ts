@@ -5,8 +5,7 @@
 // with layout, React or a slow CPU does not make the video older. For
 // canvases the page draws itself it only decodes, and the bitmap goes back
 // transferred (no copy).
-import { drawBitmap, type Painted } from '@/lib/paint-target'
-import { nextAnimationFrame } from '@/lib/next-frame'
+import { decodeJpeg, paintJpeg, type Painted } from '@/lib/paint-target'
 
 /** What the page asks of the worker. */
 export type PaintWorkerRequest =
@@ -33,14 +32,13 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope
 const canvases = new Map<number, OffscreenCanvas>()
 
-const decode = (jpeg: Uint8Array) => createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }))
 const fail = (id: number) => (err: unknown) => scope.postMessage({ id, error: String(err) })
 
 scope.onmessage = (ev) => {
   const m = ev.data
   switch (m.type) {
     case 'decode':
-      decode(m.jpeg).then((bitmap) => scope.postMessage({ id: m.id, bitmap }, [bitmap]), fail(m.id))
+      decodeJpeg(m.jpeg).then((bitmap) => scope.postMessage({ id: m.id, bitmap }, [bitmap]), fail(m.id))
       return
     case 'attach':
       canvases.set(m.canvas, m.offscreen)
@@ -54,17 +52,7 @@ scope.onmessage = (ev) => {
         fail(m.id)(new Error(`no canvas ${m.canvas}`))
         return
       }
-      decode(m.jpeg)
-        .then((bitmap) => {
-          const { width, height } = bitmap
-          try {
-            drawBitmap(canvas, bitmap)
-          } finally {
-            bitmap.close()
-          }
-          nextAnimationFrame(() => scope.postMessage({ id: m.id, painted: { at: Date.now(), width, height } }))
-        })
-        .catch(fail(m.id))
+      paintJpeg(canvas, m.jpeg, decodeJpeg).then((painted) => scope.postMessage({ id: m.id, painted }), fail(m.id))
       return
     }
   }
